@@ -1,0 +1,220 @@
+"""The ``passerelle`` command: a Flask CLI group reading the same settings as the web app."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from marketplace.settings import ConfigError
+
+
+def _create_app():
+    from marketplace.app import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
+                 help="Passerelle : administration et lancement.")
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def _session():
+    return current_app.extensions["passerelle"].session_factory()
+
+
+# Database -------------------------------------------------------------------------------------
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+@cli.group()
+def db():
+    """Migrations de la base (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision):
+    """Applique les migrations jusqu'à REVISION (head par défaut)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision):
+    """Revient à REVISION (« base » pour tout défaire)."""
+    from alembic import command
+
+    command.downgrade(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), revision)
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message):
+    """Crée une migration à partir des modèles (autogenerate)."""
+    from alembic import command
+
+    command.revision(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), message=message,
+                     autogenerate=True)
+
+
+@db.command("check")
+@with_appcontext
+def db_check():
+    """Vérifie que les migrations et les modèles concordent."""
+    from alembic import command
+
+    command.check(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url))
+    click.echo("Les modèles et les migrations concordent.")
+
+
+# Territories ----------------------------------------------------------------------------------
+
+@cli.group()
+def territories():
+    """Référentiel des territoires (INSEE)."""
+
+
+@territories.command("import")
+@click.option("--from", "source", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dossier des JSON de @etalab/decoupage-administratif : rafraîchit aussi la copie livrée.")
+@with_appcontext
+def territories_import(source):
+    """Importe (ou met à jour) régions, départements, EPCI et communes. Idempotent."""
+    from marketplace import audit
+    from tenants.models import AuditEventType
+    from tenants.territories import services
+
+    if source:
+        snapshot = services.snapshot_from_upstream(source)
+        services.write_snapshot(snapshot)
+        click.echo(f"Copie livrée mise à jour : {services.SNAPSHOT.name}")
+    else:
+        snapshot = services.read_snapshot()
+    total = sum(len(x) for x in (snapshot.regions, snapshot.departements, snapshot.epcis, snapshot.communes))
+    session = _session()
+    with click.progressbar(length=total, label="Import des territoires", file=sys.stderr) as bar:
+        report = services.import_snapshot(session, snapshot, progress=bar.update)
+    audit.record(session, AuditEventType.territories_imported, actor_id=None, tenant_id=None,
+                 object_type="territories", **report.created)
+    session.commit()
+    click.echo(report.summary())
+
+
+# Demo data ------------------------------------------------------------------------------------
+
+@cli.group()
+def demo():
+    """Données de démonstration."""
+
+
+@demo.command("seed")
+@with_appcontext
+def demo_seed():
+    """Crée les organisations et comptes de démonstration (sans effet s'ils existent)."""
+    from marketplace.demo import DEMO_PASSWORD, seed
+
+    session = _session()
+    accounts = seed(session)
+    session.commit()
+    print_demo_accounts(accounts, DEMO_PASSWORD)
+
+
+def print_demo_accounts(accounts, password) -> None:
+    click.echo(f"Comptes de démonstration (mot de passe : {password}) :")
+    for email, label in accounts:
+        click.echo(f"  {email:<40} {label}")
+
+
+# Users ----------------------------------------------------------------------------------------
+
+@cli.command("create-admin")
+@click.option("--email", prompt="Adresse électronique")
+@click.option("--name", "full_name", prompt="Prénom et nom")
+@click.password_option("--password", prompt="Mot de passe")
+@with_appcontext
+def create_admin(email, full_name, password):
+    """Crée un administrateur de la plateforme (membre administrateur de l'opérateur ANCT)."""
+    from tenants import services
+    from tenants.models import Role, Tenant, TenantKind
+    from sqlalchemy import select
+
+    session = _session()
+    try:
+        user = services.create_user(session, email, full_name, password, is_platform_admin=True)
+        operator = session.scalar(select(Tenant).where(Tenant.kind == TenantKind.operator).order_by(Tenant.id))
+        if operator is None:
+            operator = services.create_tenant(session, user, TenantKind.operator,
+                                              "Agence nationale de la cohésion des territoires (ANCT)")
+        services.add_membership(session, user, operator, Role.admin)
+        session.commit()
+    except services.ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Administrateur créé : {user.email} ({operator.name})")
+
+
+# Jobs -----------------------------------------------------------------------------------------
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="S'arrête quand les files sont vides.")
+@click.option("--queues", default=None, help="Files à servir, séparées par des virgules.")
+@click.option("--name", default=None)
+@with_appcontext
+def worker(burst, queues, name):
+    """Lance un worker RQ (avec le planificateur des tâches différées)."""
+    from jobs.worker import run_worker
+
+    run_worker(current_app.config["SETTINGS"], queues.split(",") if queues else None, burst=burst, name=name)
+
+
+@cli.command("cron")
+@with_appcontext
+def cron():
+    """Lance le planificateur des tâches périodiques (un seul par installation)."""
+    from jobs.worker import run_cron
+
+    run_cron(current_app.config["SETTINGS"])
+
+
+# The embedded launcher ------------------------------------------------------------------------
+
+@cli.command("run")
+@click.option("--port", type=int, default=None, help="Port HTTP (variable PORT, 5000 par défaut).")
+@click.option("--workers", type=int, default=2, help="Processus web (gunicorn).")
+def run(port, workers):
+    """Lance Passerelle en mode embarqué : base, file d'attente, worker, planificateur et web."""
+    from marketplace.launcher import launch
+
+    launch(port=port, web_workers=workers)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="passerelle")
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Database plumbing: the declarative base, the tenant guard and the session factory.
+
+Tenant isolation is by construction. Every model that mixes in :class:`TenantOwned` carries a
+NOT NULL ``tenant_id``; a session opened for a tenant adds ``tenant_id = :current`` to every ORM
+query of such a model (relationship loads included), stamps new rows with it, and refuses to
+flush a row of another tenant. Reading across tenants is explicit: see :func:`cross_tenant`.
+
+Known holes of any ORM-level guard, and what closes them here:
+- Core ``text()`` statements: refused in a tenant session unless marked ``all_tenants``.
+- ``session.get()`` answering from the identity map without SQL: :meth:`TenantSession.get`
+  checks the object's tenant.
+- Association tables are not entities: a tenant-owned link table is a model with its own
+  ``tenant_id`` (never a bare ``Table``), so the same criteria apply.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.sql.elements import TextClause
+
+# Stable constraint names, so that migrations can drop what they created on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite (which stores naive text) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            value = value.astimezone(dt.UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class TenantOwned:
+    """Mixin for private, tenant-owned rows."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class TenantIsolationError(RuntimeError):
+    """Code tried to write or read another tenant's private row through a tenant session."""
+
+
+class TenantSession(Session):
+    """A session that may be bound to one tenant (``info['tenant_id']``)."""
+
+    @property
+    def tenant_id(self) -> int | None:
+        return self.info.get("tenant_id")
+
+    def get(self, entity, ident, **kw):  # type: ignore[override]
+        obj = super().get(entity, ident, **kw)
+        if obj is not None and not _may_see(self, obj, kw.get("execution_options")):
+            return None
+        return obj
+
+
+def _may_see(session: TenantSession, obj: Any, execution_options: dict | None = None) -> bool:
+    tenant_id = session.tenant_id
+    if tenant_id is None or not isinstance(obj, TenantOwned):
+        return True
+    if (execution_options or {}).get("all_tenants") or session.info.get("all_tenants"):
+        return True
+    return obj.tenant_id == tenant_id
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    session = state.session
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None or session.info.get("all_tenants") or state.execution_options.get("all_tenants"):
+        return
+    if isinstance(state.statement, TextClause):
+        raise TenantIsolationError(
+            "text() statements bypass the tenant guard: use select(), or mark the statement "
+            "with execution_options(all_tenants=True) after checking it is tenant-safe"
+        )
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantOwned,
+                lambda cls: cls.tenant_id == tenant_id,
+                include_aliases=True,
+                track_closure_variables=False,
+                propagate_to_loaders=True,
+            )
+        )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_and_check_tenant(session: TenantSession, flush_context, instances) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None or session.info.get("all_tenants"):
+        return
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantOwned):
+            continue
+        if obj.tenant_id is None and obj in session.new:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantIsolationError(
+                f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, session is bound to {tenant_id}"
+            )
+
+
+@contextlib.contextmanager
+def all_tenants(session: TenantSession) -> Iterator[TenantSession]:
+    """Lift the tenant guard for a block. Callers audit why (see ``tenants.services.cross_tenant_read``)."""
+    previous = session.info.get("all_tenants", False)
+    session.info["all_tenants"] = True
+    try:
+        yield session
+    finally:
+        session.info["all_tenants"] = previous
+
+
+@contextlib.contextmanager
+def bound_to_tenant(session: TenantSession, tenant_id: int | None) -> Iterator[TenantSession]:
+    previous = session.info.get("tenant_id")
+    session.info["tenant_id"] = tenant_id
+    try:
+        yield session
+    finally:
+        session.info["tenant_id"] = previous
+
+
+def make_engine(url: str, **kw) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[TenantSession]:
+    return sessionmaker(bind=engine, class_=TenantSession, expire_on_commit=False)
+
+
+# Callbacks to run once the current transaction has committed (jobs, mails). Registered on the
+# session; dropped on rollback, so a job never runs for data that does not exist.
+def after_commit(session: Session, callback) -> None:
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _drop_after_commit(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop("after_commit", None)

@@ -1,0 +1,91 @@
+"""The demo dataset: real territories, fictional people. Idempotent: seeding twice changes nothing."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenants import services
+from tenants.models import Role, Tenant, TenantKind, TenantStatus, User
+from tenants.territories.models import Commune, Epci
+
+DEMO_PASSWORD = "passerelle-demo-2026"
+
+OPERATOR = "Agence nationale de la cohésion des territoires (ANCT)"
+
+# (name, EPCI SIREN or None, commune INSEE or None)
+COLLECTIVITES = [
+    ("Châteauroux Métropole", "243600327", None),
+    ("Mulhouse Alsace Agglomération", "200066009", None),
+    ("Rochefort Océan", "200041762", None),
+    ("Ville de Vitré", None, "35360"),
+    ("Ville de Gien", None, "45155"),
+]
+
+# Fictional startups; SIRENs are made up but pass the INSEE check digit.
+STARTUPS = [
+    ("Lumio Territoires", "912345675"),
+    ("Civiweb", "901234567"),
+    ("Mobicité", "923456784"),
+]
+
+# (e-mail, name, tenant name, role, platform admin)
+USERS = [
+    ("admin@anct.test", "Hélène Marchand", OPERATOR, Role.admin, True),
+    ("curatrice@anct.test", "Samia Benali", OPERATOR, Role.member, False),
+    ("dgs@chateauroux-metropole.test", "Claire Dubois", "Châteauroux Métropole", Role.admin, False),
+    ("projet@chateauroux-metropole.test", "Julien Moreau", "Châteauroux Métropole", Role.member, False),
+    ("elu@chateauroux-metropole.test", "Nadia Perrin", "Châteauroux Métropole", Role.viewer, False),
+    ("achats@mulhouse-alsace.test", "Thomas Keller", "Mulhouse Alsace Agglomération", Role.admin, False),
+    ("numerique@rochefort-ocean.test", "Sophie Girard", "Rochefort Océan", Role.admin, False),
+    ("dgs@vitre.test", "Yann Le Goff", "Ville de Vitré", Role.admin, False),
+    ("mairie@gien.test", "Isabelle Fournier", "Ville de Gien", Role.admin, False),
+    ("fondatrice@lumio.test", "Léa Martin", "Lumio Territoires", Role.admin, False),
+    ("contact@civiweb.test", "Karim Haddad", "Civiweb", Role.admin, False),
+    ("equipe@mobicite.test", "Paul Renard", "Mobicité", Role.admin, False),
+]
+
+# A claim waiting for ANCT, so the operator's review page has work in the demo.
+PENDING_CLAIM = ("dgs@issoudun.test", "Marc Lefèvre", "36088", "Directeur général des services")
+
+
+def seed(session: Session) -> list[tuple[str, str]]:
+    if session.get(Commune, "36044") is None:
+        raise RuntimeError("Le référentiel des territoires est vide : lancez « passerelle territories import ».")
+    tenants: dict[str, Tenant] = {t.name: t for t in session.scalars(select(Tenant))}
+
+    def tenant(name: str, kind: TenantKind, **kw) -> Tenant:
+        if name not in tenants:
+            tenants[name] = services.create_tenant(session, None, kind, name, **kw)
+        return tenants[name]
+
+    tenant(OPERATOR, TenantKind.operator)
+    for name, epci, insee in COLLECTIVITES:
+        if epci and session.get(Epci, epci) is None or insee and session.get(Commune, insee) is None:
+            raise RuntimeError(f"Territoire introuvable pour {name}")
+        tenant(name, TenantKind.collectivite, epci_siren=epci, commune_insee=insee)
+    for name, siren in STARTUPS:
+        tenant(name, TenantKind.startup, siren=siren)
+
+    accounts = []
+    for email, full_name, tenant_name, role, platform_admin in USERS:
+        user = services.find_user_by_email(session, email) or services.create_user(
+            session, email, full_name, DEMO_PASSWORD, is_platform_admin=platform_admin)
+        if services.membership_for(session, user, tenants[tenant_name].id) is None:
+            services.add_membership(session, user, tenants[tenant_name], role)
+        accounts.append((email, f"{role.label} — {tenant_name}" + (" (admin. plateforme)" if platform_admin else "")))
+
+    email, full_name, insee, job_title = PENDING_CLAIM
+    if services.find_user_by_email(session, email) is None:
+        user = services.create_user(session, email, full_name, DEMO_PASSWORD)
+        services.claim_territory(session, user, commune=session.get(Commune, insee), job_title=job_title,
+                                 message="Nous souhaitons rejoindre l'achat groupé d'éclairage public.")
+    accounts.append((email, "demande d'ouverture en attente — Ville d'Issoudun"))
+    session.flush()
+    return accounts
+
+
+def is_seeded(session: Session) -> bool:
+    return session.scalar(select(User.id).where(User.email == USERS[0][0])) is not None
+
+
+__all__ = ["DEMO_PASSWORD", "seed", "is_seeded", "TenantStatus"]

@@ -1,0 +1,6 @@
+"""Imports every model so that the metadata is complete (Alembic, tests)."""
+from marketplace.db import Base
+from tenants import models as _tenants  # noqa: F401
+from tenants.territories import models as _territories  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,41 @@
+"""Operators' page for background jobs: queues, workers, running and failed jobs, with retry."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from jobs.connection import get_redis
+from jobs.housekeeping import ping
+from marketplace import audit
+from marketplace.ops import services
+from marketplace.web import get_db, require_operator, settings
+from tenants.models import AuditEventType
+
+bp = Blueprint("ops", __name__, url_prefix="/operateur/taches")
+
+
+@bp.route("/")
+@require_operator
+def jobs():
+    return render_template("ops/jobs.html", overview=services.overview(get_redis(settings())))
+
+
+@bp.route("/<job_id>/relancer", methods=["POST"])
+@require_operator
+def retry(job_id: str):
+    if not services.retry_failed(get_redis(settings()), job_id):
+        abort(404)
+    db = get_db()
+    audit.record(db, AuditEventType.job_retried, actor_id=current_user.id, tenant_id=db.tenant_id,
+                 object_type="rq_job", object_id=job_id)
+    db.commit()
+    flash("La tâche a été remise en file d'attente.", "success")
+    return redirect(url_for("ops.jobs"))
+
+
+@bp.route("/tester", methods=["POST"])
+@require_operator
+def test_worker():
+    job = ping.enqueue("Le worker répond.")
+    flash(f"Tâche de test envoyée ({job.id}). Rechargez la page pour voir si elle a été traitée.", "info")
+    return redirect(url_for("ops.jobs", test=job.id))

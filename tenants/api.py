@@ -1,0 +1,27 @@
+"""Who am I, for API token holders."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from marketplace.api import require_token
+from marketplace.schemas import BaseSchema
+
+blp = Blueprint("me", __name__, url_prefix="/me", description="Le titulaire du jeton d'API")
+
+
+class MeSchema(BaseSchema):
+    email = fields.String(attribute="user.email")
+    full_name = fields.String(attribute="user.full_name")
+    role = fields.String(attribute="role.value")
+    tenant_id = fields.Integer()
+    tenant_name = fields.String(attribute="tenant.name")
+    tenant_kind = fields.String(attribute="tenant.kind.value")
+
+
+@blp.route("")
+@blp.response(200, MeSchema)
+@blp.doc(security=[{"bearer": []}])
+def me():
+    """Le membre et l'organisation pour lesquels agit le jeton"""
+    return require_token()

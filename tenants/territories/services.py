@@ -1,0 +1,231 @@
+"""Territory registry: lookups, autocomplete and the idempotent import."""
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from marketplace.text import fold
+from tenants.territories.models import Commune, Departement, Epci, Region
+
+SNAPSHOT = Path(__file__).parent / "data" / "territoires.json.gz"
+
+
+# Lookups ------------------------------------------------------------------------------------
+
+def get_commune(session: Session, insee: str) -> Commune | None:
+    return session.get(Commune, insee)
+
+
+def get_epci(session: Session, siren: str) -> Epci | None:
+    return session.get(Epci, siren)
+
+
+def search_communes(session: Session, query: str, limit: int = 10) -> list[Commune]:
+    """Accent-insensitive autocomplete by name (any word start) or postal code, largest first."""
+    query = query.strip()
+    if not query:
+        return []
+    if query.isdigit():
+        # Postal codes are a space-separated list: match a code start at the list start or after a space.
+        stmt = select(Commune).where(
+            or_(Commune.postal_codes.startswith(query), Commune.postal_codes.contains(" " + query),
+                Commune.insee == query)
+        )
+    else:
+        key = fold(query)
+        if not key:
+            return []
+        stmt = select(Commune).where(
+            or_(Commune.search_key.startswith(key), Commune.search_key.contains(" " + key))
+        )
+    stmt = stmt.order_by(Commune.search_key.startswith(fold(query)).desc(), Commune.population.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def search_epcis(session: Session, query: str, limit: int = 10) -> list[Epci]:
+    key = fold(query)
+    if not key:
+        return []
+    stmt = (
+        select(Epci)
+        .where(or_(Epci.search_key.startswith(key), Epci.search_key.contains(" " + key), Epci.siren == query.strip()))
+        .order_by(Epci.population.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def commune_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Commune)) or 0
+
+
+# Import -------------------------------------------------------------------------------------
+
+@dataclass
+class Snapshot:
+    regions: list[dict]
+    departements: list[dict]
+    epcis: list[dict]
+    communes: list[dict]
+
+
+@dataclass
+class ImportReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        parts = []
+        for kind in ("regions", "departements", "epcis", "communes"):
+            parts.append(
+                f"{kind}: {self.created.get(kind, 0)} créé(s), {self.updated.get(kind, 0)} mis à jour, "
+                f"{self.deleted.get(kind, 0)} supprimé(s)"
+            )
+        return "; ".join(parts)
+
+
+def snapshot_from_upstream(directory: Path) -> Snapshot:
+    """Read @etalab/decoupage-administratif's JSON files (the package's ``data/`` folder)."""
+    directory = Path(directory)
+    if (directory / "package" / "data").is_dir():
+        directory = directory / "package" / "data"
+    elif (directory / "data").is_dir() and not (directory / "communes.json").exists():
+        directory = directory / "data"
+    missing = [n for n in ("regions.json", "departements.json", "epci.json", "communes.json") if not (directory / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"fichiers manquants dans {directory} : {', '.join(missing)}")
+
+    def load(name: str) -> list[dict]:
+        return json.loads((directory / name).read_text(encoding="utf-8"))
+
+    regions = [{"code": r["code"], "name": r["nom"]} for r in load("regions.json")]
+    departements = [
+        {"code": d["code"], "name": d["nom"], "region_code": d["region"]} for d in load("departements.json")
+    ]
+    epci_of: dict[str, str] = {}
+    epcis = []
+    for e in load("epci.json"):
+        epcis.append(
+            {
+                "siren": e["code"],
+                "name": e["nom"],
+                "kind": e["type"],
+                "population": int(e.get("populationMunicipale") or e.get("populationTotale") or 0),
+            }
+        )
+        for member in e.get("membres", []):
+            epci_of[member["code"]] = e["code"]
+    communes = []
+    for c in load("communes.json"):
+        # Only current communes: communes déléguées/associées and Paris-Lyon-Marseille
+        # arrondissements are not local authorities of their own.
+        if c.get("type") != "commune-actuelle":
+            continue
+        communes.append(
+            {
+                "insee": c["code"],
+                "name": c["nom"],
+                "population": int(c.get("population") or 0),
+                "postal_codes": " ".join(c.get("codesPostaux") or []),
+                "siren": c.get("siren"),
+                "departement_code": c["departement"],
+                "region_code": c["region"],
+                "epci_siren": epci_of.get(c["code"]),
+            }
+        )
+    return Snapshot(regions, departements, epcis, communes)
+
+
+def write_snapshot(snapshot: Snapshot, path: Path = SNAPSHOT) -> None:
+    """The compact copy shipped in the repository, so the product runs offline."""
+    payload = {
+        "source": "@etalab/decoupage-administratif (INSEE, Code officiel géographique; Licence Ouverte 2.0)",
+        "regions": [[r["code"], r["name"]] for r in snapshot.regions],
+        "departements": [[d["code"], d["name"], d["region_code"]] for d in snapshot.departements],
+        "epcis": [[e["siren"], e["name"], e["kind"], e["population"]] for e in snapshot.epcis],
+        "communes": [
+            [c["insee"], c["name"], c["population"], c["postal_codes"], c["siren"], c["departement_code"],
+             c["region_code"], c["epci_siren"]]
+            for c in sorted(snapshot.communes, key=lambda c: c["insee"])
+        ],
+    }
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    # mtime=0: the same data gives the same bytes, so a refresh without changes leaves git clean.
+    with open(path, "wb") as fh, gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, compresslevel=9) as gz:
+        gz.write(raw)
+
+
+def read_snapshot(path: Path = SNAPSHOT) -> Snapshot:
+    payload = json.loads(gzip.decompress(Path(path).read_bytes()))
+    return Snapshot(
+        regions=[{"code": a, "name": b} for a, b in payload["regions"]],
+        departements=[{"code": a, "name": b, "region_code": c} for a, b, c in payload["departements"]],
+        epcis=[{"siren": a, "name": b, "kind": c, "population": d} for a, b, c, d in payload["epcis"]],
+        communes=[
+            dict(zip(("insee", "name", "population", "postal_codes", "siren", "departement_code", "region_code",
+                      "epci_siren"), row))
+            for row in payload["communes"]
+        ],
+    )
+
+
+Progress = Callable[[int], None]
+
+
+def import_snapshot(session: Session, snapshot: Snapshot, progress: Progress | None = None) -> ImportReport:
+    """Upsert the registry from a snapshot; running it twice changes nothing the second time."""
+    report = ImportReport()
+    for row in snapshot.epcis:
+        row["search_key"] = fold(row["name"])
+    for row in snapshot.communes:
+        row["search_key"] = fold(row["name"])
+    plan: list[tuple[str, type, str, list[dict]]] = [
+        ("regions", Region, "code", snapshot.regions),
+        ("departements", Departement, "code", snapshot.departements),
+        ("epcis", Epci, "siren", snapshot.epcis),
+        ("communes", Commune, "insee", snapshot.communes),
+    ]
+    for kind, model, key, rows in plan:
+        _upsert(session, report, kind, model, key, rows, progress)
+    # Deletions run children first: a commune that left the registry before its EPCI.
+    for kind, model, key, rows in reversed(plan):
+        keep = {r[key] for r in rows}
+        existing = set(session.scalars(select(getattr(model, key))))
+        gone = sorted(existing - keep)
+        for chunk in _chunks(gone, 500):
+            session.execute(delete(model).where(getattr(model, key).in_(chunk)))
+        report.deleted[kind] = len(gone)
+    session.flush()
+    return report
+
+
+def _upsert(session, report, kind, model, key, rows, progress) -> None:
+    columns = list(rows[0].keys()) if rows else []
+    table = model.__table__
+    existing = {row[0]: tuple(row[1:]) for row in session.execute(select(table.c[key], *[table.c[c] for c in columns]))}
+    new_rows = [r for r in rows if r[key] not in existing]
+    changed = [r for r in rows if r[key] in existing and existing[r[key]] != tuple(r[c] for c in columns)]
+    for chunk in _chunks(new_rows, 2000):
+        session.execute(model.__table__.insert(), chunk)
+        if progress:
+            progress(len(chunk))
+    for chunk in _chunks(changed, 2000):
+        session.execute(update(model), chunk)
+        if progress:
+            progress(len(chunk))
+    if progress:
+        progress(len(rows) - len(new_rows) - len(changed))
+    report.created[kind] = len(new_rows)
+    report.updated[kind] = len(changed)
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,476 @@
+"""Sign-in, sign-up and territory claims, the tenant workspace, and the operators' claim review.
+
+Views are thin: parse the form (marshmallow) → call a service → commit → side effects → render.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from jobs.mail import send_mail
+from marketplace import audit
+from marketplace.forms import empty_form, parse_form
+from marketplace.web import (
+    client_ip,
+    current_membership,
+    get_db,
+    page_arg,
+    remember_password,
+    require_membership,
+    require_operator,
+    settings,
+)
+from tenants import services
+from tenants.models import AuditEventType, Role, TenantKind, User
+from tenants.schemas import (
+    AccountSchema,
+    ClaimDecisionSchema,
+    ForgotSchema,
+    InviteSchema,
+    OrganisationSchema,
+    ResetSchema,
+    RoleSchema,
+    SignInSchema,
+    SwitchSchema,
+    TokenSchema,
+)
+from tenants.services import NotFound, ServiceError
+from tenants.territories import services as territories
+
+auth_bp = Blueprint("auth", __name__)
+workspace_bp = Blueprint("workspace", __name__, url_prefix="/espace")
+operator_bp = Blueprint("operator", __name__, url_prefix="/operateur")
+
+RESET_MAX_AGE = 3600
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths: an open redirect would make our sign-in page a phishing relay.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def _mail(to: str, subject: str, template: str, **context) -> None:
+    body = render_template(f"mail/{template}.txt", **context)
+    send_mail.after_commit(get_db(), to, subject, body)
+
+
+# Sign-in, sign-out, password reset -----------------------------------------------------------
+
+@auth_bp.route("/connexion", methods=["GET", "POST"])
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(url_for("workspace.home"))
+    form = empty_form()
+    status = 200
+    if request.method == "POST":
+        form = parse_form(SignInSchema())
+        if form.ok:
+            s = settings()
+            db = get_db()
+            result = services.sign_in(db, form.data["email"], form.data["password"], client_ip(),
+                                      max_failures=s.login_max_failures,
+                                      window=dt.timedelta(minutes=s.login_window_minutes))
+            db.commit()
+            if result.throttled:
+                form.add_error(None, f"Trop de tentatives de connexion. Réessayez dans {s.login_window_minutes} minutes.")
+                status = 429
+            elif result.user is None:
+                form.add_error(None, "Adresse électronique ou mot de passe incorrect.")
+                status = 401
+            else:
+                session.clear()
+                login_user(result.user)
+                remember_password(result.user)
+                return redirect(_safe_next(form.data.get("next")) or url_for("workspace.home"))
+        else:
+            status = 400
+    return render_template("auth/sign_in.html", form=form, next=request.values.get("next", "")), status
+
+
+@auth_bp.route("/deconnexion", methods=["POST"])
+def sign_out():
+    if current_user.is_authenticated:
+        db = get_db()
+        audit.record(db, AuditEventType.user_signed_out, actor_id=current_user.id, tenant_id=None,
+                     object_type="users", object_id=current_user.id)
+        db.commit()
+        logout_user()
+    session.clear()
+    flash("Vous êtes déconnecté·e.", "success")
+    return redirect(url_for("home.index"))
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    from flask import current_app
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+@auth_bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def forgot_password():
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(ForgotSchema())
+        if form.ok:
+            db = get_db()
+            user = services.find_user_by_email(db, form.data["email"])
+            if user is not None and user.is_active:
+                # The token carries the tail of the current hash: it dies once the password changes.
+                token = _reset_serializer().dumps({"uid": user.id, "h": (user.password_hash or "")[-16:]})
+                audit.record(db, AuditEventType.password_reset_requested, actor_id=None, tenant_id=None, obj=user)
+                _mail(user.email, "Réinitialisation de votre mot de passe Passerelle", "reset",
+                      user=user, url=settings().base_url + url_for("auth.reset_password", token=token))
+                db.commit()
+            # Same answer whether the address exists or not: no account enumeration.
+            flash("Si un compte existe pour cette adresse, un courriel vient de lui être envoyé.", "info")
+            return redirect(url_for("auth.sign_in"))
+    return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
+
+
+@auth_bp.route("/mot-de-passe/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    db = get_db()
+    try:
+        payload = _reset_serializer().loads(token, max_age=RESET_MAX_AGE)
+    except SignatureExpired:
+        payload = None
+        flash("Ce lien a expiré : demandez-en un nouveau.", "error")
+    except BadSignature:
+        payload = None
+    user = db.get(User, payload["uid"]) if payload else None
+    if user is None or (user.password_hash or "")[-16:] != payload["h"]:
+        return render_template("error.html", code=404, title="Lien invalide",
+                               text="Ce lien de réinitialisation n'est plus valable."), 404
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(ResetSchema())
+        if form.ok and form.data["password"] != form.data["password_confirm"]:
+            form.add_error("password_confirm", "Les deux mots de passe ne correspondent pas.")
+        if form.ok:
+            try:
+                services.set_password(db, user, form.data["password"])
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                db.commit()
+                flash("Votre mot de passe a été changé. Connectez-vous.", "success")
+                return redirect(url_for("auth.sign_in"))
+    return render_template("auth/reset.html", form=form), 400 if form.errors else 200
+
+
+# Sign-up: an account, then a collectivité claim or a startup -----------------------------
+
+INSEE_AT_END = re.compile(r"(\d[\dAB]\d{3})\s*\)?\s*$")
+
+
+def _resolve_commune(db, text: str | None):
+    """The commune the person chose: an INSEE code (from the autocomplete) or an unambiguous name."""
+    from marketplace.text import fold
+
+    text = (text or "").strip()
+    if not text:
+        return None, "Indiquez votre commune (nom ou code postal).", []
+    if m := INSEE_AT_END.search(text):
+        commune = territories.get_commune(db, m.group(1))
+        if commune:
+            return commune, None, []
+    candidates = territories.search_communes(db, re.sub(r"\(.*\)", "", text), limit=8)
+    exact = [c for c in candidates if c.search_key == fold(re.sub(r"\(.*\)", "", text))]
+    if len(exact) == 1:
+        return exact[0], None, []
+    if not candidates:
+        return None, "Aucune commune ne correspond à cette saisie.", []
+    return None, "Plusieurs communes correspondent : choisissez la vôtre dans la liste.", candidates
+
+
+@auth_bp.route("/inscription", methods=["GET", "POST"])
+def register():
+    db = get_db()
+    form = empty_form()
+    candidates = []
+    if request.method == "POST":
+        account_form = parse_form(AccountSchema()) if not current_user.is_authenticated else empty_form()
+        form = parse_form(OrganisationSchema())
+        form.errors.update(account_form.errors)
+        form.raw.update(account_form.raw)
+        commune = None
+        if not form.errors:
+            data = form.data
+            if data["kind"] == "collectivite":
+                commune, error, candidates = _resolve_commune(db, data.get("territory"))
+                if error:
+                    form.add_error("territory", error)
+                if not data["job_title"].strip():
+                    form.add_error("job_title", "Indiquez votre fonction dans la collectivité.")
+                if commune is not None and data["represent_epci"] and commune.epci is None:
+                    form.add_error("represent_epci", f"{commune.name} n'appartient à aucun EPCI à fiscalité propre.")
+            else:
+                if not (data.get("startup_name") or "").strip():
+                    form.add_error("startup_name", "Indiquez le nom de la startup.")
+                if not services.is_valid_siren((data.get("siren") or "").replace(" ", "")):
+                    form.add_error("siren", "Le numéro SIREN doit compter 9 chiffres valides.")
+        if not form.errors:
+            try:
+                user = current_user._get_current_object() if current_user.is_authenticated else None
+                if user is None:
+                    user = services.create_user(db, account_form.data["email"], account_form.data["full_name"],
+                                                account_form.data["password"])
+                if form.data["kind"] == "collectivite":
+                    claim = services.claim_territory(
+                        db, user,
+                        commune=None if form.data["represent_epci"] else commune,
+                        epci=commune.epci if form.data["represent_epci"] else None,
+                        job_title=form.data["job_title"], message=form.data["message"])
+                    tenant = claim.tenant
+                    flash("Votre demande a été transmise à l'ANCT. Vous serez prévenu·e par courriel dès "
+                          "qu'elle sera confirmée.", "success")
+                else:
+                    tenant = services.create_tenant(db, user, TenantKind.startup, form.data["startup_name"],
+                                                    siren=form.data["siren"], admin=user)
+                    flash(f"L'espace de {tenant.name} est prêt.", "success")
+                db.commit()
+            except ServiceError as exc:
+                db.rollback()
+                form.add_error(exc.field, exc.message)
+            else:
+                if not current_user.is_authenticated:
+                    login_user(user)
+                    remember_password(user)
+                session["tenant_id"] = tenant.id
+                return redirect(url_for("workspace.home"))
+    return render_template("auth/register.html", form=form, candidates=candidates), 400 if form.errors else 200
+
+
+@auth_bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str):
+    db = get_db()
+    invitation = services.invitation_by_token(db, token)
+    if invitation is None:
+        return render_template("error.html", code=404, title="Invitation invalide",
+                               text="Cette invitation a expiré, a été annulée ou a déjà été utilisée."), 404
+    existing = services.find_user_by_email(db, invitation.email)
+    form = empty_form()
+    if request.method == "POST":
+        try:
+            if current_user.is_authenticated:
+                user = current_user._get_current_object()
+            elif existing is not None:
+                return redirect(url_for("auth.sign_in", next=request.path))
+            else:
+                form = parse_form(AccountSchema())
+                if form.ok and services.normalise_email(form.data["email"]) != invitation.email:
+                    form.add_error("email", "Utilisez l'adresse à laquelle l'invitation a été envoyée.")
+                if not form.ok:
+                    return render_template("auth/invitation.html", invitation=invitation, existing=existing,
+                                           form=form), 400
+                user = services.create_user(db, form.data["email"], form.data["full_name"], form.data["password"])
+            membership = services.accept_invitation(db, invitation, user)
+            db.commit()
+        except ServiceError as exc:
+            db.rollback()
+            form.add_error(exc.field, exc.message)
+        else:
+            if not current_user.is_authenticated:
+                login_user(user)
+                remember_password(user)
+            session["tenant_id"] = membership.tenant_id
+            flash(f"Bienvenue dans l'espace de {membership.tenant.name}.", "success")
+            return redirect(url_for("workspace.home"))
+    return render_template("auth/invitation.html", invitation=invitation, existing=existing, form=form), \
+        400 if form.errors else 200
+
+
+# The workspace ------------------------------------------------------------------------------
+
+@workspace_bp.route("/")
+@login_required
+def home():
+    membership = current_membership()
+    return render_template("workspace/home.html", membership=membership)
+
+
+@workspace_bp.route("/changer", methods=["POST"])
+@login_required
+def switch():
+    form = parse_form(SwitchSchema())
+    db = get_db()
+    membership = services.membership_for(db, current_user, form.data["tenant_id"]) if form.ok else None
+    if membership is None:
+        abort(404)
+    session["tenant_id"] = membership.tenant_id
+    audit.record(db, AuditEventType.tenant_switched, actor_id=current_user.id, tenant_id=membership.tenant_id,
+                 obj=membership.tenant)
+    db.commit()
+    flash(f"Vous agissez maintenant pour {membership.tenant.name}.", "info")
+    return redirect(_safe_next(request.form.get("next")) or url_for("workspace.home"))
+
+
+@workspace_bp.route("/membres", methods=["GET", "POST"])
+@require_membership(Role.viewer)
+def members():
+    db = get_db()
+    membership = current_membership()
+    form = empty_form()
+    if request.method == "POST":
+        if not membership.role.at_least(Role.admin):
+            abort(403)
+        form = parse_form(InviteSchema())
+        if form.ok:
+            try:
+                invitation, token = services.invite(db, current_user, membership.tenant, form.data["email"],
+                                                    Role(form.data["role"]))
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                _mail(invitation.email, f"Invitation à rejoindre {membership.tenant.name} sur Passerelle",
+                      "invitation", invitation=invitation, inviter=current_user,
+                      url=settings().base_url + url_for("auth.accept_invitation", token=token))
+                db.commit()
+                flash(f"Invitation envoyée à {invitation.email}.", "success")
+                return redirect(url_for("workspace.members"))
+    return render_template("workspace/members.html", members=services.tenant_members(db),
+                           invitations=services.pending_invitations(db), form=form,
+                           roles=list(Role)), 400 if form.errors else 200
+
+
+def _get_or_404(getter, *args):
+    try:
+        return getter(get_db(), *args)
+    except NotFound:
+        abort(404)
+
+
+@workspace_bp.route("/membres/<int:membership_id>/role", methods=["POST"])
+@require_membership(Role.admin)
+def change_role(membership_id: int):
+    db = get_db()
+    target = _get_or_404(services.get_membership, membership_id)
+    form = parse_form(RoleSchema())
+    if not form.ok:
+        flash(form.errors.get("role", "Rôle invalide."), "error")
+        return redirect(url_for("workspace.members"))
+    try:
+        services.change_role(db, current_user, target, Role(form.data["role"]))
+        db.commit()
+        flash(f"{target.user.full_name} est maintenant {target.role.label.lower()}.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("workspace.members"))
+
+
+@workspace_bp.route("/membres/<int:membership_id>/retirer", methods=["GET", "POST"])
+@require_membership(Role.admin)
+def remove_member(membership_id: int):
+    db = get_db()
+    target = _get_or_404(services.get_membership, membership_id)
+    if request.method == "GET":
+        return render_template("confirm.html", title=f"Retirer {target.user.full_name} de l'organisation ?",
+                               text="Cette personne perdra immédiatement l'accès à l'espace de l'organisation "
+                                    "et ses jetons d'API seront révoqués.",
+                               confirm_label="Retirer", cancel_url=url_for("workspace.members"))
+    try:
+        services.remove_member(db, current_user, target)
+        db.commit()
+        flash(f"{target.user.full_name} a été retiré·e de l'organisation.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("workspace.members"))
+
+
+@workspace_bp.route("/invitations/<int:invitation_id>/annuler", methods=["POST"])
+@require_membership(Role.admin)
+def revoke_invitation(invitation_id: int):
+    db = get_db()
+    invitation = _get_or_404(services.get_invitation, invitation_id)
+    try:
+        services.revoke_invitation(db, current_user, invitation)
+        db.commit()
+        flash(f"L'invitation de {invitation.email} est annulée.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("workspace.members"))
+
+
+@workspace_bp.route("/jetons", methods=["GET", "POST"])
+@require_membership(Role.viewer)
+def tokens():
+    db = get_db()
+    membership = current_membership()
+    form = empty_form()
+    new_token = None
+    if request.method == "POST":
+        form = parse_form(TokenSchema())
+        if form.ok:
+            try:
+                _, new_token = services.create_api_token(db, current_user, membership, form.data["name"])
+                db.commit()
+                form = empty_form()
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+    return render_template("workspace/tokens.html", tokens=services.tokens_of(db, membership), form=form,
+                           new_token=new_token), 400 if form.errors else 200
+
+
+@workspace_bp.route("/jetons/<int:token_id>/revoquer", methods=["POST"])
+@require_membership(Role.viewer)
+def revoke_token(token_id: int):
+    db = get_db()
+    api_token = _get_or_404(services.get_api_token, token_id, current_membership())
+    services.revoke_api_token(db, current_user, api_token)
+    db.commit()
+    flash(f"Le jeton « {api_token.name} » est révoqué.", "success")
+    return redirect(url_for("workspace.tokens"))
+
+
+@workspace_bp.route("/journal")
+@require_membership(Role.admin)
+def audit_log():
+    page = page_arg()
+    events, total = services.tenant_audit_log(get_db(), current_membership().tenant_id, page)
+    return render_template("workspace/audit.html", events=events, total=total, page=page, per_page=50)
+
+
+# Operators: territory claims ---------------------------------------------------------------
+
+@operator_bp.route("/demandes")
+@require_operator
+def claims():
+    db = get_db()
+    rows = services.pending_claims(db, current_user)
+    db.commit()  # the audited cross-tenant read
+    return render_template("operator/claims.html", claims=rows)
+
+
+@operator_bp.route("/demandes/<int:claim_id>", methods=["GET", "POST"])
+@require_operator
+def claim(claim_id: int):
+    db = get_db()
+    try:
+        target = services.get_claim(db, current_user, claim_id)
+    except NotFound:
+        abort(404)
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(ClaimDecisionSchema())
+        if form.ok:
+            approve = form.data["decision"] == "approve"
+            try:
+                services.decide_claim(db, current_user, target, approve, form.data["comment"])
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                _mail(target.user.email,
+                      "Votre espace Passerelle est ouvert" if approve else "Votre demande sur Passerelle",
+                      "claim_decision", claim=target, approve=approve,
+                      url=settings().base_url + url_for("workspace.home"))
+                db.commit()
+                flash("Demande acceptée : l'espace est ouvert." if approve else "Demande refusée.", "success")
+                return redirect(url_for("operator.claims"))
+    db.commit()
+    return render_template("operator/claim.html", claim=target, form=form), 400 if form.errors else 200
