@@ -1,0 +1,58 @@
+"""Public pages are in French, accessible and in the State design system."""
+from tests.conftest import sign_in
+from tests.factories import make_city, make_member
+
+
+def test_home_page_explains_the_four_services_in_french(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<html lang="fr"' in page
+    assert 'href="#contenu"' in page and 'id="contenu"' in page  # skip link and its target
+    for service in ("annuaire raisonné", "achats groupés", "contrats types", "guichet unique des financements"):
+        assert service in page.lower()
+    for persona in ("collectivité", "startup", "financeur"):
+        assert persona in page.lower()
+    assert "/static/dsfr/dsfr.min.css" in page
+
+
+def test_unknown_page_is_a_french_404(client):
+    response = client.get("/cette-page-n-existe-pas")
+    assert response.status_code == 404
+    assert "Page non trouvée" in response.get_data(as_text=True)
+
+
+def test_api_errors_are_json(client):
+    response = client.get("/api/v1/nulle-part")
+    assert response.status_code == 404 and response.is_json
+
+
+def test_workspace_requires_sign_in(client):
+    response = client.get("/espace/")
+    assert response.status_code == 302 and "/connexion" in response.headers["Location"]
+
+
+def test_forms_have_labels_for_every_input(client):
+    import re
+
+    page = client.get("/inscription").get_data(as_text=True)
+    inputs = re.findall(r'<input[^>]*id="([^"]+)"', page)
+    for input_id in inputs:
+        assert f'for="{input_id}"' in page, f"input {input_id} has no label"
+
+
+def test_workspace_shows_the_territory_facts(client, db):
+    tenant = make_city(db, "36044")
+    user, membership = make_member(db, tenant)
+    db.commit()
+    sign_in(client, user, membership)
+    page = client.get("/espace/").get_data(as_text=True)
+    assert "Ville de Châteauroux" in page and "42\u202f963 habitants" in page
+    assert "Centre-Val de Loire" in page and "CA Châteauroux Métropole" in page
+
+
+def test_outbox_page_exists_only_in_embedded_mode(client, app):
+    assert client.get("/dev/courriels").status_code == 200
+    from marketplace.settings import load_settings
+
+    app.config["SETTINGS"] = load_settings(passerelle_home=app.config["SETTINGS"].passerelle_home,
+                                           smtp_host="smtp.exemple.fr")
+    assert client.get("/dev/courriels").status_code == 404
