@@ -17,6 +17,7 @@ def _import_job_modules() -> None:
     # Every module that declares jobs, so the worker can resolve them by name.
     import jobs.housekeeping  # noqa: F401
     import jobs.mail  # noqa: F401
+    import jobs.search  # noqa: F401
 
 
 def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bool = False,

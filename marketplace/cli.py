@@ -121,6 +121,48 @@ def territories_import(source):
     click.echo(report.summary())
 
 
+# Search ---------------------------------------------------------------------------------------
+
+@cli.group("search")
+def search_group():
+    """Index de recherche."""
+
+
+@search_group.command("reindex")
+@with_appcontext
+def search_reindex():
+    """Reconstruit l'index à partir de la base, puis le met en service d'un coup."""
+    from search.service import rebuild
+
+    session = _session()
+    bar = None
+
+    def on_total(total):
+        nonlocal bar
+        bar = click.progressbar(length=total, label="Indexation", file=sys.stderr)
+        bar.__enter__()
+
+    try:
+        count = rebuild(current_app.config["SETTINGS"].search_dir, session,
+                        progress=lambda n: bar.update(n), on_total=on_total)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        session.close()
+    click.echo(f"Index reconstruit : {count} document(s).")
+
+
+@search_group.command("status")
+@with_appcontext
+def search_status():
+    """État de l'index."""
+    from search.index import state
+
+    s = state(current_app.config["SETTINGS"].search_dir)
+    click.echo(f"{'disponible' if s.available else 'indisponible'} — {s.doc_count} document(s)"
+               f"{' — ' + s.error if s.error else ''}{' — reconstruction en cours' if s.rebuilding else ''}")
+
+
 # Demo data ------------------------------------------------------------------------------------
 
 @cli.group()

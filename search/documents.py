@@ -34,14 +34,18 @@ class Provider:
     doc_type: str
     load: Callable[[Any, int], Document | None]
     all_ids: Callable[[Any], Iterable[int]]
+    # Optional: ``fallback(session, text, limit)`` → documents found by the database alone, used
+    # when the index is unavailable.
+    fallback: Callable[[Any, str, int], list[Document]] | None = None
 
 
 _providers: dict[str, Provider] = {}
 
 
 def register(doc_type: str, load: Callable[[Any, int], Document | None],
-             all_ids: Callable[[Any], Iterable[int]]) -> None:
-    _providers[doc_type] = Provider(doc_type, load, all_ids)
+             all_ids: Callable[[Any], Iterable[int]],
+             fallback: Callable[[Any, str, int], list[Document]] | None = None) -> None:
+    _providers[doc_type] = Provider(doc_type, load, all_ids, fallback)
 
 
 def providers() -> dict[str, Provider]:

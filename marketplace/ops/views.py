@@ -39,3 +39,26 @@ def test_worker():
     job = ping.enqueue("Le worker répond.")
     flash(f"Tâche de test envoyée ({job.id}). Rechargez la page pour voir si elle a été traitée.", "info")
     return redirect(url_for("ops.jobs", test=job.id))
+
+
+@bp.route("/recherche")
+@require_operator
+def search_index():
+    from search.index import state
+
+    return render_template("ops/search.html", state=state(settings().search_dir))
+
+
+@bp.route("/recherche/reconstruire", methods=["POST"])
+@require_operator
+def rebuild_search_index():
+    from jobs.search import rebuild_index
+
+    job = rebuild_index.enqueue(job_id="search-rebuild")
+    db = get_db()
+    audit.record(db, AuditEventType.search_reindex_requested, actor_id=current_user.id, tenant_id=db.tenant_id,
+                 object_type="rq_job", object_id=job.id)
+    db.commit()
+    flash("La reconstruction de l'index est lancée : les recherches continuent sur l'index actuel pendant ce temps.",
+          "success")
+    return redirect(url_for("ops.search_index"))

@@ -1,0 +1,204 @@
+"""Search benchmark: our Whoosh search vs SQLite FTS5 (and PostgreSQL full-text search when
+DATABASE_URL points at PostgreSQL), on the same corpus and the same 200 queries.
+
+    .venv/bin/python bench/search.py [--docs 50000] [--queries 200]
+
+Each query asks what the search page asks: the top 20 by relevance with the exact total, facet
+counts on the domains (and the other facets, for ours), under 0–4 facet filters. Timings are
+warm (one untimed pass first). The last line is a key=value summary.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import make_corpus, make_queries  # noqa: E402
+from marketplace.text import fold  # noqa: E402
+from search import index as idx  # noqa: E402
+from search.analysis import stem_terms  # noqa: E402
+from search.query import SearchRequest, search  # noqa: E402
+from search.schema import to_fields  # noqa: E402
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    s = sorted(samples_ms)
+    q = statistics.quantiles(s, n=100, method="inclusive")
+    return {"p50": statistics.median(s), "p95": q[94], "p99": q[98]}
+
+
+def dir_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_whoosh(docs, queries, root: Path, procs: int):
+    from whoosh import index as whoosh_index
+
+    t0 = time.perf_counter()
+    path = idx.create_empty(root)
+    ix = whoosh_index.open_dir(str(path))
+    writer = ix.writer(procs=procs, limitmb=256, multisegment=procs > 1)
+    for doc in docs:
+        writer.add_document(**to_fields(doc))
+    writer.commit()
+    idx.make_current(root, path)
+    index_s = time.perf_counter() - t0
+
+    def run(q, filters):
+        return search(root, SearchRequest(q=q, filters=filters, per_page=20))
+
+    for q, f in queries:  # warm: caches per index generation, OS page cache
+        run(q, f)
+    times, totals = [], []
+    for q, f in queries:
+        t = time.perf_counter()
+        r = run(q, f)
+        times.append((time.perf_counter() - t) * 1000)
+        totals.append(r.total)
+    return index_s, dir_size(path), times, totals
+
+
+def bench_fts5(docs, queries, workdir: Path):
+    db = sqlite3.connect(workdir / "fts5.db")
+    t0 = time.perf_counter()
+    db.executescript("""
+        CREATE VIRTUAL TABLE docs USING fts5(title, summary, body, tokenize='unicode61 remove_diacritics 2');
+        CREATE TABLE facets(docid INTEGER, field TEXT, value TEXT);
+        CREATE INDEX facets_fv ON facets(field, value, docid);
+        CREATE INDEX facets_doc ON facets(docid);
+    """)
+    with db:
+        for i, d in enumerate(docs, start=1):
+            db.execute("INSERT INTO docs(rowid, title, summary, body) VALUES (?, ?, ?, ?)",
+                       (i, d["title"], d["summary"], d["body"]))
+            rows = [(i, "domains", v) for v in d["domains"]] + [(i, "deployed_sizes", v) for v in d["deployed_sizes"]]
+            rows += [(i, "hosting", d["hosting"]), (i, "verified", "oui" if d["verified"] else "non")]
+            db.executemany("INSERT INTO facets VALUES (?, ?, ?)", rows)
+    index_s = time.perf_counter() - t0
+
+    def run(q, filters):
+        # Pre-stemmed terms with prefix match: the closest FTS5 gets to our French analysis.
+        terms = " AND ".join(f'"{t}"*' for t in stem_terms(q)) or '""'
+        where, params = ["docs MATCH ?"], [terms]
+        for field, values in filters.items():
+            where.append(f"docs.rowid IN (SELECT docid FROM facets WHERE field = ? AND value IN ({','.join('?' * len(values))}))")
+            params += [field] + values
+        matched = f"SELECT docs.rowid AS id FROM docs WHERE {' AND '.join(where)}"
+        total = db.execute(f"SELECT count(*) FROM ({matched})", params).fetchone()[0]
+        top = db.execute(f"SELECT rowid, bm25(docs, 3.0, 2.0, 1.0) AS s FROM docs WHERE {' AND '.join(where)} "
+                         "ORDER BY s LIMIT 20", params).fetchall()
+        facets = db.execute(f"SELECT value, count(*) FROM facets WHERE field = 'domains' AND docid IN ({matched}) "
+                            "GROUP BY value", params).fetchall()
+        return total, top, facets
+
+    for q, f in queries:
+        run(q, f)
+    times = []
+    for q, f in queries:
+        t = time.perf_counter()
+        run(q, f)
+        times.append((time.perf_counter() - t) * 1000)
+    db.close()
+    return index_s, os.path.getsize(workdir / "fts5.db"), times
+
+
+def bench_postgres(docs, queries, url: str):
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS unaccent"))
+        conn.execute(text("DROP TABLE IF EXISTS bench_docs"))
+        conn.execute(text("CREATE TABLE bench_docs (id int PRIMARY KEY, title text, summary text, body text, "
+                          "domains text[], hosting text, verified text, deployed_sizes text[], tsv tsvector)"))
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO bench_docs VALUES (:id, :title, :summary, :body, :domains, :hosting, :verified, :sizes, "
+            "setweight(to_tsvector('french', unaccent(:title)), 'A') || setweight(to_tsvector('french', unaccent(:summary)), 'B') "
+            "|| to_tsvector('french', unaccent(:body)))"),
+            [{"id": i, "title": d["title"], "summary": d["summary"], "body": d["body"], "domains": d["domains"],
+              "hosting": d["hosting"], "verified": "oui" if d["verified"] else "non", "sizes": d["deployed_sizes"]}
+             for i, d in enumerate(docs, start=1)])
+        conn.execute(text("CREATE INDEX ON bench_docs USING gin(tsv)"))
+        conn.execute(text("CREATE INDEX ON bench_docs USING gin(domains)"))
+        conn.execute(text("ANALYZE bench_docs"))
+    index_s = time.perf_counter() - t0
+
+    def run(conn, q, filters):
+        where = ["tsv @@ plainto_tsquery('french', unaccent(:q))"]
+        params = {"q": q}
+        for n, (field, values) in enumerate(filters.items()):
+            if field in ("domains", "deployed_sizes"):
+                where.append(f"{field} && :v{n}")
+                params[f"v{n}"] = values
+            else:
+                where.append(f"{field} = ANY(:v{n})")
+                params[f"v{n}"] = values
+        w = " AND ".join(where)
+        conn.execute(text(f"SELECT count(*) FROM bench_docs WHERE {w}"), params).scalar()
+        conn.execute(text(f"SELECT id, ts_rank(tsv, plainto_tsquery('french', unaccent(:q))) AS r FROM bench_docs "
+                          f"WHERE {w} ORDER BY r DESC LIMIT 20"), params).all()
+        conn.execute(text(f"SELECT d, count(*) FROM bench_docs, unnest(domains) d WHERE {w} GROUP BY d"), params).all()
+
+    times = []
+    with engine.connect() as conn:
+        for q, f in queries:
+            run(conn, q, f)
+        for q, f in queries:
+            t = time.perf_counter()
+            run(conn, q, f)
+            times.append((time.perf_counter() - t) * 1000)
+        size = conn.execute(text("SELECT pg_total_relation_size('bench_docs')")).scalar()
+        conn.execute(text("DROP TABLE bench_docs"))
+        conn.commit()
+    engine.dispose()
+    return index_s, size, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=50_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--procs", type=int, default=2, help="indexing processes for Whoosh")
+    args = parser.parse_args()
+
+    docs = make_corpus(args.docs)
+    queries = make_queries(n=args.queries)
+    words = statistics.mean(len(d["body"].split()) for d in docs)
+    print(f"corpus: {len(docs)} solutions, {words:.0f} words of description on average; {len(queries)} queries, "
+          f"{sum(1 for _, f in queries if f)} with facet filters")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        index_s, size, times, totals = bench_whoosh(docs, queries, tmp / "whoosh", args.procs)
+        ours = percentiles(times)
+        print(f"passerelle (whoosh-reloaded): index {index_s:.1f} s, {size / 1e6:.1f} MB; "
+              f"query p50 {ours['p50']:.1f} ms, p95 {ours['p95']:.1f} ms, p99 {ours['p99']:.1f} ms "
+              f"(median hits {statistics.median(totals):.0f})")
+        f_index_s, f_size, f_times = bench_fts5(docs, queries, tmp)
+        fts = percentiles(f_times)
+        print(f"sqlite fts5: index {f_index_s:.1f} s, {f_size / 1e6:.1f} MB; "
+              f"query p50 {fts['p50']:.1f} ms, p95 {fts['p95']:.1f} ms, p99 {fts['p99']:.1f} ms")
+        summary = (f"docs={len(docs)} index_s={index_s:.1f} index_mb={size / 1e6:.1f} p50_ms={ours['p50']:.1f} "
+                   f"p95_ms={ours['p95']:.1f} p99_ms={ours['p99']:.1f} fts5_p50_ms={fts['p50']:.1f} "
+                   f"fts5_p95_ms={fts['p95']:.1f} ratio_p95={ours['p95'] / fts['p95']:.2f}")
+        url = os.environ.get("DATABASE_URL", "")
+        if url.startswith("postgresql"):
+            url = url.replace("postgresql://", "postgresql+psycopg://", 1) if "+psycopg" not in url else url
+            p_index_s, p_size, p_times = bench_postgres(docs, queries, url)
+            pg = percentiles(p_times)
+            print(f"postgresql fts: index {p_index_s:.1f} s, {p_size / 1e6:.1f} MB; "
+                  f"query p50 {pg['p50']:.1f} ms, p95 {pg['p95']:.1f} ms, p99 {pg['p99']:.1f} ms")
+            summary += f" pg_p50_ms={pg['p50']:.1f} pg_p95_ms={pg['p95']:.1f} pg_ratio_p95={ours['p95'] / pg['p95']:.2f}"
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Index jobs, on the 'search' queue. The index has one writer at a time (Whoosh's lock, waited for)."""
+from __future__ import annotations
+
+from jobs import job
+from jobs.context import job_context
+
+
+def _root():
+    from flask import current_app
+
+    return current_app.config["SETTINGS"].search_dir
+
+
+@job(queue="search", timeout=120, retries=5, backoff=(5, 30, 120, 600, 1800))
+def index_document(doc_type: str, object_id: int) -> bool:
+    from search.service import index_document as index_one
+
+    with job_context() as session:
+        return index_one(_root(), session, doc_type, object_id)
+
+
+@job(queue="search", timeout=3600, retries=1, backoff=(300,))
+def rebuild_index() -> int:
+    from search.service import rebuild
+
+    with job_context() as session:
+        return rebuild(_root(), session)

@@ -1,0 +1,201 @@
+"""The on-disk index: where it lives, who writes it, how it is rebuilt and swapped.
+
+Layout under ``PASSERELLE_HOME/search``::
+
+    current -> index-20261122T101500-ab12   (a symlink, replaced atomically by a rebuild)
+    index-…/                                 (Whoosh index directories)
+    rebuilding                               (present while a rebuild runs)
+    rebuild-journal                          (documents changed during the rebuild)
+
+We use whoosh-reloaded 2.7.5 rather than whoosh 2.7.4: same speed, but 2.7.4 does not import
+under ``-W error`` on Python 3.12 (invalid escape sequences). 2.7.5 has a known bug: refreshing a
+searcher after a merge keeps removed segments and duplicates results. So searchers are never
+refreshed: :class:`IndexHandle` opens a fresh one whenever the index generation changes
+(tests/search/test_index.py keeps a regression test).
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, LockError
+
+from search.schema import make_schema
+
+WRITER_TIMEOUT_S = 60
+
+
+class IndexUnavailable(RuntimeError):
+    """No usable index (never built, or unreadable): searches degrade."""
+
+
+@dataclass
+class IndexState:
+    available: bool
+    path: str | None
+    doc_count: int = 0
+    generation: int | None = None
+    modified_at: dt.datetime | None = None
+    size_bytes: int = 0
+    rebuilding: bool = False
+    error: str = ""
+
+
+def current_link(root: Path) -> Path:
+    return root / "current"
+
+
+def current_dir(root: Path) -> Path | None:
+    link = current_link(root)
+    if not link.exists():
+        return None
+    return link.resolve()
+
+
+def create_empty(root: Path) -> Path:
+    """A new, empty index directory (not yet current)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    path = root / f"index-{stamp}-{uuid.uuid4().hex[:6]}"
+    path.mkdir()
+    whoosh_index.create_in(str(path), make_schema())
+    return path
+
+
+def make_current(root: Path, path: Path) -> None:
+    """Point ``current`` at ``path`` atomically (rename of a symlink), then drop old indexes.
+
+    The index just replaced is kept: a process may still be reading it. Older ones go.
+    """
+    link = current_link(root)
+    previous = current_dir(root)
+    tmp = root / f".current-{uuid.uuid4().hex}"
+    os.symlink(path.name, tmp)
+    os.replace(tmp, link)
+    keep = {path.resolve()} | ({previous} if previous else set())
+    for old in root.glob("index-*"):
+        if old.resolve() not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def ensure_index(root: Path) -> Path:
+    path = current_dir(root)
+    if path is None:
+        path = create_empty(root)
+        make_current(root, path)
+    return path
+
+
+def open_current(root: Path):
+    path = current_dir(root)
+    if path is None:
+        raise IndexUnavailable("l'index de recherche n'a pas encore été construit")
+    try:
+        return whoosh_index.open_dir(str(path))
+    except (EmptyIndexError, OSError, ValueError) as exc:
+        raise IndexUnavailable(f"index illisible : {exc}") from exc
+
+
+@contextlib.contextmanager
+def writer_for(ix) -> Iterator:
+    """One writer at a time, across processes: Whoosh's file lock, waited for rather than refused."""
+    try:
+        writer = ix.writer(timeout=WRITER_TIMEOUT_S, delay=0.1)
+    except LockError as exc:
+        raise RuntimeError("l'index est verrouillé par un autre écrivain depuis trop longtemps") from exc
+    try:
+        yield writer
+    except BaseException:
+        writer.cancel()
+        raise
+    else:
+        writer.commit()
+
+
+_TOC = re.compile(r"^_MAIN_([0-9]+)\.toc$")
+
+
+def latest_generation(path: Path) -> int:
+    """The index's last committed generation: one directory listing, no file opened."""
+    return max((int(m.group(1)) for name in os.listdir(path) if (m := _TOC.match(name))), default=-1)
+
+
+def state(root: Path) -> IndexState:
+    path = current_dir(root)
+    rebuilding = (root / "rebuilding").exists()
+    if path is None:
+        return IndexState(False, None, rebuilding=rebuilding, error="jamais construit")
+    try:
+        ix = whoosh_index.open_dir(str(path))
+        with ix.searcher() as searcher:
+            count = searcher.doc_count()
+        generation = ix.latest_generation()
+        size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        modified = max((f.stat().st_mtime for f in path.iterdir() if f.is_file()), default=None)
+        return IndexState(True, str(path), count, generation,
+                          dt.datetime.fromtimestamp(modified, dt.UTC) if modified else None, size, rebuilding)
+    except Exception as exc:  # any unreadable state is shown, never raised, on the operator page
+        return IndexState(False, str(path), rebuilding=rebuilding, error=str(exc))
+
+
+class IndexHandle:
+    """A process-wide reader: one searcher per index generation, with its caches.
+
+    A new generation (a commit, a rebuild swap) opens a new searcher and drops the caches; the
+    old searcher is closed. Callers hold ``lock`` while they search (Whoosh searchers are not
+    meant to be shared by threads).
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.lock = threading.RLock()
+        self._key: tuple | None = None
+        self._ix = None
+        self.searcher = None
+        self.cache: dict = {}
+
+    def _current_key(self) -> tuple:
+        path = current_dir(self.root)
+        if path is None:
+            raise IndexUnavailable("l'index de recherche n'a pas encore été construit")
+        try:
+            generation = latest_generation(path)
+        except OSError as exc:
+            raise IndexUnavailable(str(exc)) from exc
+        if generation < 0:
+            raise IndexUnavailable("index vide ou illisible")
+        return (str(path), generation)
+
+    def acquire(self):
+        """The up-to-date searcher (call with ``lock`` held)."""
+        key = self._current_key()
+        if key != self._key or self.searcher is None:
+            old = self.searcher
+            ix = open_current(self.root)
+            self.searcher = ix.searcher()
+            self._ix, self._key, self.cache = ix, key, {}
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    old.close()
+        return self.searcher
+
+
+_handles: dict[str, IndexHandle] = {}
+_handles_lock = threading.Lock()
+
+
+def handle_for(root: Path) -> IndexHandle:
+    with _handles_lock:
+        key = str(root.resolve())
+        if key not in _handles:
+            _handles[key] = IndexHandle(root)
+        return _handles[key]

@@ -1,0 +1,49 @@
+"""The search pages: /recherche, with facets in the URL so that a search can be shared."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from marketplace.web import get_db, page_arg, settings
+from search.facets import FACETS, filters_from_args, label
+from search.query import SORTS, SearchRequest
+from search.service import run_search
+
+bp = Blueprint("search", __name__)
+
+
+def rebuild_soon() -> None:
+    """The index is missing or unreadable: ask a worker to rebuild it (once, whatever the traffic)."""
+    from jobs.search import rebuild_index
+
+    try:
+        rebuild_index.enqueue(job_id="search-rebuild")
+    except Exception:  # the queue itself may be down: the page still answers
+        pass
+
+
+@bp.route("/recherche")
+def results():
+    q = request.args.get("q", "")[:200]
+    sort = request.args.get("tri", "pertinence")
+    req = SearchRequest(q=q, filters=filters_from_args(request.args), sort=sort if sort in SORTS else "pertinence",
+                        page=page_arg())
+    response = run_search(settings().search_dir, get_db(), req, on_unavailable=rebuild_soon)
+
+    def url_with(**changes):
+        args = MultiDict(request.args)
+        for key, value in changes.items():
+            args.setlist(key, [value] if isinstance(value, str) else list(value))
+        args.pop("page", None) if "page" not in changes else None
+        return url_for("search.results", **args.to_dict(flat=False))
+
+    def toggle_url(fieldname: str, value: str) -> str:
+        param = FACETS[fieldname][0]
+        current = request.args.getlist(param)
+        values = [v for v in current if v != value] if value in current else current + [value]
+        return url_with(**{param: values})
+
+    page_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    return render_template("search/results.html", response=response, q=q, sort=req.sort, sorts=SORTS,
+                           facets=FACETS, label=label, toggle_url=toggle_url, url_with=url_with,
+                           page_args=page_args)

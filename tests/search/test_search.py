@@ -1,0 +1,218 @@
+"""French full-text search: accents, plurals, synonyms, typos, facets, sorts, rebuilds and degradation."""
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+
+import pytest
+from whoosh import index as whoosh_index
+
+from search import documents
+from search import index as idx
+from search.query import SearchRequest, search
+from search.schema import to_fields
+from search.service import index_document, rebuild, run_search
+
+BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def doc(n, title, summary="", body="", **kw):
+    d = {"id": f"solution:{n}", "type": "solution", "object_id": n, "title": title, "summary": summary, "body": body,
+         "domains": ["eclairage-public"], "hosting": "france", "price_model": "par-unite", "sizes": ["2000-20000"],
+         "deployed_sizes": [], "verified": False, "verified_count": 0, "deployments": 0,
+         "published_at": BASE + dt.timedelta(days=n), "owner": "Startup", "url": f"/solutions/{n}"}
+    d.update(kw)
+    return d
+
+
+CORPUS = [
+    doc(1, "Lumio", "Éclairage public intelligent et télégestion des lampadaires",
+        "Réduit la consommation d'électricité des points lumineux de 60 %.", verified=True, verified_count=2,
+        deployments=5, deployed_sizes=["20000-100000"]),
+    doc(2, "Veilleur", "Vidéosurveillance des espaces publics", "Caméras et centre de supervision.",
+        domains=["securite-risques"], hosting="ue", deployments=2),
+    doc(3, "Agora", "Budget participatif en ligne", "Les habitants proposent et votent leurs projets.",
+        domains=["participation-citoyenne"], price_model="forfait", deployments=9, verified=True, verified_count=1,
+        deployed_sizes=["2000-20000"]),
+    doc(4, "Nuit claire", "Abaissement nocturne de l'éclairage", "Un lampadaire qui s'adapte à la présence.",
+        hosting="hors-ue", deployed_sizes=["20000-100000"], deployments=1),
+    doc(5, "<script>alert(1)</script>", "Titre <b>piégé</b> pour l'éclairage", "Test d'échappement."),
+]
+
+
+def build(root, docs):
+    path = idx.create_empty(root)
+    ix = whoosh_index.open_dir(str(path))
+    with idx.writer_for(ix) as writer:
+        for d in docs:
+            writer.add_document(**to_fields(d))
+    idx.make_current(root, path)
+
+
+@pytest.fixture
+def root(tmp_path):
+    build(tmp_path / "search", CORPUS)
+    return tmp_path / "search"
+
+
+def ids(response):
+    return [h.object_id for h in response.hits]
+
+
+@pytest.mark.parametrize("text", ["électricité", "electricite", "ELECTRICITÉ", "l'électricité"])
+def test_accents_and_case_do_not_matter(root, text):
+    assert ids(search(root, SearchRequest(q=text))) == [1]
+
+
+def test_singular_and_plural_find_the_same_solutions(root):
+    assert set(ids(search(root, SearchRequest(q="lampadaire")))) == set(ids(search(root, SearchRequest(q="lampadaires")))) == {1, 4}
+
+
+def test_a_synonym_finds_the_same_solution(root):
+    assert ids(search(root, SearchRequest(q="vidéo-protection"))) == [2]
+    assert ids(search(root, SearchRequest(q="videoprotection"))) == []  # not in the list: no magic
+    assert ids(search(root, SearchRequest(q="vidéosurveillance"))) == [2]
+
+
+def test_a_typo_gets_a_suggestion(root):
+    response = search(root, SearchRequest(q="eclairrage"))
+    assert response.total == 0 and response.suggestion == "eclairage"
+    assert search(root, SearchRequest(q=response.suggestion)).total == 3
+
+
+def test_all_words_first_then_any_word(root):
+    assert ids(search(root, SearchRequest(q="éclairage intelligent"))) == [1]
+    broadened = search(root, SearchRequest(q="budget lampadaire"))
+    assert broadened.broadened and set(ids(broadened)) == {1, 3, 4}
+
+
+def test_facets_count_and_filter(root):
+    response = search(root, SearchRequest(q="éclairage"))
+    hosting = {f.value: f.count for f in response.facets["hosting"]}
+    assert hosting == {"france": 2, "hors-ue": 1}
+    filtered = search(root, SearchRequest(q="éclairage", filters={"hosting": ["france"], "verified": ["oui"]}))
+    assert ids(filtered) == [1] and filtered.total == 1
+    selected = [f for f in filtered.facets["hosting"] if f.selected]
+    assert selected and selected[0].value == "france"
+    deployed = search(root, SearchRequest(filters={"deployed_sizes": ["20000-100000"], "domains": ["eclairage-public"]}))
+    assert set(ids(deployed)) == {1, 4}
+
+
+def test_sorts_and_pagination(root):
+    newest = search(root, SearchRequest(sort="recent", per_page=2))
+    assert ids(newest) == [5, 4] and newest.total == 5 and newest.pages == 3
+    assert ids(search(root, SearchRequest(sort="recent", per_page=2, page=3))) == [1]
+    assert ids(search(root, SearchRequest(sort="deploiements", per_page=3))) == [3, 1, 2]
+
+
+def test_the_name_weighs_more_than_the_description(root):
+    # "lampadaire" is in the pitch of #1 and only in the description of #4.
+    assert ids(search(root, SearchRequest(q="lampadaire")))[0] == 1
+
+
+def test_snippets_highlight_and_escape(root):
+    hit = search(root, SearchRequest(q="éclairage public")).hits[0]
+    assert "<mark>Éclairage</mark>" in hit.snippet and "<mark>public</mark>" in hit.snippet
+    trap = next(h for h in search(root, SearchRequest(q="piégé")).hits)
+    assert "<b>" not in trap.snippet and "&lt;b&gt;" in trap.snippet
+
+
+def test_an_update_is_seen_by_the_next_search_without_duplicates(root):
+    """whoosh-reloaded keeps merged-away segments when a searcher is refreshed: we never refresh."""
+    ix = idx.open_current(root)
+    for i in range(6):
+        with idx.writer_for(ix) as writer:
+            writer.update_document(**to_fields(doc(1, f"Lumio {i}", "Éclairage public intelligent")))
+        search(root, SearchRequest(q="éclairage"))
+    with ix.writer() as writer:
+        writer.optimize = True  # force a merge
+        writer.mergetype = __import__("whoosh.writing", fromlist=["OPTIMIZE"]).OPTIMIZE
+    response = search(root, SearchRequest(q="éclairage"))
+    assert response.total == 3 and len(set(ids(response))) == len(ids(response))
+    assert search(root, SearchRequest(q="Lumio")).hits[0].title == "Lumio 5"
+
+
+class Store:
+    def __init__(self):
+        self.docs = {}
+
+    def register(self):
+        documents.providers()  # load the product's providers first, then replace the solution one
+        documents.register("solution", lambda s, i: self.docs.get(i), lambda s: list(self.docs),
+                           fallback=lambda s, text, limit: [d for d in self.docs.values()
+                                                             if text.lower() in d["title"].lower()][:limit])
+
+
+@pytest.fixture
+def store():
+    saved = dict(documents._providers)
+    s = Store()
+    s.register()
+    yield s
+    documents._providers.clear()
+    documents._providers.update(saved)
+
+
+def test_index_document_follows_the_database(tmp_path, store):
+    root = tmp_path / "search"
+    store.docs[7] = doc(7, "Compteurs d'eau", "Télérelève des compteurs")
+    assert index_document(root, None, "solution", 7)
+    assert ids(search(root, SearchRequest(q="compteurs"))) == [7]
+    del store.docs[7]  # unpublished, archived or deleted
+    assert not index_document(root, None, "solution", 7)
+    assert search(root, SearchRequest(q="compteurs")).total == 0
+
+
+def test_rebuild_swaps_atomically_and_searches_keep_working(tmp_path, store):
+    root = tmp_path / "search"
+    build(root, CORPUS[:2])
+    old = idx.current_dir(root)
+    assert search(root, SearchRequest(q="budget")).total == 0
+    store.docs.update({d["object_id"]: d for d in CORPUS})
+    seen_during = []
+    count = rebuild(root, None, progress=lambda n: seen_during.append(search(root, SearchRequest(q="vidéosurveillance")).total))
+    assert count == 5 and set(seen_during) == {1}  # the old index answered during the build
+    assert idx.current_dir(root) != old and search(root, SearchRequest(q="budget")).total == 1
+    assert not (root / "rebuilding").exists()
+
+
+def test_changes_during_a_rebuild_are_not_lost(tmp_path, store):
+    root = tmp_path / "search"
+    build(root, [])
+    store.docs.update({d["object_id"]: d for d in CORPUS[:3]})
+
+    def change_midway(n):
+        if 9 not in store.docs:
+            store.docs[9] = doc(9, "Capteurs de stationnement", "Places libres en temps réel")
+            index_document(root, None, "solution", 9)  # a job running while the rebuild reads
+
+    rebuild(root, None, progress=change_midway)
+    assert ids(search(root, SearchRequest(q="stationnement"))) == [9]
+
+
+def test_a_missing_index_degrades_with_a_message(tmp_path, store):
+    store.docs[3] = CORPUS[2]
+    asked = []
+    response = run_search(tmp_path / "nothing-here", None, SearchRequest(q="agora"), on_unavailable=lambda: asked.append(1))
+    assert response.degraded and "momentanément indisponible" in response.message
+    assert ids(response) == [3] and asked == [1]
+
+
+def _writer_process(root, start):
+    ix = idx.open_current(root)
+    for i in range(start, start + 8):
+        with idx.writer_for(ix) as writer:
+            writer.update_document(**to_fields(doc(i, f"Doc {i}", "concurrence")))
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    root = tmp_path / "search"
+    build(root, [])
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer_process, args=(root, start)) for start in (100, 200)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    assert search(root, SearchRequest(q="concurrence", per_page=100)).total == 16
