@@ -1,0 +1,63 @@
+"""The search page and GET /api/v1/search."""
+from __future__ import annotations
+
+import pytest
+
+from tests.search.test_search import CORPUS, build
+
+
+@pytest.fixture
+def indexed(settings):
+    build(settings.search_dir, CORPUS)
+    return settings.search_dir
+
+
+def test_search_page_shows_results_facets_and_badges(client, indexed):
+    page = client.get("/recherche?q=eclairage").get_data(as_text=True)
+    assert "3</strong> résultats pour « eclairage »" in page
+    assert "Référence vérifiée (2)" in page
+    assert "<mark>" in page
+    assert "En France (2)" in page and "hebergement=france" in page  # a facet link, in the URL
+
+
+def test_facets_in_the_url_filter_and_can_be_shared(client, indexed):
+    page = client.get("/recherche?q=eclairage&hebergement=france&verifiee=oui").get_data(as_text=True)
+    assert "1</strong> résultat pour" in page and "Lumio" in page and "Nuit claire" not in page
+    assert "Retirer tous les filtres" in page
+    # An unknown value in a shared URL is ignored, not an error.
+    assert client.get("/recherche?q=eclairage&hebergement=lune").status_code == 200
+
+
+def test_a_typo_gets_a_suggestion_link(client, indexed):
+    page = client.get("/recherche?q=eclairrage").get_data(as_text=True)
+    assert "Vouliez-vous dire" in page and "q=eclairage" in page
+
+
+def test_empty_state_is_explained(client, indexed):
+    page = client.get("/recherche?q=zzzz").get_data(as_text=True)
+    assert "Aucune solution ne correspond" in page
+
+
+def test_api_search_returns_json_with_facets(client, indexed):
+    data = client.get("/api/v1/search?q=éclairage&hosting=france").get_json()
+    assert data["total"] == 2 and data["hits"][0]["title"] == "Lumio"
+    assert {f["value"] for f in data["facets"]["hosting"]} == {"france"}
+    assert data["degraded"] is False
+
+
+def test_api_search_refuses_bad_parameters_in_french(client, indexed):
+    response = client.get("/api/v1/search?sort=hasard&hosting=lune")
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["query"]
+    assert errors["sort"] == ["Tri inconnu."] and "Valeur inconnue." in str(errors["hosting"])
+
+
+def test_a_missing_index_degrades_and_asks_for_a_rebuild(client, settings, redis):
+    page = client.get("/recherche?q=eclairage")
+    assert page.status_code == 200 and "momentanément indisponible" in page.get_data(as_text=True)
+    from jobs import get_queue
+
+    assert "search-rebuild" in get_queue("search", redis).job_ids
+    # Asking again does not queue a second rebuild.
+    client.get("/api/v1/search?q=eclairage")
+    assert get_queue("search", redis).job_ids.count("search-rebuild") == 1
