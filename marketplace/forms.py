@@ -21,17 +21,27 @@ class FormResult:
         self.errors[field or "_form"] = message
 
 
-def parse_form(schema: Schema) -> FormResult:
-    raw = {k: v for k, v in request.form.items() if k != "csrf_token"}
+def parse_form(schema: Schema, multi: tuple[str, ...] = ()) -> FormResult:
+    """``multi`` names the fields sent several times (a group of checkboxes): they arrive as lists."""
+    raw: dict = {k: v for k, v in request.form.items() if k != "csrf_token" and k not in multi}
+    for name in multi:
+        raw[name] = [v for v in request.form.getlist(name) if v.strip()]
     # Empty inputs are "not given", so optional fields get their defaults and required ones say so.
     cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in raw.items()}
-    cleaned = {k: v for k, v in cleaned.items() if v != ""}
+    cleaned = {k: v for k, v in cleaned.items() if v != "" and v != []}
     try:
         data = schema.load(cleaned, unknown=EXCLUDE)
     except ValidationError as exc:
-        errors = {k: (v[0] if isinstance(v, list) else str(v)) for k, v in exc.normalized_messages().items()}
+        errors = {k: _first_message(v) for k, v in exc.normalized_messages().items()}
         return FormResult(None, errors, raw)
     return FormResult(data, {}, raw)
+
+
+def _first_message(messages) -> str:
+    # A list field's errors are keyed by item index ({0: ["Domaine inconnu."]}): show the first.
+    while isinstance(messages, (list, dict)) and messages:
+        messages = messages[0] if isinstance(messages, list) else next(iter(messages.values()))
+    return str(messages)
 
 
 def empty_form() -> FormResult:

@@ -1,4 +1,5 @@
 """Imports every model so that the metadata is complete (Alembic, tests)."""
+from marketplace.catalog import models as _catalog  # noqa: F401
 from marketplace.db import Base
 from tenants import models as _tenants  # noqa: F401
 from tenants.territories import models as _territories  # noqa: F401

@@ -231,6 +231,11 @@ def init_app(app: Flask) -> None:
     for bp in (home_bp, auth_bp, workspace_bp, operator_bp, ops_bp):
         app.register_blueprint(bp)
 
+    from marketplace.catalog import views as catalog
+
+    for bp in (catalog.bp, catalog.workspace_bp, catalog.operator_bp):
+        app.register_blueprint(bp)
+
 
 ERROR_TITLES = {
     400: ("Requête invalide", "La demande envoyée n'a pas pu être comprise."),

@@ -244,10 +244,12 @@ def _bm25(searcher, cache, plan: Plan, matched: set[int] | frozenset[int]) -> di
             for stem in alt:
                 postings = _postings(searcher, cache, stem)
                 idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-                for d, tf in postings.items():
-                    if d in matched:
-                        norm = K1 * (1 - B + B * lengths[d] / avg)
-                        partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
+                # Walk the smaller side: a filtered query matches few of a common word's documents.
+                pairs = (((d, postings[d]) for d in matched if d in postings) if len(matched) < len(postings)
+                         else ((d, tf) for d, tf in postings.items() if d in matched))
+                for d, tf in pairs:
+                    norm = K1 * (1 - B + B * lengths[d] / avg)
+                    partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
             for d, v in partial.items():
                 if v > best.get(d, 0.0):
                     best[d] = v

@@ -48,3 +48,60 @@ def make_operator(db, name: str = "ANCT") -> Tenant:
 def make_member(db, tenant: Tenant, role: Role = Role.admin, **user_kw) -> tuple[User, Membership]:
     user = make_user(db, **user_kw)
     return user, services.add_membership(db, user, tenant, role)
+
+
+# The annuaire ------------------------------------------------------------------------------------
+
+SOLUTION_DATA = {
+    "name": "Lumière douce",
+    "pitch": "Éclairage public piloté à distance, qui baisse la nuit et s'allume au passage.",
+    "description": "## Ce que fait la solution\n\nDes **contrôleurs** sur chaque point lumineux.\n\n- abaissement nocturne\n- détection de présence",
+    "domains": ["eclairage-public"],
+    "sizes": ["2000-20000", "20000-100000"],
+    "price_model": "par-unite",
+    "price_min_ht_cents": 8000,
+    "price_max_ht_cents": 15000,
+    "price_unit": "par point lumineux",
+    "hosting": "france",
+    "gdpr_dpa": True,
+    "secnumcloud": False,
+    "rgaa_level": "partiel",
+    "licence": None,
+    "open_data_standards": ["schéma éclairage public"],
+    "contact_name": "Léa Martin",
+    "contact_email": "contact@lumiere.test",
+    "website": "https://lumiere.test",
+}
+
+
+def make_solution(db, owner: Tenant | None = None, *, status: str = "draft", actor: User | None = None, **content):
+    """A solution through the services; ``status='published'`` goes through submission and review."""
+    from marketplace.catalog import services as catalog
+    from marketplace.catalog.models import SolutionStatus
+
+    owner = owner or make_startup(db)
+    actor = actor or make_user(db)
+    # Factories make data; whether the index is told is tested where it matters (tests/catalog).
+    with catalog.without_indexing(db):
+        solution = catalog.create_solution(db, actor, owner, {**SOLUTION_DATA, **content})
+        if status in ("submitted", "published", "archived"):
+            catalog.submit(db, actor, solution)
+        if status in ("published", "archived"):
+            catalog.approve(db, make_user(db), solution)
+        if status == "archived":
+            catalog.archive(db, actor, solution)
+        db.flush()
+    assert solution.status is SolutionStatus(status)
+    return solution
+
+
+def make_reference(db, solution, *, insee: str | None = "36044", siren: str | None = None, year: int = 2023,
+                   testimonial: str = "Un service technique ravi."):
+    from marketplace.catalog import services as catalog
+    from tenants.territories.models import Commune, Epci
+
+    with catalog.without_indexing(db):
+        return catalog.add_reference(db, make_user(db), solution,
+                                     commune=db.get(Commune, insee) if insee and not siren else None,
+                                     epci=db.get(Epci, siren) if siren else None, year=year,
+                                     testimonial=testimonial)

@@ -43,11 +43,52 @@ def _other_claim(db, other):
     return claim.id
 
 
+def _other_solution(db, other):
+    # Solutions are shared once published; a draft is private to its startup (and operators).
+    from tests.factories import make_solution
+
+    return make_solution(db, make_startup(db)).id
+
+
+def _published_solution(db):
+    from tests.factories import make_solution
+
+    return make_solution(db, make_startup(db), status="published")
+
+
+def _other_reference(db, other):
+    # A reference naming the other city, on another startup's solution: neither side is ours.
+    from tests.factories import make_reference
+
+    return make_reference(db, _published_solution(db), insee=other.commune_insee).id
+
+
+def _other_shortlist_item(db, other):
+    from marketplace.catalog import services as catalog
+
+    with bound_to_tenant(db, other.id):
+        item, _ = catalog.add_to_shortlist(db, make_user(db), other, _published_solution(db).id)
+    return item.id
+
+
+def _other_lead(db, other):
+    from marketplace.catalog import services as catalog
+
+    with bound_to_tenant(db, other.id):
+        lead = catalog.contact_startup(db, make_user(db), other, _published_solution(db).id,
+                                       "Bonjour, nous aimerions une démonstration de la solution.")
+    return lead.id
+
+
 OBJECT_FACTORIES = {
     "membership_id": _other_membership,
     "invitation_id": _other_invitation,
     "token_id": _other_token,
     "claim_id": _other_claim,
+    "solution_id": _other_solution,
+    "reference_id": _other_reference,
+    "item_id": _other_shortlist_item,
+    "lead_id": _other_lead,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",

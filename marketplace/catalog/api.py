@@ -1,0 +1,60 @@
+"""The annuaire's JSON API: published solutions for anyone, drafts created with a startup's token."""
+from __future__ import annotations
+
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+
+from marketplace.api import require_token
+from marketplace.catalog import services
+from marketplace.catalog.schemas import (
+    SolutionDraftOutSchema,
+    SolutionOutSchema,
+    SolutionPageSchema,
+    SolutionQuerySchema,
+    SolutionSchema,
+)
+from marketplace.catalog.services import NotFound, ServiceError, Viewer
+from marketplace.web import get_db
+from tenants.models import Role, TenantKind
+
+blp = Blueprint("solutions", __name__, url_prefix="/solutions",
+                description="Annuaire raisonné : les solutions publiées et leurs références")
+
+
+@blp.route("")
+@blp.arguments(SolutionQuerySchema, location="query")
+@blp.response(200, SolutionPageSchema)
+def solutions(args):
+    """Les solutions publiées, les plus récentes d'abord (filtre facultatif par domaine)"""
+    items, total = services.published_solutions(get_db(), args["page"], args["per_page"], args["domain"])
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+
+@blp.route("/<int:solution_id>")
+@blp.response(200, SolutionOutSchema)
+@blp.alt_response(404, description="Solution inconnue ou non publiée")
+def solution(solution_id):
+    """Une solution publiée, avec ses références (vérifiées ou déclarées)"""
+    try:
+        # Published only, whoever asks: the API is the public annuaire, not the owner's workspace.
+        return services.get_visible_solution(get_db(), solution_id, Viewer.anonymous())
+    except NotFound:
+        abort(404, message=f"Aucune solution publiée n'a l'identifiant {solution_id}.")
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(SolutionSchema)
+@blp.response(201, SolutionDraftOutSchema)
+@blp.doc(security=[{"bearer": []}])
+def create(data):
+    """Crée un brouillon de solution pour la startup du jeton (à soumettre depuis l'espace)"""
+    membership = require_token()
+    if membership.tenant.kind is not TenantKind.startup or not membership.role.at_least(Role.member):
+        abort(403, message="Seuls les membres d'une startup peuvent proposer une solution.")
+    db = get_db()
+    try:
+        created = services.create_solution(db, current_user, membership.tenant, data)
+    except ServiceError as exc:
+        abort(422, message=exc.message, errors={"json": {exc.field: [exc.message]}} if exc.field else None)
+    db.commit()
+    return created

@@ -1,0 +1,45 @@
+"""Startup-written Markdown, rendered for buyers' pages: sanitised, because another tenant wrote it."""
+from __future__ import annotations
+
+import html
+import re
+
+import markdown as _markdown
+import nh3
+
+# What a solution description may contain. No images (they would load from third-party hosts and
+# track buyers), no raw HTML, no scripts: nh3 keeps these tags and drops everything else.
+ALLOWED_TAGS = {"p", "br", "hr", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a",
+                "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"scope"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_HEADING = re.compile(r"<(/?)h([1-6])(\s|>)")
+
+
+def _demote_headings(rendered: str) -> str:
+    # The page already has its h1 (the solution) and an h2 ("Description"): a "# Titre" written by
+    # the startup becomes an h3, so the heading outline stays right for screen readers (RGAA 9.1).
+    return _HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}{m[3]}", rendered)
+
+
+def render_markdown(text: str | None) -> str:
+    """Markdown → safe HTML (a string to mark safe in templates)."""
+    if not text:
+        return ""
+    rendered = _markdown.markdown(text, extensions=["sane_lists", "tables"], output_format="html")
+    return nh3.clean(
+        _demote_headings(rendered),
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def plain_text(text: str | None) -> str:
+    """The words of a Markdown text, without markup (search index, CSV export)."""
+    if not text:
+        return ""
+    words = nh3.clean(_markdown.markdown(text), tags=set())
+    return re.sub(r"\s+", " ", html.unescape(words)).strip()

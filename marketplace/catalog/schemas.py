@@ -1,0 +1,215 @@
+"""The edge of the annuaire: every input (HTML forms and JSON) is validated here, per field, in French."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from marketplace.catalog import taxonomy
+from marketplace.schemas import BaseSchema
+
+_TRUTHY = {"on", "1", "true", "oui", True}
+_FALSY = {"off", "0", "false", "non", "", False}
+
+
+def _one_of(vocabulary: dict, message: str):
+    return validate.OneOf(list(vocabulary), error=message)
+
+
+def _length(maximum: int, minimum: int | None = None):
+    if minimum:
+        return validate.Length(min=minimum, max=maximum,
+                               error=f"Entre {minimum} et {maximum} caractères.")
+    return validate.Length(max=maximum, error=f"{maximum} caractères au plus.")
+
+
+class StringList(fields.List):
+    """A list of short texts; a form sends one text, comma- or line-separated ("GTFS, NeTEx")."""
+
+    def __init__(self, max_items: int = 20, **kw):
+        super().__init__(fields.String(validate=_length(60)), **kw)
+        self.max_items = max_items
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, str):
+            value = [part.strip() for part in re.split(r"[,;\n]", value)]
+        if isinstance(value, list):
+            # Duplicates and blanks are noise, not errors.
+            seen, cleaned = set(), []
+            for item in value:
+                if isinstance(item, str) and item.strip() and item.strip().lower() not in seen:
+                    seen.add(item.strip().lower())
+                    cleaned.append(item.strip())
+            value = cleaned
+        result = super()._deserialize(value, attr, data, **kw)
+        if len(result) > self.max_items:
+            raise ValidationError(f"{self.max_items} éléments au plus.")
+        return result
+
+
+class EurosHT(fields.Field):
+    """An amount typed in euros ("1 200,50", "1200.5") → integer cents. Money is never a float."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value * 100
+        text = str(value).replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
+        text = text.replace(",", ".")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise ValidationError("Montant attendu, en euros (ex. : 1 200,50).") from None
+        if amount < 0:
+            raise ValidationError("Le montant ne peut pas être négatif.")
+        if amount > Decimal("100000000"):
+            raise ValidationError("Montant trop élevé.")
+        cents = amount * 100
+        if cents != cents.to_integral_value():
+            raise ValidationError("Deux décimales au plus.")
+        return int(cents)
+
+    def _serialize(self, value, attr, obj, **kw):
+        return None if value is None else format_euros(value)
+
+
+def format_euros(cents: int | None) -> str:
+    """12050 → '120,50' (for a form field; the pages use the |euros filter)."""
+    if cents is None:
+        return ""
+    euros, rest = divmod(cents, 100)
+    return f"{euros},{rest:02d}" if rest else str(euros)
+
+
+class SolutionSchema(BaseSchema):
+    """A solution's content as the JSON API takes it (prices in integer cents HT)."""
+
+    name = fields.String(required=True, validate=_length(120, 2))
+    pitch = fields.String(required=True, validate=_length(200, 10))
+    description = fields.String(required=True, validate=_length(20000))
+    domains = fields.List(fields.String(validate=_one_of(taxonomy.DOMAINS, "Domaine inconnu.")), required=True,
+                          validate=validate.Length(min=1, max=5, error="Choisissez entre 1 et 5 domaines."),
+                          error_messages={"required": "Choisissez au moins un domaine."})
+    sizes = fields.List(fields.String(validate=_one_of(taxonomy.SIZES, "Taille de territoire inconnue.")), required=True,
+                        validate=validate.Length(min=1, error="Choisissez au moins une taille de territoire."),
+                        error_messages={"required": "Choisissez au moins une taille de territoire."})
+    price_model = fields.String(required=True, validate=_one_of(taxonomy.PRICE_MODELS, "Modèle de prix inconnu."))
+    price_min_ht_cents = fields.Integer(load_default=None, allow_none=True,
+                                        validate=validate.Range(min=0, error="Le montant ne peut pas être négatif."))
+    price_max_ht_cents = fields.Integer(load_default=None, allow_none=True,
+                                        validate=validate.Range(min=0, error="Le montant ne peut pas être négatif."))
+    price_unit = fields.String(load_default="", validate=_length(120))
+    hosting = fields.String(required=True, validate=_one_of(taxonomy.HOSTING, "Lieu d'hébergement inconnu."))
+    gdpr_dpa = fields.Boolean(load_default=False, truthy=_TRUTHY, falsy=_FALSY)
+    secnumcloud = fields.Boolean(load_default=False, truthy=_TRUTHY, falsy=_FALSY)
+    rgaa_level = fields.String(load_default="non-evalue", validate=_one_of(taxonomy.RGAA_LEVELS, "Niveau RGAA inconnu."))
+    licence = fields.String(load_default=None, allow_none=True, validate=_length(100))
+    open_data_standards = StringList(load_default=list)
+    contact_name = fields.String(required=True, validate=_length(200, 2))
+    contact_email = fields.Email(required=True, validate=_length(254))
+    website = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
+                         error_messages={"invalid": "Adresse web invalide (https://…)."}, validate=_length(300))
+
+    @validates_schema(skip_on_field_errors=False)
+    def _price_range(self, data, **kw):
+        low, high = data.get("price_min_ht_cents"), data.get("price_max_ht_cents")
+        if low is not None and high is not None and high < low:
+            raise ValidationError("Le prix maximum doit être supérieur ou égal au prix minimum.",
+                                  "price_max_ht_cents")
+
+
+class SolutionFormSchema(SolutionSchema):
+    """The HTML form: the same rules, prices typed in euros."""
+
+    price_min_ht_cents = EurosHT(data_key="price_min_ht", load_default=None)
+    price_max_ht_cents = EurosHT(data_key="price_max_ht", load_default=None)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _price_range(self, data, **kw):
+        low, high = data.get("price_min_ht_cents"), data.get("price_max_ht_cents")
+        if low is not None and high is not None and high < low:
+            raise ValidationError("Le prix maximum doit être supérieur ou égal au prix minimum.", "price_max_ht")
+
+
+class ReferenceSchema(BaseSchema):
+    # "Châteauroux (36000) — 36044", "Châteauroux Métropole — 243600327", or a name to resolve.
+    territory = fields.String(required=True, validate=_length(250))
+    year = fields.Integer(required=True, validate=validate.Range(
+        min=1990, max=2100, error="Année entre 1990 et 2100."))
+    testimonial = fields.String(load_default="", validate=_length(1000))
+
+
+class ReviewSchema(BaseSchema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"], error="Décision inconnue."))
+    comment = fields.String(load_default="", validate=_length(2000))
+
+
+class ShortlistAddSchema(BaseSchema):
+    solution_id = fields.Integer(required=True)
+    note = fields.String(load_default="", validate=_length(2000))
+
+
+class NoteSchema(BaseSchema):
+    note = fields.String(load_default="", validate=_length(2000))
+
+
+class LeadSchema(BaseSchema):
+    message = fields.String(required=True, validate=_length(5000, 20))
+
+
+class SolutionQuerySchema(BaseSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Page 1 au moins."))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Entre 1 et 100."))
+    domain = fields.String(load_default=None, validate=_one_of(taxonomy.DOMAINS, "Domaine inconnu."))
+
+
+# JSON output ---------------------------------------------------------------------------------
+
+class ReferenceOutSchema(BaseSchema):
+    territory_name = fields.String()
+    territory_kind = fields.String()
+    commune_insee = fields.String(allow_none=True)
+    epci_siren = fields.String(allow_none=True)
+    year = fields.Integer()
+    testimonial = fields.String()
+    verified = fields.Boolean(attribute="is_verified")
+
+
+class SolutionOutSchema(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    pitch = fields.String()
+    description = fields.String(metadata={"description": "Markdown"})
+    owner = fields.String(attribute="owner.name")
+    domains = fields.List(fields.String())
+    sizes = fields.List(fields.String())
+    price_model = fields.String()
+    price_min_ht_cents = fields.Integer(allow_none=True)
+    price_max_ht_cents = fields.Integer(allow_none=True)
+    price_unit = fields.String()
+    hosting = fields.String()
+    gdpr_dpa = fields.Boolean()
+    secnumcloud = fields.Boolean()
+    rgaa_level = fields.String()
+    licence = fields.String(allow_none=True)
+    open_data_standards = fields.List(fields.String())
+    contact_name = fields.String()
+    contact_email = fields.String()
+    website = fields.String(allow_none=True)
+    published_at = fields.DateTime()
+    verified_references = fields.Integer(attribute="verified_count")
+    deployments = fields.Integer()
+    references = fields.List(fields.Nested(ReferenceOutSchema), attribute="public_references")
+
+
+class SolutionDraftOutSchema(BaseSchema):
+    id = fields.Integer()
+    status = fields.String(attribute="status.value")
+    name = fields.String()
+
+
+class SolutionPageSchema(BaseSchema):
+    items = fields.List(fields.Nested(SolutionOutSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()

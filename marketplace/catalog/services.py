@@ -1,0 +1,734 @@
+"""The annuaire's rules: curation, quota, references, shortlists, leads. No Flask here.
+
+Services flush, never commit: the view (or job) commits once, then the side effects run (search
+indexing and mails are registered with ``after_commit``). Every state change writes its audit
+event in the same transaction.
+
+Solutions are shared data, so the tenant guard does not protect them: ownership and visibility
+are checked here, by ``get_owned_solution`` and ``get_visible_solution``, and nowhere else.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace import audit
+from marketplace.catalog import taxonomy
+from marketplace.catalog.models import (
+    CONTENT_FIELDS,
+    IllegalTransition,
+    Lead,
+    ReferenceStatus,
+    RevisionStatus,
+    ShortlistItem,
+    Solution,
+    SolutionReference,
+    SolutionRevision,
+    SolutionStatus,
+)
+from marketplace.catalog.rendering import plain_text
+from marketplace.db import TenantSession, all_tenants, utcnow
+from marketplace.text import fold
+from search.indexing import index_later
+from tenants.models import AuditEventType as E, Tenant, TenantKind, User
+from tenants.services import NotFound, ServiceError
+from tenants.territories import services as territories
+from tenants.territories.models import Commune, Epci
+
+__all__ = ["NotFound", "ServiceError"]
+
+MAX_COMPARE = 4
+
+# Set on a session to skip per-row indexing jobs: bulk writers (the demo seed, test factories)
+# have their data indexed by a full rebuild, and may run where no queue is configured.
+SKIP_INDEXING = "catalog.skip_indexing"
+
+
+@contextlib.contextmanager
+def without_indexing(session: Session) -> Iterator[Session]:
+    previous = session.info.get(SKIP_INDEXING, False)
+    session.info[SKIP_INDEXING] = True
+    try:
+        yield session
+    finally:
+        session.info[SKIP_INDEXING] = previous
+
+
+def _reindex(session: Session, solution: Solution) -> None:
+    """The public document of this solution changed: re-index it once the transaction commits."""
+    if not session.info.get(SKIP_INDEXING):
+        index_later(session, "solution", solution.id)
+
+
+# Who is looking --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Viewer:
+    tenant_id: int | None = None
+    is_operator: bool = False
+
+    @classmethod
+    def anonymous(cls) -> "Viewer":
+        return cls()
+
+
+def may_view(solution: Solution, viewer: Viewer) -> bool:
+    return solution.is_published or viewer.is_operator or viewer.tenant_id == solution.owner_tenant_id
+
+
+def get_visible_solution(session: Session, solution_id: int, viewer: Viewer) -> Solution:
+    """A published solution for anyone; a draft, submitted or archived one only for its owner and
+    the operators. Everyone else gets NotFound (404, never 403: no existence leak)."""
+    solution = session.get(Solution, solution_id)
+    if solution is None or not may_view(solution, viewer):
+        raise NotFound()
+    return solution
+
+
+def get_owned_solution(session: Session, tenant_id: int | None, solution_id: int) -> Solution:
+    solution = session.get(Solution, solution_id)
+    if solution is None or tenant_id is None or solution.owner_tenant_id != tenant_id:
+        raise NotFound()
+    return solution
+
+
+def get_any_solution(session: Session, solution_id: int) -> Solution:
+    """For operators (the views check the role)."""
+    solution = session.get(Solution, solution_id)
+    if solution is None:
+        raise NotFound()
+    return solution
+
+
+# The plan limit --------------------------------------------------------------------------------
+
+FREE_PLAN_PUBLISHED_SOLUTIONS = 1
+
+
+def publication_limit(session: Session, tenant: Tenant) -> int | None:
+    """How many solutions this startup may have online at once; None means no limit.
+
+    The one place that knows the plans: billing will read the tenant's subscription here.
+    """
+    return FREE_PLAN_PUBLISHED_SOLUTIONS
+
+
+def _online_count(session: Session, tenant_id: int, statuses: list[SolutionStatus], excluding: int | None) -> int:
+    stmt = select(func.count()).select_from(Solution).where(Solution.owner_tenant_id == tenant_id,
+                                                            Solution.status.in_(statuses))
+    if excluding is not None:
+        stmt = stmt.where(Solution.id != excluding)
+    return session.scalar(stmt) or 0
+
+
+def can_publish(session: Session, tenant: Tenant, *, excluding: Solution | None = None,
+                counting_submitted: bool = False) -> bool:
+    """Whether one more solution of this tenant may go online.
+
+    At submission, solutions already waiting for review count too: a startup should not wait for
+    a review whose answer is already known.
+    """
+    limit = publication_limit(session, tenant)
+    if limit is None:
+        return True
+    statuses = [SolutionStatus.published] + ([SolutionStatus.submitted] if counting_submitted else [])
+    return _online_count(session, tenant.id, statuses, excluding.id if excluding else None) < limit
+
+
+def check_publication_quota(session: Session, tenant: Tenant, solution: Solution | None = None, *,
+                            counting_submitted: bool = False) -> None:
+    if can_publish(session, tenant, excluding=solution, counting_submitted=counting_submitted):
+        return
+    limit = publication_limit(session, tenant)
+    if limit == FREE_PLAN_PUBLISHED_SOLUTIONS:
+        allowance = "L'offre gratuite permet d'avoir une seule solution publiée à la fois"
+    else:
+        allowance = f"Votre offre permet d'avoir {limit} solutions publiées à la fois"
+    raise ServiceError(f"{allowance} (en comptant celles en cours de validation). Archivez une solution "
+                       "publiée, ou passez à une offre supérieure pour en publier davantage.")
+
+
+# Writing a solution ----------------------------------------------------------------------------
+
+def _content(data: dict[str, Any]) -> dict[str, Any]:
+    # Only the reviewed content fields: never Model(**request_data).
+    return {name: data[name] for name in CONTENT_FIELDS if name in data}
+
+
+def create_solution(session: Session, actor: User, tenant: Tenant, data: dict[str, Any]) -> Solution:
+    if tenant.kind is not TenantKind.startup:
+        raise ServiceError("Seules les startups proposent des solutions dans l'annuaire.")
+    solution = Solution(owner_tenant_id=tenant.id, status=SolutionStatus.draft)
+    solution.apply_content(_content(data))
+    session.add(solution)
+    session.flush()
+    audit.record(session, E.solution_created, actor_id=actor.id, tenant_id=tenant.id, obj=solution,
+                 name=solution.name)
+    return solution
+
+
+def update_solution(session: Session, actor: User, solution: Solution, data: dict[str, Any]) -> str:
+    """Save an edit. Returns 'saved' (draft or submitted: changed in place), 'proposed' (published:
+    stored as a revision for review, the published version stays online) or 'unchanged'."""
+    content = _content(data)
+    if solution.status is SolutionStatus.archived:
+        raise ServiceError("Cette solution est archivée : remettez-la en brouillon pour la modifier.")
+    if solution.status is not SolutionStatus.published:
+        solution.apply_content(content)
+        audit.record(session, E.solution_updated, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                     obj=solution)
+        return "saved"
+    pending = solution.pending_revision
+    proposal = dict(pending.content if pending else solution.content(), **content)
+    if proposal == solution.content():
+        # Edited back to what is online: nothing left to review.
+        if pending is not None:
+            pending.status = RevisionStatus.withdrawn
+            pending.updated_at = utcnow()
+            audit.record(session, E.solution_edit_withdrawn, actor_id=actor.id,
+                         tenant_id=solution.owner_tenant_id, obj=solution, revision_id=pending.id)
+        return "unchanged"
+    if pending is None:
+        pending = SolutionRevision(solution=solution, content=proposal, author_id=actor.id)
+        session.add(pending)
+    else:
+        pending.content = proposal
+        pending.author_id = actor.id
+        pending.updated_at = utcnow()
+    session.flush()
+    audit.record(session, E.solution_edit_proposed, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution, revision_id=pending.id, fields=pending.changed_fields())
+    return "proposed"
+
+
+def withdraw_edit(session: Session, actor: User, solution: Solution) -> None:
+    pending = solution.pending_revision
+    if pending is None:
+        raise ServiceError("Aucune modification n'est en attente pour cette solution.")
+    pending.status = RevisionStatus.withdrawn
+    pending.updated_at = utcnow()
+    audit.record(session, E.solution_edit_withdrawn, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution, revision_id=pending.id)
+
+
+def _move(solution: Solution, status: SolutionStatus, message: str) -> None:
+    try:
+        solution.move_to(status)
+    except IllegalTransition:
+        raise ServiceError(message) from None
+
+
+# The curation workflow -------------------------------------------------------------------------
+
+def submit(session: Session, actor: User, solution: Solution) -> None:
+    if solution.status is not SolutionStatus.draft:
+        raise ServiceError("Seul un brouillon peut être soumis à validation.")
+    check_publication_quota(session, solution.owner, solution, counting_submitted=True)
+    _move(solution, SolutionStatus.submitted, "Seul un brouillon peut être soumis à validation.")
+    audit.record(session, E.solution_submitted, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution)
+
+
+def withdraw_submission(session: Session, actor: User, solution: Solution) -> None:
+    if solution.status is not SolutionStatus.submitted:
+        raise ServiceError("Cette solution n'est pas en cours de validation.")
+    _move(solution, SolutionStatus.draft, "Cette solution n'est pas en cours de validation.")
+    audit.record(session, E.solution_withdrawn, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution)
+
+
+def approve(session: Session, operator: User, solution: Solution, comment: str = "") -> str:
+    """An operator publishes a submitted solution, or applies its pending edit. Returns which."""
+    comment = comment.strip()
+    now = utcnow()
+    if solution.status is SolutionStatus.submitted:
+        try:
+            check_publication_quota(session, solution.owner, solution)
+        except ServiceError:
+            raise ServiceError(f"{solution.owner.name} a déjà le nombre de solutions publiées que permet son "
+                               "offre : elle doit en archiver une avant cette publication.") from None
+        _move(solution, SolutionStatus.published, "Cette solution n'attend pas de validation.")
+        solution.review_comment, solution.reviewed_at, solution.reviewed_by_id = comment, now, operator.id
+        audit.record(session, E.solution_published, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
+                     obj=solution, comment=comment or None)
+        _reindex(session, solution)
+        return "published"
+    pending = solution.pending_revision
+    if solution.is_published and pending is not None:
+        changed = pending.changed_fields()
+        solution.apply_content(pending.content)
+        pending.status, pending.decided_by_id, pending.decided_at, pending.comment = (
+            RevisionStatus.approved, operator.id, now, comment)
+        solution.review_comment, solution.reviewed_at, solution.reviewed_by_id = comment, now, operator.id
+        audit.record(session, E.solution_edit_approved, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
+                     obj=solution, revision_id=pending.id, fields=changed, comment=comment or None)
+        _reindex(session, solution)
+        return "edit_approved"
+    raise ServiceError("Cette solution n'a rien en attente de validation.")
+
+
+def reject(session: Session, operator: User, solution: Solution, comment: str) -> str:
+    """Refuse a submission (back to draft) or a pending edit (the published version stays)."""
+    comment = comment.strip()
+    if not comment:
+        raise ServiceError("Expliquez le refus : la startup lira ce commentaire pour corriger sa fiche.", "comment")
+    now = utcnow()
+    if solution.status is SolutionStatus.submitted:
+        _move(solution, SolutionStatus.draft, "Cette solution n'attend pas de validation.")
+        solution.review_comment, solution.reviewed_at, solution.reviewed_by_id = comment, now, operator.id
+        audit.record(session, E.solution_rejected, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
+                     obj=solution, comment=comment)
+        return "rejected"
+    pending = solution.pending_revision
+    if solution.is_published and pending is not None:
+        pending.status, pending.decided_by_id, pending.decided_at, pending.comment = (
+            RevisionStatus.rejected, operator.id, now, comment)
+        audit.record(session, E.solution_edit_rejected, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
+                     obj=solution, revision_id=pending.id, comment=comment)
+        return "edit_rejected"
+    raise ServiceError("Cette solution n'a rien en attente de validation.")
+
+
+def archive(session: Session, actor: User, solution: Solution) -> None:
+    """The owner or an operator takes a solution off the annuaire (pending edits are dropped)."""
+    if solution.status is SolutionStatus.archived:
+        raise ServiceError("Cette solution est déjà archivée.")
+    was_published = solution.is_published
+    pending = solution.pending_revision
+    if pending is not None:
+        pending.status = RevisionStatus.withdrawn
+        pending.updated_at = utcnow()
+    _move(solution, SolutionStatus.archived, "Cette solution ne peut pas être archivée.")
+    audit.record(session, E.solution_archived, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution, was_published=was_published)
+    if was_published:
+        _reindex(session, solution)
+
+
+def restore(session: Session, actor: User, solution: Solution) -> None:
+    """An archived solution goes back to draft; it must be reviewed again to be published."""
+    _move(solution, SolutionStatus.draft, "Seule une solution archivée peut être remise en brouillon.")
+    solution.archived_at = None
+    audit.record(session, E.solution_restored, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=solution)
+
+
+# Lists -----------------------------------------------------------------------------------------
+
+def solutions_of(session: Session, tenant: Tenant) -> list[Solution]:
+    stmt = select(Solution).where(Solution.owner_tenant_id == tenant.id).order_by(Solution.updated_at.desc())
+    return list(session.scalars(stmt))
+
+
+def _published():
+    return select(Solution).where(Solution.status == SolutionStatus.published)
+
+
+def published_solutions(session: Session, page: int = 1, per_page: int = 20,
+                        domain: str | None = None) -> tuple[list[Solution], int]:
+    stmt = _published()
+    if domain:
+        # Domains are a JSON list of fixed slugs ([a-z-] only): matching the quoted slug in the JSON
+        # text is exact, and portable between SQLite and PostgreSQL.
+        if domain not in taxonomy.DOMAINS:
+            return [], 0
+        stmt = stmt.where(cast(Solution.domains, String).like(f'%"{domain}"%'))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(Solution.published_at.desc(), Solution.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total
+
+
+def moderation_queue(session: Session) -> tuple[list[Solution], list[SolutionRevision]]:
+    """Submitted solutions, then pending edits of published ones; oldest first (fair queue)."""
+    submitted = session.scalars(select(Solution).where(Solution.status == SolutionStatus.submitted)
+                                .order_by(Solution.submitted_at))
+    edits = session.scalars(select(SolutionRevision).join(Solution)
+                            .where(SolutionRevision.status == RevisionStatus.pending,
+                                   Solution.status == SolutionStatus.published)
+                            .order_by(SolutionRevision.updated_at))
+    return list(submitted), list(edits)
+
+
+def all_solutions(session: Session, status: SolutionStatus | None = None) -> list[Solution]:
+    stmt = select(Solution).order_by(Solution.updated_at.desc())
+    if status is not None:
+        stmt = stmt.where(Solution.status == status)
+    return list(session.scalars(stmt))
+
+
+# Compare ---------------------------------------------------------------------------------------
+
+def parse_compare_ids(values: list[str]) -> list[int]:
+    """'3,7' and repeated ids=3&ids=7 alike; order kept, duplicates dropped."""
+    ids: list[int] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ServiceError(f"« {part[:20]} » n'est pas un identifiant de solution.")
+            if int(part) not in ids:
+                ids.append(int(part))
+    return ids
+
+
+def solutions_to_compare(session: Session, ids: list[int]) -> tuple[list[Solution], int]:
+    """The published solutions among these ids, in the given order, and how many are not (any more)
+    published: a shared link may outlive one of its solutions."""
+    if len(ids) > MAX_COMPARE:
+        raise ServiceError(f"Vous pouvez comparer {MAX_COMPARE} solutions au plus : "
+                           f"retirez-en {len(ids) - MAX_COMPARE} de la comparaison.")
+    if not ids:
+        return [], 0
+    found = {s.id: s for s in session.scalars(_published().where(Solution.id.in_(ids)))}
+    solutions = [found[i] for i in ids if i in found]
+    return solutions, len(ids) - len(solutions)
+
+
+# References ------------------------------------------------------------------------------------
+
+# The sign-up page's convention (tenants.views): the autocomplete writes "Châteauroux (36000) — 36044"
+# for a commune; an EPCI is written "Châteauroux Métropole — 243600327" (its SIREN).
+_INSEE_AT_END = re.compile(r"—\s*(\d[\dAB]\d{3})\s*$")
+_SIREN_AT_END = re.compile(r"(?:^|—)\s*(\d{9})\s*$")
+_POSTAL_CODE = re.compile(r"\((\d{5})\)")
+
+
+@dataclass
+class TerritoryChoice:
+    commune: Commune | None = None
+    epci: Epci | None = None
+    error: str | None = None
+    # (value for the form, label for the person) when the text names several territories
+    candidates: list[tuple[str, str]] = field(default_factory=list)
+
+
+def commune_value(commune: Commune) -> str:
+    postal = commune.postal_code_list[0] if commune.postal_code_list else commune.departement_code
+    return f"{commune.name} ({postal}) — {commune.insee}"
+
+
+def epci_value(epci: Epci) -> str:
+    return f"{epci.name} — {epci.siren}"
+
+
+def resolve_territory(session: Session, text: str | None) -> TerritoryChoice:
+    """The commune or EPCI the person chose: a code from the autocomplete, or an unambiguous name."""
+    text = (text or "").strip()
+    if not text:
+        return TerritoryChoice(error="Indiquez la commune ou l'intercommunalité.")
+    if m := _SIREN_AT_END.search(text):
+        if epci := session.get(Epci, m.group(1)):
+            return TerritoryChoice(epci=epci)
+        if commune := session.scalar(select(Commune).where(Commune.siren == m.group(1))):
+            return TerritoryChoice(commune=commune)
+        text = _SIREN_AT_END.sub("", text).strip()
+    if m := _INSEE_AT_END.search(text):
+        if commune := session.get(Commune, m.group(1)):
+            return TerritoryChoice(commune=commune)
+        text = _INSEE_AT_END.sub("", text).strip()
+    postal = _POSTAL_CODE.search(text)
+    name = re.sub(r"\(.*?\)", "", text).strip()
+    key = fold(name)
+    if not key:
+        return TerritoryChoice(error="Aucun territoire ne correspond à cette saisie.")
+    communes = list(session.scalars(select(Commune).where(Commune.search_key == key)
+                                    .order_by(Commune.population.desc()).limit(50)))
+    if postal and len(communes) > 1:
+        communes = [c for c in communes if postal.group(1) in c.postal_code_list] or communes
+    epcis = list(session.scalars(select(Epci).where(Epci.search_key == key)))
+    if len(communes) + len(epcis) == 1:
+        return TerritoryChoice(commune=communes[0] if communes else None, epci=epcis[0] if epcis else None)
+    if not communes and not epcis:
+        communes = territories.search_communes(session, name, limit=6)
+        epcis = territories.search_epcis(session, name, limit=4)
+    candidates = [(commune_value(c), f"{c.name} ({c.departement.name}, {c.population:,} habitants)".replace(",", "\u202f"))
+                  for c in communes[:8]]
+    candidates += [(epci_value(e), f"{e.name} ({e.kind_label}, {e.population:,} habitants)".replace(",", "\u202f"))
+                   for e in epcis[:4]]
+    if not candidates:
+        return TerritoryChoice(error="Aucune commune ni intercommunalité ne correspond à cette saisie.")
+    return TerritoryChoice(error="Plusieurs territoires correspondent : choisissez dans la liste.",
+                           candidates=candidates)
+
+
+def add_reference(session: Session, actor: User, solution: Solution, *, commune: Commune | None = None,
+                  epci: Epci | None = None, year: int, testimonial: str = "") -> SolutionReference:
+    if (commune is None) == (epci is None):
+        raise ServiceError("Choisissez une commune ou une intercommunalité.", "territory")
+    if solution.status is SolutionStatus.archived:
+        raise ServiceError("Cette solution est archivée.")
+    if year > utcnow().year:
+        raise ServiceError("L'année de déploiement ne peut pas être dans le futur.", "year")
+    duplicate = select(SolutionReference.id).where(SolutionReference.solution_id == solution.id)
+    duplicate = duplicate.where(SolutionReference.commune_insee == commune.insee) if commune else \
+        duplicate.where(SolutionReference.epci_siren == epci.siren)
+    if session.scalar(duplicate) is not None:
+        raise ServiceError("Ce territoire figure déjà parmi les références de la solution.", "territory")
+    reference = SolutionReference(solution=solution, commune_insee=commune.insee if commune else None,
+                                  epci_siren=epci.siren if epci else None, year=year,
+                                  testimonial=testimonial.strip())
+    session.add(reference)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # the same territory added twice at once
+        raise ServiceError("Ce territoire figure déjà parmi les références de la solution.", "territory") from None
+    session.refresh(reference)
+    audit.record(session, E.reference_added, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=reference, solution_id=solution.id, territory=reference.territory_code)
+    if solution.is_published:
+        _reindex(session, solution)
+    return reference
+
+
+def get_owned_reference(session: Session, tenant_id: int | None, reference_id: int) -> SolutionReference:
+    reference = session.get(SolutionReference, reference_id)
+    if reference is None or tenant_id is None or reference.solution.owner_tenant_id != tenant_id:
+        raise NotFound()
+    return reference
+
+
+def remove_reference(session: Session, actor: User, reference: SolutionReference) -> None:
+    # References are removed and added again, never edited: a city's confirmation is of the
+    # testimonial it read, which must not change under it.
+    solution = reference.solution
+    audit.record(session, E.reference_removed, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
+                 obj=reference, solution_id=solution.id, territory=reference.territory_code)
+    solution.references.remove(reference)
+    session.flush()
+    if solution.is_published:
+        _reindex(session, solution)
+
+
+def _naming(city: Tenant):
+    if city.kind is not TenantKind.collectivite:
+        return None
+    if city.commune_insee:
+        return SolutionReference.commune_insee == city.commune_insee
+    return SolutionReference.epci_siren == city.epci_siren
+
+
+def references_naming(session: Session, city: Tenant) -> list[SolutionReference]:
+    """References that name this collectivité's own territory (its commune, or its EPCI)."""
+    criterion = _naming(city)
+    if criterion is None:
+        return []
+    stmt = (select(SolutionReference).join(Solution)
+            .where(criterion, Solution.status != SolutionStatus.archived)
+            .order_by(SolutionReference.status, SolutionReference.created_at.desc()))
+    return list(session.scalars(stmt))
+
+
+def get_reference_for_city(session: Session, city: Tenant, reference_id: int) -> SolutionReference:
+    reference = session.get(SolutionReference, reference_id)
+    if reference is None or city.kind is not TenantKind.collectivite or not city.is_active:
+        raise NotFound()
+    names_city = (reference.commune_insee is not None and reference.commune_insee == city.commune_insee) or \
+                 (reference.epci_siren is not None and reference.epci_siren == city.epci_siren)
+    if not names_city or reference.solution.status is SolutionStatus.archived:
+        raise NotFound()
+    return reference
+
+
+def decide_reference(session: Session, actor: User, city: Tenant, reference: SolutionReference,
+                     confirm: bool) -> None:
+    """The city confirms (the badge "Référence vérifiée") or contests a reference naming it."""
+    if get_reference_for_city(session, city, reference.id) is not reference:  # re-checked, never trusted
+        raise NotFound()
+    status = ReferenceStatus.verified if confirm else ReferenceStatus.declined
+    if reference.status is status:
+        return
+    reference.status = status
+    reference.decided_at = utcnow()
+    reference.decided_by_id = actor.id
+    audit.record(session, E.reference_verified if confirm else E.reference_declined, actor_id=actor.id,
+                 tenant_id=reference.solution.owner_tenant_id, obj=reference, solution_id=reference.solution_id,
+                 city_tenant_id=city.id, city=city.name)
+    if reference.solution.is_published:
+        _reindex(session, reference.solution)
+
+
+# Shortlist (private to the buyer's tenant) -----------------------------------------------------
+
+def shortlist(session: TenantSession, tenant: Tenant) -> list[ShortlistItem]:
+    # The guard filters by the bound tenant; the explicit criterion keeps a session bound to no
+    # tenant (a job, a script) from reading every tenant's shortlist.
+    stmt = select(ShortlistItem).where(ShortlistItem.tenant_id == tenant.id).order_by(ShortlistItem.created_at)
+    return list(session.scalars(stmt))
+
+
+def shortlisted_ids(session: TenantSession, tenant: Tenant | None) -> set[int]:
+    if tenant is None or tenant.kind is not TenantKind.collectivite:
+        return set()
+    return set(session.scalars(select(ShortlistItem.solution_id).where(ShortlistItem.tenant_id == tenant.id)))
+
+
+def add_to_shortlist(session: TenantSession, actor: User, tenant: Tenant, solution_id: int,
+                     note: str = "") -> tuple[ShortlistItem, bool]:
+    """Returns the item and whether it was added now (adding twice is not an error)."""
+    if tenant.kind is not TenantKind.collectivite:
+        raise ServiceError("La sélection est réservée aux collectivités.")
+    solution = get_visible_solution(session, solution_id, Viewer.anonymous())  # published only
+    existing = session.scalar(select(ShortlistItem).where(ShortlistItem.tenant_id == tenant.id,
+                                                          ShortlistItem.solution_id == solution.id))
+    if existing is not None:
+        return existing, False
+    item = ShortlistItem(tenant_id=tenant.id, solution_id=solution.id, note=note.strip(), added_by_id=actor.id)
+    session.add(item)
+    session.flush()
+    audit.record(session, E.shortlist_item_added, actor_id=actor.id, tenant_id=tenant.id, obj=item,
+                 solution_id=solution.id)
+    return item, True
+
+
+def get_shortlist_item(session: TenantSession, tenant: Tenant, item_id: int) -> ShortlistItem:
+    item = session.get(ShortlistItem, item_id)
+    if item is None or item.tenant_id != tenant.id:
+        raise NotFound()
+    return item
+
+
+def update_note(session: TenantSession, actor: User, item: ShortlistItem, note: str) -> None:
+    item.note = note.strip()
+    item.updated_at = utcnow()
+
+
+def remove_from_shortlist(session: TenantSession, actor: User, item: ShortlistItem) -> None:
+    audit.record(session, E.shortlist_item_removed, actor_id=actor.id, tenant_id=item.tenant_id, obj=item,
+                 solution_id=item.solution_id)
+    session.delete(item)
+    session.flush()
+
+
+CSV_HEADER = ["Solution", "Startup", "Accroche", "Domaines", "Tailles de territoire", "Modèle de prix",
+              "Prix minimum HT (€)", "Prix maximum HT (€)", "Unité de prix", "Hébergement",
+              "Accord de traitement RGPD", "SecNumCloud", "Accessibilité (RGAA)", "Licence libre",
+              "Standards de données ouvertes", "Références", "Références vérifiées", "Statut", "Note",
+              "Ajoutée le", "Lien"]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # Formula injection: a solution is written by another organisation, and a cell starting with
+    # = + - @ would run as a formula in the buyer's spreadsheet (OWASP "CSV injection").
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def _euros_cell(cents: int | None) -> str:
+    # French Excel reads "1200,50" as a number; a thousands separator would make it text.
+    return "" if cents is None else f"{cents // 100},{cents % 100:02d}"
+
+
+def shortlist_csv(items: list[ShortlistItem], base_url: str) -> str:
+    """The shortlist for French Excel: UTF-8 with a BOM (else accents break), ';' separators."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(CSV_HEADER)
+    yes_no = {True: "oui", False: "non"}
+    for item in items:
+        s = item.solution
+        writer.writerow([_cell(v) for v in [
+            s.name, s.owner.name, s.pitch, ", ".join(s.domain_labels), ", ".join(s.size_labels),
+            taxonomy.PRICE_MODELS.get(s.price_model, s.price_model),
+            _euros_cell(s.price_min_ht_cents), _euros_cell(s.price_max_ht_cents), s.price_unit,
+            taxonomy.HOSTING.get(s.hosting, s.hosting), yes_no[s.gdpr_dpa], yes_no[s.secnumcloud],
+            taxonomy.RGAA_LEVELS.get(s.rgaa_level, s.rgaa_level), s.licence or "",
+            ", ".join(s.open_data_standards or []), s.deployments, s.verified_count, s.status.label, item.note,
+            item.created_at.date().isoformat(), f"{base_url}/solutions/{s.id}",
+        ]])
+    return out.getvalue()
+
+
+# Leads -------------------------------------------------------------------------------------------
+# A lead is the buyer's row (tenant_id, guarded like any private row) that the startup also reads,
+# through the two functions below only: see the Lead model for why.
+
+def contact_startup(session: TenantSession, actor: User, buyer: Tenant, solution_id: int, message: str) -> Lead:
+    if buyer.kind is not TenantKind.collectivite or not buyer.is_active:
+        raise ServiceError("Seules les collectivités peuvent contacter une startup depuis l'annuaire.")
+    solution = get_visible_solution(session, solution_id, Viewer.anonymous())  # published only
+    message = message.strip()
+    if len(message) < 20:
+        raise ServiceError("Décrivez votre besoin en quelques mots (20 caractères au moins).", "message")
+    lead = Lead(tenant_id=buyer.id, solution_id=solution.id, startup_tenant_id=solution.owner_tenant_id,
+                buyer_user_id=actor.id, message=message)
+    session.add(lead)
+    session.flush()
+    audit.record(session, E.lead_created, actor_id=actor.id, tenant_id=buyer.id, obj=lead, solution_id=solution.id,
+                 startup_tenant_id=solution.owner_tenant_id)
+    return lead
+
+
+def leads_sent(session: TenantSession, buyer: Tenant, solution_id: int | None = None) -> list[Lead]:
+    stmt = select(Lead).where(Lead.tenant_id == buyer.id).order_by(Lead.created_at.desc())
+    if solution_id is not None:
+        stmt = stmt.where(Lead.solution_id == solution_id)
+    return list(session.scalars(stmt))
+
+
+def leads_received(session: TenantSession, startup: Tenant) -> list[Lead]:
+    if startup.kind is not TenantKind.startup:
+        return []
+    # The guard would keep only leads *written* by this tenant (none): lifted for this one
+    # statement, whose criterion is the startup side.
+    with all_tenants(session):
+        stmt = select(Lead).where(Lead.startup_tenant_id == startup.id).order_by(Lead.created_at.desc())
+        return list(session.scalars(stmt))
+
+
+def get_received_lead(session: TenantSession, startup: Tenant, lead_id: int) -> Lead:
+    with all_tenants(session):
+        lead = session.get(Lead, lead_id)
+    if lead is None or startup.kind is not TenantKind.startup or lead.startup_tenant_id != startup.id:
+        raise NotFound()
+    return lead
+
+
+def mark_lead_handled(session: TenantSession, actor: User, startup: Tenant, lead: Lead) -> None:
+    if lead.startup_tenant_id != startup.id:
+        raise NotFound()
+    if lead.handled_at is not None:
+        return
+    # The row is the buyer's: the guard refuses to flush it from the startup's session unless
+    # lifted, so the change is flushed inside the lifted block.
+    with all_tenants(session):
+        lead.handled_at = utcnow()
+        audit.record(session, E.lead_handled, actor_id=actor.id, tenant_id=startup.id, obj=lead)
+        session.flush()
+
+
+def new_leads_count(session: TenantSession, startup: Tenant) -> int:
+    with all_tenants(session):
+        return session.scalar(select(func.count()).select_from(Lead).where(
+            Lead.startup_tenant_id == startup.id, Lead.handled_at.is_(None))) or 0
+
+
+# Search fallback -----------------------------------------------------------------------------------
+
+def search_published(session: Session, text: str, limit: int) -> list[Solution]:
+    """Published solutions whose name or pitch holds every word: the search package's fallback
+    when its index is unavailable. Word by word, accent-sensitive: a stopgap, not a search engine."""
+    words = [w for w in re.split(r"\s+", text.strip()) if len(w) > 1][:6]
+    stmt = _published()
+    for word in words:
+        pattern = f"%{word.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(Solution.name.ilike(pattern), Solution.pitch.ilike(pattern)))
+    return list(session.scalars(stmt.order_by(Solution.published_at.desc()).limit(limit)))
+
+
+def description_text(solution: Solution) -> str:
+    return plain_text(solution.description)

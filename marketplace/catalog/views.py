@@ -1,0 +1,550 @@
+"""Pages of the annuaire: public solution pages and comparison, the startup's and the city's
+workspace pages, and the operators' moderation.
+
+Views are thin: parse (schema) → check access → call a service → commit → side effects → render.
+Every object looked up by id goes through a service that answers NotFound for other tenants.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from jobs.mail import send_mail
+from marketplace.catalog import logos, services, taxonomy
+from marketplace.catalog.models import SolutionStatus
+from marketplace.catalog.rendering import render_markdown
+from marketplace.catalog.schemas import (
+    LeadSchema,
+    NoteSchema,
+    ReferenceSchema,
+    ReviewSchema,
+    ShortlistAddSchema,
+    SolutionFormSchema,
+    format_euros,
+)
+from marketplace.catalog.services import NotFound, ServiceError, Viewer
+from marketplace.forms import FormResult, empty_form, parse_form
+from marketplace.web import current_membership, get_db, page_arg, require_membership, require_operator, settings
+from tenants.models import Role, TenantKind
+
+bp = Blueprint("catalog", __name__, template_folder="templates")
+workspace_bp = Blueprint("catalog_ws", __name__, url_prefix="/espace", template_folder="templates")
+operator_bp = Blueprint("catalog_op", __name__, url_prefix="/operateur/solutions", template_folder="templates")
+
+PER_PAGE = 20
+STARTUP = (TenantKind.startup,)
+CITY = (TenantKind.collectivite,)
+LIST_FIELDS = ("domains", "sizes")
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+def _viewer() -> Viewer:
+    if not current_user.is_authenticated:
+        return Viewer.anonymous()
+    membership = current_membership()
+    is_operator = current_user.is_platform_admin or (
+        membership is not None and membership.tenant.kind is TenantKind.operator
+        and membership.tenant.is_active and membership.role.at_least(Role.member))
+    return Viewer(tenant_id=membership.tenant_id if membership else None, is_operator=is_operator)
+
+
+def _or_404(getter, *args):
+    try:
+        return getter(get_db(), *args)
+    except NotFound:
+        abort(404)
+
+
+def _tenant():
+    return current_membership().tenant
+
+
+def _owned(solution_id: int):
+    return _or_404(services.get_owned_solution, current_membership().tenant_id, solution_id)
+
+
+def _is_buyer() -> bool:
+    m = current_membership() if current_user.is_authenticated else None
+    return m is not None and m.tenant.kind is TenantKind.collectivite and m.tenant.is_active
+
+
+def _mail(to: str, subject: str, template: str, **context) -> None:
+    body = render_template(f"catalog/mail/{template}.txt", **context)
+    send_mail.after_commit(get_db(), to, subject, body)
+
+
+def _euros(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    euros, rest = divmod(cents, 100)
+    text = f"{euros:,}".replace(",", "\u202f")
+    return f"{text},{rest:02d}\u00a0€" if rest else f"{text}\u00a0€"
+
+
+@bp.app_template_filter("euros")
+def _euros_filter(cents):
+    return _euros(cents)
+
+
+@bp.app_template_filter("markdown")
+def _markdown_filter(text):
+    return Markup(render_markdown(text))  # sanitised by nh3: safe to mark
+
+
+@bp.app_context_processor
+def _catalog_globals():
+    return {"taxonomy": taxonomy, "SolutionStatus": SolutionStatus,
+            "size_options": [(slug, label) for slug, (label, _, _) in taxonomy.SIZES.items()]}
+
+
+# Public pages ----------------------------------------------------------------------------------
+
+@bp.route("/solutions")
+def index():
+    domain = request.args.get("domaine") or None
+    if domain is not None and domain not in taxonomy.DOMAINS:
+        domain = None
+    page = page_arg()
+    solutions, total = services.published_solutions(get_db(), page, PER_PAGE, domain)
+    return render_template("catalog/index.html", solutions=solutions, total=total, page=page,
+                           per_page=PER_PAGE, domain=domain,
+                           shortlisted=services.shortlisted_ids(get_db(), _tenant() if _is_buyer() else None))
+
+
+@bp.route("/solutions/<int:solution_id>")
+def solution(solution_id: int):
+    db = get_db()
+    viewer = _viewer()
+    found = _or_404(services.get_visible_solution, solution_id, viewer)
+    is_owner = viewer.tenant_id == found.owner_tenant_id
+    buyer = _tenant() if _is_buyer() else None
+    return render_template(
+        "catalog/solution.html", solution=found, is_owner=is_owner, is_operator=viewer.is_operator,
+        is_buyer=buyer is not None, shortlisted=found.id in services.shortlisted_ids(db, buyer),
+        leads=services.leads_sent(db, buyer, found.id) if buyer else [],
+        pending=found.pending_revision if (is_owner or viewer.is_operator) else None)
+
+
+@bp.route("/solutions/<int:solution_id>/logo")
+def logo(solution_id: int):
+    viewer = _viewer()
+    found = _or_404(services.get_visible_solution, solution_id, viewer)
+    name = found.logo
+    if request.args.get("version") == "proposee":
+        # A proposed logo is not public until an operator approves it.
+        if not (viewer.is_operator or viewer.tenant_id == found.owner_tenant_id):
+            abort(404)
+        pending = found.pending_revision
+        name = pending.content.get("logo") if pending else None
+    path = logos.logo_path(settings().uploads_dir, name) if name else None
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype=logos.MIMETYPES[path.suffix.lstrip(".")], max_age=3600)
+    # Belt and braces: even a file that slipped through is never run as a document.
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.route("/solutions/comparer")
+def compare():
+    db = get_db()
+    error, solutions, missing, status = None, [], 0, 200
+    try:
+        ids = services.parse_compare_ids(request.args.getlist("ids"))
+        solutions, missing = services.solutions_to_compare(db, ids)
+    except ServiceError as exc:
+        error, status = exc.message, 400
+    return render_template("catalog/compare.html", solutions=solutions, missing=missing, error=error,
+                           max_compare=services.MAX_COMPARE), status
+
+
+@bp.route("/solutions/<int:solution_id>/contacter", methods=["GET", "POST"])
+@require_membership(Role.member, kinds=CITY)
+def contact(solution_id: int):
+    db = get_db()
+    found = _or_404(services.get_visible_solution, solution_id, Viewer.anonymous())
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(LeadSchema())
+        if form.ok:
+            try:
+                lead = services.contact_startup(db, current_user, _tenant(), found.id, form.data["message"])
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                _mail(found.contact_email, f"Demande de contact de {lead.buyer_tenant.name} sur Passerelle",
+                      "lead", lead=lead, solution=found, buyer=current_user,
+                      url=settings().base_url + url_for("catalog_ws.leads"))
+                db.commit()
+                flash(f"Votre message a été transmis à {found.owner.name}.", "success")
+                return redirect(url_for("catalog.solution", solution_id=found.id))
+    return render_template("catalog/contact.html", solution=found, form=form), 400 if form.errors else 200
+
+
+# Startup workspace: my solutions -------------------------------------------------------------------
+
+def _solution_form(raw_from=None) -> FormResult:
+    """An edit form pre-filled with a solution's content (or its pending edit)."""
+    form = empty_form()
+    if raw_from is not None:
+        for key, value in raw_from.items():
+            if key in ("price_min_ht_cents", "price_max_ht_cents"):
+                form.raw[key.removesuffix("_cents")] = format_euros(value)
+            elif key == "open_data_standards":
+                form.raw[key] = ", ".join(value or [])
+            elif isinstance(value, bool):
+                form.raw[key] = "on" if value else ""
+            elif value is not None:
+                form.raw[key] = value
+    return form
+
+
+def _parse_solution_form() -> FormResult:
+    form = parse_form(SolutionFormSchema(), multi=LIST_FIELDS)
+    upload = request.files.get("logo")
+    data = upload.stream.read(logos.MAX_LOGO_BYTES + 1) if upload and upload.filename else None
+    if data is not None:
+        try:
+            logos.check_logo(data)
+        except logos.LogoRejected as exc:
+            form.add_error("logo", exc.message)
+            return form
+    if form.ok and data is not None:
+        form.data["logo"] = logos.store_logo(settings().uploads_dir, data)
+    return form
+
+
+def _render_form(form, solution=None, status=200):
+    return render_template("catalog/solution_form.html", form=form, solution=solution,
+                           pending=solution.pending_revision if solution else None), status
+
+
+@workspace_bp.route("/solutions")
+@require_membership(Role.viewer, kinds=STARTUP)
+def my_solutions():
+    db = get_db()
+    tenant = _tenant()
+    return render_template("catalog/my_solutions.html", solutions=services.solutions_of(db, tenant),
+                           limit=services.publication_limit(db, tenant),
+                           can_submit=services.can_publish(db, tenant, counting_submitted=True),
+                           new_leads=services.new_leads_count(db, tenant))
+
+
+@workspace_bp.route("/solutions/nouvelle", methods=["GET", "POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def new_solution():
+    if request.method == "GET":
+        form = empty_form()
+        form.raw.update(contact_name=current_user.full_name, contact_email=current_user.email)
+        return _render_form(form)
+    db = get_db()
+    form = _parse_solution_form()
+    if form.ok:
+        try:
+            created = services.create_solution(db, current_user, _tenant(), form.data)
+        except ServiceError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            db.commit()
+            flash("Brouillon enregistré. Ajoutez vos références, puis soumettez la solution à validation.", "success")
+            return redirect(url_for("catalog_ws.my_solutions"))
+    return _render_form(form, status=400)
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/modifier", methods=["GET", "POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def edit_solution(solution_id: int):
+    db = get_db()
+    found = _owned(solution_id)
+    if request.method == "GET":
+        pending = found.pending_revision
+        return _render_form(_solution_form(pending.content if pending else found.content()), found)
+    form = _parse_solution_form()
+    if form.ok:
+        try:
+            outcome = services.update_solution(db, current_user, found, form.data)
+        except ServiceError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            db.commit()
+            flash({"saved": "Modifications enregistrées.",
+                   "proposed": "Modification envoyée à l'ANCT pour validation. La version publiée reste en "
+                               "ligne d'ici là.",
+                   "unchanged": "La fiche est identique à la version publiée : rien à valider."}[outcome],
+                  "success")
+            return redirect(url_for("catalog_ws.my_solutions"))
+    return _render_form(form, found, 400)
+
+
+def _act(solution_id: int, action, success: str, *, owned=True):
+    db = get_db()
+    found = _owned(solution_id) if owned else _or_404(services.get_any_solution, solution_id)
+    try:
+        action(db, current_user, found)
+        db.commit()
+        flash(success, "success")
+    except ServiceError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+    return found
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/soumettre", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def submit(solution_id: int):
+    _act(solution_id, services.submit, "Solution soumise à validation : l'ANCT l'examine sous quelques jours.")
+    return redirect(url_for("catalog_ws.my_solutions"))
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/retirer", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def withdraw(solution_id: int):
+    _act(solution_id, services.withdraw_submission, "La demande de validation est retirée : la solution est "
+                                                    "de nouveau un brouillon.")
+    return redirect(url_for("catalog_ws.my_solutions"))
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/annuler-modification", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def withdraw_edit(solution_id: int):
+    _act(solution_id, services.withdraw_edit, "La modification en attente est annulée.")
+    return redirect(url_for("catalog_ws.my_solutions"))
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/archiver", methods=["GET", "POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def archive(solution_id: int):
+    found = _owned(solution_id)
+    if request.method == "GET":
+        return _confirm_archive(found, url_for("catalog_ws.my_solutions"))
+    _act(solution_id, services.archive, f"« {found.name} » est archivée : elle n'apparaît plus dans l'annuaire.")
+    return redirect(url_for("catalog_ws.my_solutions"))
+
+
+def _confirm_archive(found, cancel_url):
+    text = ("Elle disparaîtra de l'annuaire, des comparaisons et de la recherche. Les sélections des "
+            "collectivités la garderont, marquée comme archivée." if found.is_published else
+            "Elle ne pourra plus être soumise à validation sans être remise en brouillon.")
+    return render_template("confirm.html", title=f"Archiver « {found.name} » ?", text=text,
+                           confirm_label="Archiver", cancel_url=cancel_url)
+
+
+@workspace_bp.route("/solutions/<int:solution_id>/restaurer", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def restore(solution_id: int):
+    _act(solution_id, services.restore, "La solution est de nouveau un brouillon.")
+    return redirect(url_for("catalog_ws.my_solutions"))
+
+
+# Startup workspace: references --------------------------------------------------------------------
+
+@workspace_bp.route("/solutions/<int:solution_id>/references", methods=["GET", "POST"])
+@require_membership(Role.viewer, kinds=STARTUP)
+def references(solution_id: int):
+    db = get_db()
+    found = _owned(solution_id)
+    form, candidates = empty_form(), []
+    if request.method == "POST":
+        if not current_membership().role.at_least(Role.member):
+            abort(403)
+        form = parse_form(ReferenceSchema())
+        if form.ok:
+            choice = services.resolve_territory(db, form.data["territory"])
+            candidates = choice.candidates
+            if choice.error:
+                form.add_error("territory", choice.error)
+            else:
+                try:
+                    services.add_reference(db, current_user, found, commune=choice.commune, epci=choice.epci,
+                                           year=form.data["year"], testimonial=form.data["testimonial"])
+                except ServiceError as exc:
+                    form.add_error(exc.field, exc.message)
+                else:
+                    db.commit()
+                    flash("Référence ajoutée. La collectivité peut maintenant la confirmer depuis son espace.",
+                          "success")
+                    return redirect(url_for("catalog_ws.references", solution_id=found.id))
+    return render_template("catalog/references.html", solution=found, form=form, candidates=candidates), \
+        400 if form.errors else 200
+
+
+@workspace_bp.route("/solutions/references/<int:reference_id>/supprimer", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def remove_reference(reference_id: int):
+    db = get_db()
+    reference = _or_404(services.get_owned_reference, current_membership().tenant_id, reference_id)
+    solution_id, name = reference.solution_id, reference.territory_name
+    services.remove_reference(db, current_user, reference)
+    db.commit()
+    flash(f"La référence {name} est retirée.", "success")
+    return redirect(url_for("catalog_ws.references", solution_id=solution_id))
+
+
+# Startup workspace: leads ---------------------------------------------------------------------------
+
+@workspace_bp.route("/demandes")
+@require_membership(Role.viewer, kinds=STARTUP)
+def leads():
+    return render_template("catalog/leads.html", leads=services.leads_received(get_db(), _tenant()))
+
+
+@workspace_bp.route("/demandes/<int:lead_id>/traitee", methods=["POST"])
+@require_membership(Role.member, kinds=STARTUP)
+def lead_handled(lead_id: int):
+    db = get_db()
+    lead = _or_404(services.get_received_lead, _tenant(), lead_id)
+    services.mark_lead_handled(db, current_user, _tenant(), lead)
+    db.commit()
+    flash("Demande marquée comme traitée.", "success")
+    return redirect(url_for("catalog_ws.leads"))
+
+
+# City workspace: shortlist ----------------------------------------------------------------------------
+
+@workspace_bp.route("/selection", methods=["GET", "POST"])
+@require_membership(Role.viewer, kinds=CITY)
+def shortlist():
+    db = get_db()
+    if request.method == "POST":
+        if not current_membership().role.at_least(Role.member):
+            abort(403)
+        form = parse_form(ShortlistAddSchema())
+        if not form.ok:
+            abort(400)
+        item, added = _or_404(services.add_to_shortlist, current_user, _tenant(), form.data["solution_id"],
+                              form.data["note"])
+        db.commit()
+        flash(f"« {item.solution.name} » est dans votre sélection." if added else
+              f"« {item.solution.name} » était déjà dans votre sélection.", "success")
+        return redirect(_safe_back() or url_for("catalog_ws.shortlist"))
+    tenant = _tenant()
+    return render_template("catalog/shortlist.html", items=services.shortlist(db, tenant),
+                           leads=services.leads_sent(db, tenant), max_compare=services.MAX_COMPARE)
+
+
+def _safe_back() -> str | None:
+    target = request.form.get("next")
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@workspace_bp.route("/selection/<int:item_id>/note", methods=["POST"])
+@require_membership(Role.member, kinds=CITY)
+def shortlist_note(item_id: int):
+    db = get_db()
+    item = _or_404(services.get_shortlist_item, _tenant(), item_id)
+    form = parse_form(NoteSchema())
+    if not form.ok:
+        flash(form.errors.get("note", "Note invalide."), "error")
+    else:
+        services.update_note(db, current_user, item, form.data["note"])
+        db.commit()
+        flash("Note enregistrée.", "success")
+    return redirect(url_for("catalog_ws.shortlist"))
+
+
+@workspace_bp.route("/selection/<int:item_id>/retirer", methods=["POST"])
+@require_membership(Role.member, kinds=CITY)
+def shortlist_remove(item_id: int):
+    db = get_db()
+    item = _or_404(services.get_shortlist_item, _tenant(), item_id)
+    name = item.solution.name
+    services.remove_from_shortlist(db, current_user, item)
+    db.commit()
+    flash(f"« {name} » est retirée de votre sélection.", "success")
+    return redirect(url_for("catalog_ws.shortlist"))
+
+
+@workspace_bp.route("/selection.csv")
+@require_membership(Role.viewer, kinds=CITY)
+def shortlist_csv():
+    tenant = _tenant()
+    body = services.shortlist_csv(services.shortlist(get_db(), tenant), settings().base_url)
+    return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="selection-{tenant.slug}.csv"'})
+
+
+# City workspace: references naming the city -------------------------------------------------------
+
+@workspace_bp.route("/references")
+@require_membership(Role.viewer, kinds=CITY)
+def city_references():
+    return render_template("catalog/city_references.html",
+                           references=services.references_naming(get_db(), _tenant()))
+
+
+def _decide_reference(reference_id: int, confirm: bool):
+    db = get_db()
+    reference = _or_404(services.get_reference_for_city, _tenant(), reference_id)
+    services.decide_reference(db, current_user, _tenant(), reference, confirm)
+    db.commit()
+    flash(f"Référence confirmée : « {reference.solution.name} » affiche le badge « Référence vérifiée »."
+          if confirm else f"Référence contestée : elle n'apparaît plus sur la fiche de « {reference.solution.name} ».",
+          "success")
+    return redirect(url_for("catalog_ws.city_references"))
+
+
+@workspace_bp.route("/references/<int:reference_id>/confirmer", methods=["POST"])
+@require_membership(Role.member, kinds=CITY)
+def confirm_reference(reference_id: int):
+    return _decide_reference(reference_id, True)
+
+
+@workspace_bp.route("/references/<int:reference_id>/contester", methods=["POST"])
+@require_membership(Role.member, kinds=CITY)
+def decline_reference(reference_id: int):
+    return _decide_reference(reference_id, False)
+
+
+# Operators: moderation ---------------------------------------------------------------------------
+
+@operator_bp.route("/")
+@require_operator
+def moderation():
+    db = get_db()
+    status = request.args.get("etat")
+    status = SolutionStatus(status) if status in {s.value for s in SolutionStatus} else None
+    submitted, edits = services.moderation_queue(db)
+    return render_template("catalog/moderation.html", submitted=submitted, edits=edits, status=status,
+                           solutions=services.all_solutions(db, status) if status else [])
+
+
+@operator_bp.route("/<int:solution_id>", methods=["GET", "POST"])
+@require_operator
+def review(solution_id: int):
+    db = get_db()
+    found = _or_404(services.get_any_solution, solution_id)
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(ReviewSchema())
+        if form.ok:
+            try:
+                if form.data["decision"] == "approve":
+                    outcome = services.approve(db, current_user, found, form.data["comment"])
+                else:
+                    outcome = services.reject(db, current_user, found, form.data["comment"])
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                db.commit()
+                flash({"published": f"« {found.name} » est publiée.",
+                       "edit_approved": f"La modification de « {found.name} » est en ligne.",
+                       "rejected": f"« {found.name} » est renvoyée en brouillon à la startup.",
+                       "edit_rejected": f"La modification de « {found.name} » est refusée ; "
+                                        "la version publiée reste en ligne."}[outcome], "success")
+                return redirect(url_for("catalog_op.moderation"))
+    return render_template("catalog/review.html", solution=found, pending=found.pending_revision, form=form), \
+        400 if form.errors else 200
+
+
+@operator_bp.route("/<int:solution_id>/archiver", methods=["GET", "POST"])
+@require_operator
+def operator_archive(solution_id: int):
+    found = _or_404(services.get_any_solution, solution_id)
+    if request.method == "GET":
+        return _confirm_archive(found, url_for("catalog_op.review", solution_id=found.id))
+    _act(solution_id, services.archive, f"« {found.name} » est archivée.", owned=False)
+    return redirect(url_for("catalog_op.moderation"))

@@ -1,0 +1,257 @@
+"""Curation: draft → submitted → published → archived, reviewed edits, the plan's quota."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from marketplace.catalog import services as catalog
+from marketplace.catalog.models import RevisionStatus, Solution, SolutionStatus
+from tenants.models import AuditEvent, AuditEventType as E
+from tests.conftest import sign_in
+from tests.factories import SOLUTION_DATA, make_member, make_solution, make_startup, make_user
+
+
+def events(db, solution) -> list[E]:
+    return list(db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "solutions",
+                                                               AuditEvent.object_id == str(solution.id))
+                           .order_by(AuditEvent.id)))
+
+
+def test_a_solution_is_published_after_review_and_every_step_is_audited(db, people, indexed):
+    solution = catalog.create_solution(db, people.founder, people.startup, SOLUTION_DATA)
+    assert solution.status is SolutionStatus.draft
+    catalog.submit(db, people.founder, solution)
+    assert solution.status is SolutionStatus.submitted and solution.submitted_at
+    assert indexed == []  # nothing public yet
+    catalog.approve(db, people.curator, solution, "Fiche claire, merci.")
+    assert solution.status is SolutionStatus.published and solution.published_at
+    assert indexed == [("solution", solution.id)]
+    catalog.archive(db, people.founder, solution)
+    assert solution.status is SolutionStatus.archived
+    assert indexed == [("solution", solution.id)] * 2  # the index drops it
+    assert events(db, solution) == [E.solution_created, E.solution_submitted, E.solution_published,
+                                    E.solution_archived]
+
+
+def test_a_rejection_needs_a_comment_and_sends_the_solution_back_to_draft(db, people):
+    solution = make_solution(db, people.startup, status="submitted")
+    with pytest.raises(catalog.ServiceError) as refused:
+        catalog.reject(db, people.curator, solution, "   ")
+    assert refused.value.field == "comment" and "Expliquez" in refused.value.message
+    catalog.reject(db, people.curator, solution, "Précisez l'hébergement des données.")
+    assert solution.status is SolutionStatus.draft
+    assert solution.review_comment == "Précisez l'hébergement des données."
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == E.solution_rejected)).one()
+    assert event.actor_id == people.curator.id and event.tenant_id == people.startup.id
+    assert event.data["comment"] == "Précisez l'hébergement des données."
+    # Corrected, it can be submitted again.
+    catalog.submit(db, people.founder, solution)
+    assert solution.status is SolutionStatus.submitted
+
+
+def test_illegal_moves_are_refused_in_french(db, people):
+    draft = make_solution(db, people.startup)
+    with pytest.raises(catalog.ServiceError, match="rien en attente"):
+        catalog.approve(db, people.curator, draft)
+    published = make_solution(db, make_startup(db), status="published")
+    with pytest.raises(catalog.ServiceError, match="Seul un brouillon"):
+        catalog.submit(db, people.founder, published)
+    archived = make_solution(db, make_startup(db), status="archived")
+    with pytest.raises(catalog.ServiceError, match="déjà archivée"):
+        catalog.archive(db, people.founder, archived)
+    with pytest.raises(catalog.ServiceError, match="archivée"):
+        catalog.update_solution(db, people.founder, archived, {"name": "Autre nom"})
+
+
+def test_a_buyer_never_sees_a_draft(client, db, people):
+    draft = make_solution(db, people.startup, name="Projet secret")
+    other_startup = make_startup(db)
+    rival, rival_m = make_member(db, other_startup)
+    db.commit()
+    url = f"/solutions/{draft.id}"
+    assert client.get(url).status_code == 404  # anonymous
+    assert client.get(f"/api/v1/solutions/{draft.id}").status_code == 404
+    sign_in(client, people.buyer, people.city_m)
+    assert client.get(url).status_code == 404
+    assert client.get(f"/solutions/comparer?ids={draft.id}").get_data(as_text=True).count("Projet secret") == 0
+    sign_in(client, rival, rival_m)
+    assert client.get(url).status_code == 404
+    # Its owner and the operators see it, marked as unpublished.
+    sign_in(client, people.founder, people.startup_m)
+    page = client.get(url)
+    assert page.status_code == 200 and "n'est pas publiée" in page.get_data(as_text=True)
+    sign_in(client, people.curator, people.operator_m)
+    assert client.get(url).status_code == 200
+
+
+def test_an_archived_solution_answers_404_to_buyers(client, db, people):
+    solution = make_solution(db, people.startup, status="archived")
+    db.commit()
+    sign_in(client, people.buyer, people.city_m)
+    assert client.get(f"/solutions/{solution.id}").status_code == 404
+    assert client.get(f"/api/v1/solutions/{solution.id}").status_code == 404
+
+
+def test_an_edit_to_a_published_solution_stays_offline_until_approved(client, db, people, indexed):
+    solution = make_solution(db, people.startup, status="published", name="Lumière douce")
+    outcome = catalog.update_solution(db, people.founder, solution,
+                                      {**SOLUTION_DATA, "name": "Lumière douce 2", "pitch": "Nouvelle accroche, plus précise."})
+    assert outcome == "proposed"
+    db.commit()
+    assert solution.name == "Lumière douce" and solution.status is SolutionStatus.published
+    page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
+    assert "Lumière douce" in page and "Lumière douce 2" not in page
+    assert indexed == []  # the public document did not change
+
+    # A second edit replaces the proposal: one pending revision at a time.
+    catalog.update_solution(db, people.founder, solution, {"name": "Lumière douce v2"})
+    revision = solution.pending_revision
+    assert revision.content["name"] == "Lumière douce v2"
+    assert revision.content["pitch"] == "Nouvelle accroche, plus précise."
+    assert set(revision.changed_fields()) == {"name", "pitch"}
+
+    catalog.approve(db, people.curator, solution, "OK")
+    db.commit()
+    assert solution.name == "Lumière douce v2" and solution.pitch == "Nouvelle accroche, plus précise."
+    assert revision.status is RevisionStatus.approved and solution.pending_revision is None
+    assert indexed == [("solution", solution.id)]
+    assert "Lumière douce v2" in client.get(f"/solutions/{solution.id}").get_data(as_text=True)
+
+
+def test_a_rejected_edit_leaves_the_published_version_online(db, people):
+    solution = make_solution(db, people.startup, status="published")
+    catalog.update_solution(db, people.founder, solution, {"name": "Nom trompeur"})
+    with pytest.raises(catalog.ServiceError):
+        catalog.reject(db, people.curator, solution, "")
+    assert catalog.reject(db, people.curator, solution, "Le nom doit rester descriptif.") == "edit_rejected"
+    assert solution.name == SOLUTION_DATA["name"] and solution.status is SolutionStatus.published
+    assert solution.revisions[0].status is RevisionStatus.rejected
+    assert solution.revisions[0].comment == "Le nom doit rester descriptif."
+
+
+def test_an_edit_back_to_the_published_content_has_nothing_to_review(db, people):
+    solution = make_solution(db, people.startup, status="published")
+    catalog.update_solution(db, people.founder, solution, {"name": "Autre"})
+    assert catalog.update_solution(db, people.founder, solution, {"name": SOLUTION_DATA["name"]}) == "unchanged"
+    assert solution.pending_revision is None
+
+
+def test_the_free_plan_allows_one_published_solution(db, people):
+    first = make_solution(db, people.startup, status="published")
+    second = make_solution(db, people.startup)
+    assert not catalog.can_publish(db, people.startup, counting_submitted=True)
+    with pytest.raises(catalog.ServiceError) as refused:
+        catalog.submit(db, people.founder, second)
+    assert "offre gratuite" in refused.value.message and "une seule solution publiée" in refused.value.message
+    assert second.status is SolutionStatus.draft
+    # Archiving the first frees the place.
+    catalog.archive(db, people.founder, first)
+    catalog.submit(db, people.founder, second)
+    catalog.approve(db, people.curator, second)
+    assert second.status is SolutionStatus.published
+
+
+def test_the_quota_is_checked_again_at_publication(db, people, monkeypatch):
+    a = make_solution(db, people.startup, status="submitted")
+    b = make_solution(db, make_startup(db), status="submitted")
+    # Two submissions raced past the submission check (say the plan was downgraded in between).
+    b.owner_tenant_id = people.startup.id
+    db.flush()
+    db.expire(b, ["owner"])
+    catalog.approve(db, people.curator, a)
+    with pytest.raises(catalog.ServiceError, match="archiver une avant"):
+        catalog.approve(db, people.curator, b)
+    assert b.status is SolutionStatus.submitted
+    # A larger plan (billing, later) changes the one function that knows the limit.
+    monkeypatch.setattr(catalog, "publication_limit", lambda session, tenant: 5)
+    catalog.approve(db, people.curator, b)
+    assert b.status is SolutionStatus.published
+
+
+def test_a_startup_writes_submits_and_archives_through_its_pages(client, db, people):
+    sign_in(client, people.founder, people.startup_m)
+    form = {k: v for k, v in SOLUTION_DATA.items() if not isinstance(v, (list, bool)) and v is not None
+            and not k.endswith("_ht_cents")}
+    form.update(price_min_ht="80", price_max_ht="150,50", gdpr_dpa="on", open_data_standards="GTFS, NeTEx",
+                domains=["eclairage-public", "energie-batiments"], sizes=["2000-20000"])
+    response = client.post("/espace/solutions/nouvelle", data=form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    solution = db.scalars(select(Solution).where(Solution.owner_tenant_id == people.startup.id)).one()
+    assert solution.domains == ["eclairage-public", "energie-batiments"]
+    assert (solution.price_min_ht_cents, solution.price_max_ht_cents) == (8000, 15050)
+    assert solution.gdpr_dpa is True and solution.secnumcloud is False
+    assert solution.open_data_standards == ["GTFS", "NeTEx"]
+
+    listing = client.get("/espace/solutions").get_data(as_text=True)
+    assert solution.name in listing and "Brouillon" in listing
+    assert client.post(f"/espace/solutions/{solution.id}/soumettre").status_code == 302
+    db.refresh(solution)
+    assert solution.status is SolutionStatus.submitted
+
+    confirm = client.get(f"/espace/solutions/{solution.id}/archiver")
+    assert confirm.status_code == 200 and "Archiver « Lumière douce » ?" in confirm.get_data(as_text=True)
+    assert client.post(f"/espace/solutions/{solution.id}/archiver").status_code == 302
+    db.refresh(solution)
+    assert solution.status is SolutionStatus.archived
+
+
+def test_the_form_answers_errors_per_field_in_french(client, db, people):
+    sign_in(client, people.founder, people.startup_m)
+    response = client.post("/espace/solutions/nouvelle", data={
+        "name": "X", "pitch": "Trop court", "domains": ["inconnu"], "price_model": "par-unite",
+        "price_min_ht": "200", "price_max_ht": "100", "hosting": "france", "contact_name": "Léa",
+        "contact_email": "pas-une-adresse"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Entre 2 et 120 caractères." in page
+    assert "Domaine inconnu." in page
+    assert "Choisissez au moins une taille de territoire." in page
+    assert "Adresse électronique invalide." in page
+    assert "Le prix maximum doit être supérieur ou égal au prix minimum." in page
+
+
+def test_another_startup_cannot_edit_or_submit_my_solution(client, db, people):
+    solution = make_solution(db, people.startup)
+    rival, rival_m = make_member(db, make_startup(db))
+    db.commit()
+    sign_in(client, rival, rival_m)
+    assert client.get(f"/espace/solutions/{solution.id}/modifier").status_code == 404
+    assert client.post(f"/espace/solutions/{solution.id}/soumettre").status_code == 404
+    assert client.post(f"/espace/solutions/{solution.id}/archiver").status_code == 404
+
+
+def test_operators_moderate_from_their_queue(client, db, people):
+    submitted = make_solution(db, people.startup, status="submitted", name="À relire")
+    edited = make_solution(db, make_startup(db), status="published", name="Déjà en ligne")
+    catalog.update_solution(db, make_user(db), edited, {"pitch": "Une accroche corrigée par la startup."})
+    db.commit()
+    sign_in(client, people.buyer, people.city_m)
+    assert client.get("/operateur/solutions/").status_code == 404
+    sign_in(client, people.curator, people.operator_m)
+    queue = client.get("/operateur/solutions/").get_data(as_text=True)
+    assert "À relire" in queue and "Déjà en ligne" in queue
+    review = client.get(f"/operateur/solutions/{edited.id}").get_data(as_text=True)
+    assert "Une accroche corrigée par la startup." in review and "Modification proposée" in review
+
+    refused = client.post(f"/operateur/solutions/{submitted.id}", data={"decision": "reject", "comment": ""})
+    assert refused.status_code == 400 and "Expliquez le refus" in refused.get_data(as_text=True)
+    assert client.post(f"/operateur/solutions/{submitted.id}",
+                       data={"decision": "approve", "comment": ""}).status_code == 302
+    assert client.post(f"/operateur/solutions/{edited.id}",
+                       data={"decision": "approve", "comment": "Merci"}).status_code == 302
+    db.expire_all()
+    assert db.get(Solution, submitted.id).status is SolutionStatus.published
+    assert db.get(Solution, edited.id).pitch == "Une accroche corrigée par la startup."
+    assert client.post(f"/operateur/solutions/{edited.id}/archiver").status_code == 302
+    db.expire_all()
+    assert db.get(Solution, edited.id).status is SolutionStatus.archived
+
+
+def test_the_description_is_rendered_without_scripts(client, db, people):
+    solution = make_solution(db, people.startup, status="published", description=(
+        "# Titre\n\nTexte **gras**.<script>alert('x')</script>\n\n[piège](javascript:alert(1)) "
+        "<img src=x onerror=alert(1)>"))
+    db.commit()
+    page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
+    assert "<strong>gras</strong>" in page and "<h3>Titre</h3>" in page
+    assert "alert" not in page and "onerror" not in page and "javascript:" not in page
