@@ -203,11 +203,19 @@ def make_session_factory(engine: Engine) -> sessionmaker[TenantSession]:
 # Callbacks to run once the current transaction has committed (jobs, mails). Registered on the
 # session; dropped on rollback, so a job never runs for data that does not exist.
 def after_commit(session: Session, callback) -> None:
+    if not session.in_transaction():
+        # Begin now: a rollback before any SQL is otherwise a no-op that fires no event, and the
+        # callback would survive it to run on some later, unrelated commit.
+        session.begin()
     session.info.setdefault("after_commit", []).append(callback)
 
 
 @event.listens_for(TenantSession, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy fires after_commit for a SAVEPOINT release too: that is not the commit, the
+    # outer transaction can still roll back.
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
         callback()

@@ -134,10 +134,13 @@ def _load_user_from_token(req) -> User | None:
         return None
     from tenants.services import membership_for_api_token
 
-    membership = membership_for_api_token(get_db(), header.removeprefix("Bearer ").strip())
+    db = get_db()
+    membership = membership_for_api_token(db, header.removeprefix("Bearer ").strip())
     if membership is None:
         g.bad_token = True
         return None
+    if db.dirty:
+        db.commit()  # the token's "last used" time; read-only endpoints never commit
     g.api_membership = membership
     return membership.user
 
@@ -261,8 +264,10 @@ def _register_errors(app: Flask) -> None:
             # flask-smorest's abort() carries its message (and per-field errors) in exc.data.
             data = getattr(exc, "data", None) or {}
             body = {"code": code, "status": title, "message": data.get("message") or message or text}
-            if data.get("errors"):
-                body["errors"] = data["errors"]
+            # webargs' validation errors (a 422) come as "messages": {location: {field: [...]}}.
+            errors = data.get("errors") or data.get("messages")
+            if errors:
+                body["errors"] = errors
             return jsonify(body), code
         return render_template("error.html", code=code, title=title, text=message or text), code
 

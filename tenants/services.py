@@ -4,13 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace import audit
-from marketplace.db import TenantSession, all_tenants, utcnow
-from marketplace.text import slugify
+from marketplace.db import TenantSession, all_tenants, bound_to_tenant, utcnow
+from marketplace.text import fold, slugify
 from tenants.models import (
     ApiToken,
     AuditEvent,
@@ -333,7 +333,10 @@ def create_tenant(session: Session, actor: User | None, kind: TenantKind, name: 
         raise ServiceError("Ce territoire a déjà un espace sur Passerelle (ou une demande en cours).",
                            "territory") from None
     if admin is not None:
-        add_membership(session, admin, tenant, Role.admin)
+        # The new tenant's rows belong to it, whatever tenant the caller's session is bound to
+        # (a member of one organisation may open another's space).
+        with bound_to_tenant(session, tenant.id):
+            add_membership(session, admin, tenant, Role.admin)
     audit.record(session, E.tenant_created, actor_id=actor.id if actor else None, tenant_id=tenant.id, obj=tenant,
                  kind=kind.value, name=name)
     return tenant
@@ -350,6 +353,16 @@ def is_valid_siren(siren: str) -> bool:
     return total % 10 == 0
 
 
+def city_name(commune_name: str) -> str:
+    """'Ville de Châteauroux', with French elision and contraction: 'Ville d'Issoudun', 'Ville du Havre'."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if commune_name.startswith(article):
+            return f"Ville {contracted}{commune_name.removeprefix(article)}"
+    if fold(commune_name[:1]) in ("a", "e", "i", "o", "u", "y"):
+        return f"Ville d'{commune_name}"
+    return f"Ville de {commune_name}"
+
+
 def claim_territory(session: TenantSession, user: User, *, commune: Commune | None = None, epci: Epci | None = None,
                     job_title: str, message: str = "") -> TerritoryClaim:
     """'Je représente Châteauroux': opens a pending collectivité; an operator confirms it."""
@@ -357,14 +370,15 @@ def claim_territory(session: TenantSession, user: User, *, commune: Commune | No
         raise ServiceError("Choisissez une commune ou une intercommunalité.", "territory")
     if not job_title.strip():
         raise ServiceError("Indiquez votre fonction dans la collectivité.", "job_title")
-    name = f"Ville de {commune.name}" if commune else epci.name
+    name = city_name(commune.name) if commune else epci.name
     tenant = create_tenant(session, user, TenantKind.collectivite, name, status=TenantStatus.pending,
                            commune_insee=commune.insee if commune else None, epci_siren=epci.siren if epci else None,
                            admin=user)
     claim = TerritoryClaim(tenant_id=tenant.id, user_id=user.id, job_title=job_title.strip()[:200],
                            message=message.strip())
-    session.add(claim)
-    session.flush()
+    with bound_to_tenant(session, tenant.id):
+        session.add(claim)
+        session.flush()
     audit.record(session, E.claim_submitted, actor_id=user.id, tenant_id=tenant.id, obj=claim,
                  territory=commune.insee if commune else epci.siren)
     return claim
@@ -372,7 +386,9 @@ def claim_territory(session: TenantSession, user: User, *, commune: Commune | No
 
 def pending_claims(session: TenantSession, operator: User) -> list[TerritoryClaim]:
     with cross_tenant_read(session, operator, "revue des demandes de territoire"):
-        stmt = select(TerritoryClaim).order_by(TerritoryClaim.status, TerritoryClaim.created_at.desc())
+        # Pending first (the status is stored as text: alphabetically "approved" would lead).
+        awaiting = case((TerritoryClaim.status == ClaimStatus.pending, 0), else_=1)
+        stmt = select(TerritoryClaim).order_by(awaiting, TerritoryClaim.created_at.desc(), TerritoryClaim.id.desc())
         return list(session.scalars(stmt))
 
 

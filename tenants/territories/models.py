@@ -35,7 +35,8 @@ class Epci(Base):
     population: Mapped[int]
     search_key: Mapped[str] = mapped_column(String(200), index=True)
 
-    communes: Mapped[list["Commune"]] = relationship(back_populates="epci", order_by="Commune.name")
+    # By the accent-free key: in French, Déols comes before Diors.
+    communes: Mapped[list["Commune"]] = relationship(back_populates="epci", order_by="Commune.search_key")
 
     KIND_LABELS = {
         "CC": "Communauté de communes",

@@ -48,6 +48,15 @@ def search_communes(session: Session, query: str, limit: int = 10) -> list[Commu
     return list(session.scalars(stmt))
 
 
+def communes_named(session: Session, name: str, limit: int = 50) -> list[Commune]:
+    """Communes whose name is exactly this one (accents and punctuation aside), largest first."""
+    key = fold(name)
+    if not key:
+        return []
+    stmt = select(Commune).where(Commune.search_key == key).order_by(Commune.population.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
 def search_epcis(session: Session, query: str, limit: int = 10) -> list[Epci]:
     key = fold(query)
     if not key:
