@@ -26,6 +26,7 @@ STARTUPS = [
     ("Lumio Territoires", "912345675"),
     ("Civiweb", "901234567"),
     ("Mobicité", "923456784"),
+    ("Tri'Sélect", "934567892"),
 ]
 
 # (e-mail, name, tenant name, role, platform admin)
@@ -42,6 +43,7 @@ USERS = [
     ("fondatrice@lumio.test", "Léa Martin", "Lumio Territoires", Role.admin, False),
     ("contact@civiweb.test", "Karim Haddad", "Civiweb", Role.admin, False),
     ("equipe@mobicite.test", "Paul Renard", "Mobicité", Role.admin, False),
+    ("contact@triselect.test", "Inès Roussel", "Tri'Sélect", Role.admin, False),
 ]
 
 # A claim waiting for ANCT, so the operator's review page has work in the demo.
@@ -81,6 +83,9 @@ def seed(session: Session) -> list[tuple[str, str]]:
                                  message="Nous souhaitons rejoindre l'achat groupé d'éclairage public.")
     accounts.append((email, "demande d'ouverture en attente — Ville d'Issoudun"))
     session.flush()
+    from marketplace.catalog.demo import seed_catalog
+
+    seed_catalog(session, tenants)
     return accounts
 
 

@@ -154,7 +154,9 @@ class NoteSchema(BaseSchema):
 
 
 class LeadSchema(BaseSchema):
-    message = fields.String(required=True, validate=_length(5000, 20))
+    message = fields.String(required=True, validate=[
+        validate.Length(min=20, error="Décrivez votre besoin en quelques mots (20 caractères au moins)."),
+        _length(5000)])
 
 
 class SolutionQuerySchema(BaseSchema):
