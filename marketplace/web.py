@@ -230,9 +230,10 @@ def init_app(app: Flask) -> None:
     from marketplace.home import bp as home_bp
     from marketplace.ops.views import bp as ops_bp
     from search.views import bp as search_bp
+    from tenants.admin_views import bp as admin_bp
     from tenants.views import auth_bp, operator_bp, workspace_bp
 
-    for bp in (home_bp, auth_bp, workspace_bp, operator_bp, ops_bp, search_bp):
+    for bp in (home_bp, auth_bp, workspace_bp, operator_bp, ops_bp, search_bp, admin_bp):
         app.register_blueprint(bp)
 
     from marketplace.catalog import views as catalog

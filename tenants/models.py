@@ -226,6 +226,8 @@ class AuditEventType(enum.StrEnum):
     tenant_created = "tenant.created"
     tenant_activated = "tenant.activated"
     tenant_switched = "tenant.switched"
+    tenant_suspended = "tenant.suspended"
+    tenant_reactivated = "tenant.reactivated"
     claim_submitted = "claim.submitted"
     claim_approved = "claim.approved"
     claim_rejected = "claim.rejected"

@@ -80,7 +80,12 @@ def _other_lead(db, other):
     return lead.id
 
 
+def _other_tenant(db, other):
+    return other.id  # the platform admins' pages: anyone else gets 404
+
+
 OBJECT_FACTORIES = {
+    "tenant_id": _other_tenant,
     "membership_id": _other_membership,
     "invitation_id": _other_invitation,
     "token_id": _other_token,

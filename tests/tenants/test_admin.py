@@ -1,0 +1,64 @@
+"""Platform admins manage organisations; nobody else sees those pages."""
+from sqlalchemy import select
+
+from tenants.models import AuditEvent, AuditEventType, Role, TenantStatus
+from tests.conftest import sign_in
+from tests.factories import make_city, make_member, make_operator, make_startup, make_user
+
+
+def _admin(db):
+    anct = make_operator(db)
+    user, membership = make_member(db, anct, Role.admin, platform_admin=True)
+    return user, membership
+
+
+def test_platform_admin_lists_and_filters_organisations(client, db):
+    user, membership = _admin(db)
+    make_city(db, "36044")
+    make_startup(db, "Lumio Territoires")
+    db.commit()
+    sign_in(client, user, membership)
+    page = client.get("/operateur/organisations/").get_data(as_text=True)
+    assert "Ville de Châteauroux" in page and "Lumio Territoires" in page
+    page = client.get("/operateur/organisations/?type=startup").get_data(as_text=True)
+    assert "Lumio Territoires" in page and "Ville de Châteauroux" not in page
+    page = client.get("/operateur/organisations/?q=chateau").get_data(as_text=True)
+    assert "Ville de Châteauroux" in page and "Lumio" not in page
+
+
+def test_suspending_needs_a_reason_and_locks_the_members_out(client, db):
+    user, membership = _admin(db)
+    city = make_city(db, "36044")
+    mayor, mayor_membership = make_member(db, city, Role.admin)
+    db.commit()
+    sign_in(client, user, membership)
+    assert "Motif" in client.get(f"/operateur/organisations/{city.id}/suspendre").get_data(as_text=True)
+    refused = client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": " "})
+    assert refused.status_code == 400 and "Indiquez le motif" in refused.get_data(as_text=True)
+    assert city.status is TenantStatus.active
+    client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": "Demande de la collectivité"})
+    db.refresh(city)
+    assert city.status is TenantStatus.suspended
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.tenant_suspended)).one()
+    assert event.actor_id == user.id and event.data["reason"] == "Demande de la collectivité"
+
+    other = client.application.test_client()
+    sign_in(other, mayor, mayor_membership)
+    assert other.get("/espace/membres").status_code == 302  # back to the workspace page
+    assert "suspendu" in other.get("/espace/").get_data(as_text=True)
+
+    client.post(f"/operateur/organisations/{city.id}/reactiver")
+    db.refresh(city)
+    assert city.status is TenantStatus.active
+
+
+def test_only_platform_admins_see_the_organisations(client, db):
+    anct = make_operator(db)
+    curator, membership = make_member(db, anct, Role.admin)  # operator staff, not platform admin
+    city = make_city(db, "45155")
+    db.commit()
+    sign_in(client, curator, membership)
+    assert client.get("/operateur/organisations/").status_code == 404
+    assert client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": "x"}).status_code == 404
+    db.refresh(city)
+    assert city.status is TenantStatus.active
