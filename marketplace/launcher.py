@@ -40,18 +40,6 @@ def launch(port: int | None = None, web_workers: int = 2) -> None:
         click.echo(f"Démarrage : {name}")
         children.append(subprocess.Popen(args, env=env))
 
-    start(passerelle + ["worker", "--name", f"passerelle-{os.getpid()}"], "worker")
-    start(passerelle + ["cron"], "planificateur")
-    start([sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers",
-           str(web_workers), "--access-logfile", "-", "--graceful-timeout", "5"], "web")
-    click.echo("")
-    click.secho(f"Passerelle est prête : http://127.0.0.1:{port}", bold=True)
-    from marketplace.cli import print_demo_accounts
-    from marketplace.demo import DEMO_PASSWORD, USERS
-
-    print_demo_accounts([(u[0], f"{u[3].label} — {u[2]}") for u in USERS], DEMO_PASSWORD)
-    click.echo("Ctrl-C pour tout arrêter.")
-
     stopping = False
 
     def stop(*_):
@@ -61,6 +49,19 @@ def launch(port: int | None = None, web_workers: int = 2) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
+        start(passerelle + ["worker", "--name", f"passerelle-{os.getpid()}"], "worker")
+        start(passerelle + ["cron"], "planificateur")
+        start([sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers",
+               str(web_workers), "--access-logfile", "-", "--graceful-timeout", "5"], "web")
+        # "Ready" is a promise that the address answers: wait for a gunicorn worker to serve it.
+        if _wait_for_web(port, children[-1], lambda: stopping):
+            click.echo("")
+            click.secho(f"Passerelle est prête : http://127.0.0.1:{port}", bold=True)
+            from marketplace.cli import print_demo_accounts
+            from marketplace.demo import DEMO_PASSWORD, USERS
+
+            print_demo_accounts([(u[0], f"{u[3].label} — {u[2]}") for u in USERS], DEMO_PASSWORD)
+            click.echo("Ctrl-C pour tout arrêter.")
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -80,6 +81,28 @@ def launch(port: int | None = None, web_workers: int = 2) -> None:
                 child.kill()
         stop_embedded_redis(settings)
         click.echo("Passerelle est arrêtée.")
+
+
+def _wait_for_web(port: int, web: subprocess.Popen, stopping, timeout: float = 120) -> bool:
+    """True once the web server answers HTTP; False if it exited or we are stopping.
+
+    gunicorn binds its port before its workers have imported the app: a TCP connection is not
+    enough, wait for an answer (any status) from a worker.
+    """
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while web.poll() is None and not stopping() and time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("HEAD", "/static/passerelle.css")
+            conn.getresponse()
+            return True
+        except OSError:  # refused (not bound yet) or timed out (no worker ready yet)
+            time.sleep(0.1)
+        finally:
+            conn.close()
+    return web.poll() is None and not stopping()
 
 
 def _step(args, env, label) -> None:

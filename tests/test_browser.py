@@ -1,0 +1,152 @@
+"""A real browser journey: Debian's Chromium, driven by Playwright, against the app over HTTP.
+
+The app runs on committed data (a fresh clone of the template database, seeded with the demo
+dataset) with CSRF protection on, as in production. Screenshots of the main pages land in
+``tests/artifacts/`` for a human look at the DSFR rendering.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# DSFR's "bleu France" (--blue-france-sun-113-625), the background of a primary .fr-btn.
+BLUE_FRANCE = "rgb(0, 0, 145)"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium absent (/usr/bin/chromium) : apt-get install chromium"),
+]
+
+
+@pytest.fixture
+def demo_app(tmp_path, fresh_database_url, redis_url):
+    from marketplace.app import create_app
+    from marketplace.db import make_engine, make_session_factory
+    from marketplace.demo import seed
+    from marketplace.settings import load_settings
+
+    engine = make_engine(fresh_database_url)
+    with make_session_factory(engine)() as session:
+        seed(session)
+        session.commit()
+    settings = load_settings(passerelle_home=tmp_path / "home", secret_key="browser-test-secret-key",
+                             redis_url=redis_url, database_url=fresh_database_url)
+    app = create_app(settings, engine=engine)
+    assert app.config.get("WTF_CSRF_ENABLED", True), "CSRF must stay on for a real browser"
+    yield app
+    engine.dispose()
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright n'est pas installé")
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),  # a fresh profile each run
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},  # desktop: the DSFR nav is not folded into a menu
+            locale="fr-FR",
+        )
+        context.set_default_timeout(15_000)
+        context.set_default_navigation_timeout(20_000)
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            yield page
+        finally:
+            context.close()
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"browser-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_sign_in_then_invite_a_member(demo_app, live_server, browser_page):
+    from playwright.sync_api import expect
+
+    from marketplace.demo import DEMO_PASSWORD
+
+    page = browser_page
+    base = live_server(demo_app)
+    broken_assets, page_errors = [], []
+    page.on("response", lambda r: broken_assets.append(f"{r.status} {r.url}")
+            if "/static/" in r.url and r.status >= 400 else None)
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+
+    # Home page: French, titled, styled by the DSFR.
+    response = page.goto(base + "/")
+    assert response is not None and response.status == 200, f"home page answered {response and response.status}"
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.title() == "Accueil — Passerelle"
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Passerelle : trouver, acheter et financer")
+    # dsfr.min.css is applied: a primary button is "bleu France", the header link is in its colour.
+    expect(page.locator("main .fr-callout").get_by_role("link", name="Créer un espace")).to_have_css(
+        "background-color", BLUE_FRANCE)
+    sign_in_link = page.get_by_role("banner").get_by_role("link", name="Se connecter")
+    expect(sign_in_link).to_have_css("color", BLUE_FRANCE)
+    assert page.evaluate("document.fonts.check('16px Marianne')"), "the DSFR font (Marianne) did not load"
+    shot(page, "01-accueil")
+
+    # Sign-in page, reached from the header.
+    sign_in_link.click()
+    expect(page).to_have_url(re.compile(r"/connexion$"))
+    assert page.title() == "Connexion — Passerelle"
+    shot(page, "02-connexion")
+
+    # A wrong password: 401 and the French message, on the same page.
+    page.get_by_label("Adresse électronique").fill("dgs@chateauroux-metropole.test")
+    page.get_by_label("Mot de passe").fill("pas-le-bon-mot-de-passe")
+    with page.expect_response(lambda r: r.url.endswith("/connexion") and r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Se connecter").click()
+    assert posted.value.status == 401, f"a wrong password answered {posted.value.status}, not 401"
+    expect(page.get_by_role("alert")).to_have_text("Adresse électronique ou mot de passe incorrect.")
+    expect(page.get_by_label("Adresse électronique")).to_have_value("dgs@chateauroux-metropole.test")
+    shot(page, "03-connexion-erreur")
+
+    # The right password: the workspace of Châteauroux Métropole.
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(re.compile(r"/espace/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Châteauroux Métropole")
+    expect(page.locator("main")).to_contain_text("SIREN 243600327")
+    expect(page.get_by_role("link", name="Claire Dubois")).to_be_visible()
+    shot(page, "04-espace")
+
+    # Members, from the main navigation; then an invitation.
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Membres", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/espace/membres$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Membres de Châteauroux Métropole")
+    expect(page.get_by_text("Aucune invitation en attente.")).to_be_visible()
+    members = page.get_by_role("table", name="Membres de l'organisation")
+    for email in ("dgs@chateauroux-metropole.test", "projet@chateauroux-metropole.test",
+                  "elu@chateauroux-metropole.test"):
+        expect(members).to_contain_text(email)
+
+    invitee = "nouvelle.recrue@chateauroux-metropole.test"
+    page.get_by_label("Adresse électronique").fill(invitee)
+    page.get_by_label("Rôle", exact=True).select_option(label="Lecteur")
+    page.get_by_role("button", name="Envoyer l'invitation").click()
+    expect(page).to_have_url(re.compile(r"/espace/membres$"))
+    expect(page.get_by_role("status")).to_contain_text(f"Invitation envoyée à {invitee}.")
+    pending = page.get_by_role("table", name="Invitations en attente")
+    row = pending.get_by_role("row").filter(has_text=invitee)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Lecteur")
+    expect(row.get_by_role("button", name="Annuler")).to_be_visible()
+    shot(page, "05-membres-invitation")
+
+    assert not broken_assets, f"static assets failed to load: {broken_assets}"
+    assert not page_errors, f"JavaScript errors on the pages: {page_errors}"
