@@ -127,3 +127,7 @@ def _prepare_data(passerelle, env) -> None:
         _step(passerelle + ["territories", "import"], env, "Import des territoires (première fois)")
     if not seeded:
         _step(passerelle + ["demo", "seed"], env, "Données de démonstration (première fois)")
+    from search.index import current_dir
+
+    if not seeded or current_dir(load_settings().search_dir) is None:
+        _step(passerelle + ["search", "reindex"], env, "Index de recherche")
