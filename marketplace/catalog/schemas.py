@@ -196,7 +196,8 @@ class SolutionOutSchema(BaseSchema):
     licence = fields.String(allow_none=True)
     open_data_standards = fields.List(fields.String())
     contact_name = fields.String()
-    contact_email = fields.String()
+    # No contact_email: buyers write through "contacter la startup" (a lead the startup sees), and
+    # a public API listing addresses would feed spam lists. The HTML page does the same.
     website = fields.String(allow_none=True)
     published_at = fields.DateTime()
     verified_references = fields.Integer(attribute="verified_count")

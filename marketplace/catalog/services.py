@@ -530,13 +530,18 @@ def references_naming(session: Session, city: Tenant) -> list[SolutionReference]
     return list(session.scalars(stmt))
 
 
+def _names(reference: SolutionReference, city: Tenant) -> bool:
+    """Whether this reference names the collectivité's own territory (never a member commune of
+    its EPCI, nor the EPCI of its commune: each tenant answers for itself)."""
+    if city.kind is not TenantKind.collectivite or not city.is_active:
+        return False
+    return (reference.commune_insee is not None and reference.commune_insee == city.commune_insee) or \
+           (reference.epci_siren is not None and reference.epci_siren == city.epci_siren)
+
+
 def get_reference_for_city(session: Session, city: Tenant, reference_id: int) -> SolutionReference:
     reference = session.get(SolutionReference, reference_id)
-    if reference is None or city.kind is not TenantKind.collectivite or not city.is_active:
-        raise NotFound()
-    names_city = (reference.commune_insee is not None and reference.commune_insee == city.commune_insee) or \
-                 (reference.epci_siren is not None and reference.epci_siren == city.epci_siren)
-    if not names_city or reference.solution.status is SolutionStatus.archived:
+    if reference is None or not _names(reference, city) or reference.solution.status is SolutionStatus.archived:
         raise NotFound()
     return reference
 
@@ -544,7 +549,7 @@ def get_reference_for_city(session: Session, city: Tenant, reference_id: int) ->
 def decide_reference(session: Session, actor: User, city: Tenant, reference: SolutionReference,
                      confirm: bool) -> None:
     """The city confirms (the badge "Référence vérifiée") or contests a reference naming it."""
-    if get_reference_for_city(session, city, reference.id) is not reference:  # re-checked, never trusted
+    if not _names(reference, city):  # checked here too: the rule must not depend on the caller
         raise NotFound()
     status = ReferenceStatus.verified if confirm else ReferenceStatus.declined
     if reference.status is status:

@@ -12,6 +12,7 @@ def test_a_published_solution_is_public_json_with_its_references(client, db):
     db.commit()
     body = client.get(f"/api/v1/solutions/{solution.id}").get_json()
     assert body["name"] == solution.name and body["price_min_ht_cents"] == 8000
+    assert "contact_email" not in body  # buyers write through the lead form
     assert body["deployments"] == 1 and body["verified_references"] == 0
     assert body["references"][0]["territory_name"] == "Châteauroux"
     assert body["references"][0]["verified"] is False
