@@ -263,6 +263,11 @@ class AuditEventType(enum.StrEnum):
     shortlist_item_removed = "shortlist.item_removed"
     lead_created = "lead.created"
     lead_handled = "lead.handled"
+    # Funding plans of a collectivité (marketplace.funding.plan).
+    funding_plan_created = "funding_plan.created"
+    funding_plan_updated = "funding_plan.updated"
+    funding_plan_duplicated = "funding_plan.duplicated"
+    funding_plan_deleted = "funding_plan.deleted"
 
 
 class AuditEvent(Base):
