@@ -1,0 +1,1 @@
+"""The funding guichet: programmes and calls, eligibility, and funding plans (``plan``)."""
