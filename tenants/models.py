@@ -268,6 +268,27 @@ class AuditEventType(enum.StrEnum):
     funding_plan_updated = "funding_plan.updated"
     funding_plan_duplicated = "funding_plan.duplicated"
     funding_plan_deleted = "funding_plan.deleted"
+    # Funding programmes, their calls and labels (marketplace.funding): every curation step.
+    programme_created = "programme.created"
+    programme_updated = "programme.updated"
+    programme_scope_changed = "programme.scope_changed"
+    programme_submitted = "programme.submitted"
+    programme_withdrawn = "programme.withdrawn"
+    programme_published = "programme.published"
+    programme_sent_back = "programme.sent_back"
+    programme_closed = "programme.closed"
+    programme_reopened = "programme.reopened"
+    programme_archived = "programme.archived"
+    programme_restored = "programme.restored"
+    call_created = "call.created"
+    call_updated = "call.updated"
+    call_published = "call.published"
+    call_closed = "call.closed"
+    call_archived = "call.archived"
+    call_restored = "call.restored"
+    label_created = "label.created"
+    label_updated = "label.updated"
+    label_communes_uploaded = "label.communes_uploaded"
 
 
 class AuditEvent(Base):
