@@ -103,6 +103,14 @@ def _catalog_globals():
 
 @bp.route("/solutions")
 def index():
+    """The annuaire's entry point. Without a filter it sends to the search page, which has the
+    facets, sorts and comparison; this simple list stays for ?liste=1 (and when the index is
+    being rebuilt, the search page itself falls back to the database)."""
+    if not request.args.get("liste"):
+        args = {"type": "solution"}
+        if request.args.get("domaine") in taxonomy.DOMAINS:
+            args["domaine"] = request.args["domaine"]
+        return redirect(url_for("search.results", **args))
     domain = request.args.get("domaine") or None
     if domain is not None and domain not in taxonomy.DOMAINS:
         domain = None

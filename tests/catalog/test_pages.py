@@ -34,7 +34,9 @@ def test_every_catalog_page_renders_for_its_persona(client, db):
     by_name = {s.name: s for s in db.scalars(select(Solution))}
     lumio, trisel, flux = by_name["Lumio Veille"], by_name["Tri'Sélect Collecte"], by_name["Mobicité Flux"]
 
-    for url in ("/solutions", "/solutions?domaine=eclairage-public", f"/solutions/{lumio.id}",
+    assert client.get("/solutions?domaine=eclairage-public").headers["Location"].endswith(
+        "/recherche?type=solution&domaine=eclairage-public")  # the annuaire is searched
+    for url in ("/solutions?liste=1", "/solutions?liste=1&domaine=eclairage-public", f"/solutions/{lumio.id}",
                 f"/solutions/comparer?ids={lumio.id},{by_name['Civiweb Démarches'].id}", "/solutions/comparer"):
         assert_renders(client, url)
 

@@ -32,7 +32,7 @@ def test_a_reference_becomes_verified_when_the_named_city_confirms_it(client, db
     page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
     assert "Référence vérifiée" in page and "1 référence vérifiée sur 1" in page
     # The badge is on the listing and the comparison too.
-    assert "Référence vérifiée" in client.get("/solutions").get_data(as_text=True)
+    assert "Référence vérifiée" in client.get("/solutions?liste=1").get_data(as_text=True)
     assert "Référence vérifiée" in client.get(f"/solutions/comparer?ids={solution.id}").get_data(as_text=True)
 
 
