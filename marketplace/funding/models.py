@@ -1,0 +1,536 @@
+"""Funding programmes, their calls, the territory rules that make them eligible, and labels.
+
+All of it is **shared** data, like the annuaire's solutions: a published programme is read by
+everyone, anonymous visitors included, so nothing here is ``TenantOwned``. Each programme and each
+label still has one owner (``owner_tenant_id``, an operator: ANCT, a Région, the Banque des
+Territoires…), and ``marketplace.funding.services`` checks it on every change and on every read
+of something unpublished.
+
+Eligibility is data, never typed-in prose (see ``marketplace.funding.eligibility``):
+
+- the **territory** of a programme is a set of ``ProgrammeScope`` rows, each including or
+  excluding one place: the whole of France, a région, a département, an EPCI (its member
+  communes), a commune, or a *label* (a list of communes such as Action Cœur de Ville). Eligible
+  territory = union of the included places minus union of the excluded ones;
+- the **beneficiaries**: kinds (communes, EPCI…), EPCI kinds (CC, CA…), population bounds for
+  communes and for EPCI.
+
+Every change of a programme (its content, its territory, its status, its calls) is recorded as a
+``ProgrammeVersion``: a snapshot with its number, author, date and a summary.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.catalog import taxonomy
+from marketplace.db import Base, utcnow
+from tenants.models import Tenant, User, _enum
+from tenants.territories.models import Commune, Epci
+
+# Vocabularies ---------------------------------------------------------------------------------
+# Slugs are stored (and exposed by the API); labels are shown. Themes are the annuaire's domains
+# (marketplace.catalog.taxonomy.DOMAINS), so that programmes and solutions match on them.
+
+
+class FunderLevel(enum.StrEnum):
+    eu = "eu"
+    state = "state"
+    region = "region"
+    departement = "departement"
+    banque_des_territoires = "banque_des_territoires"
+    agency = "agency"  # ADEME, ANCT, Anah, agences de l'eau…
+
+    @property
+    def label(self) -> str:
+        return FUNDER_LEVELS[self.value]
+
+
+FUNDER_LEVELS: dict[str, str] = {
+    "eu": "Union européenne",
+    "state": "État",
+    "region": "Région",
+    "departement": "Département",
+    "banque_des_territoires": "Banque des Territoires",
+    "agency": "Agence ou opérateur public",
+}
+
+AID_TYPES: dict[str, str] = {
+    "subvention": "Subvention",
+    "pret": "Prêt",
+    "avance_remboursable": "Avance remboursable",
+    "ingenierie": "Ingénierie",
+    "fonds_propres": "Fonds propres",
+    "garantie": "Garantie",
+}
+
+# Who may apply. Passerelle's collectivité tenants are communes and EPCI: eligibility is computed
+# for those two; the other kinds are shown, and filter the API.
+BENEFICIARY_KINDS: dict[str, str] = {
+    "commune": "Communes",
+    "epci": "Intercommunalités (EPCI à fiscalité propre)",
+    "departement": "Départements",
+    "region": "Régions",
+    "syndicat": "Syndicats et autres groupements de collectivités",
+    "epl": "Entreprises publiques locales (SEM, SPL)",
+    "etablissement_public": "Établissements publics",
+    "association": "Associations",
+    "entreprise": "Entreprises",
+}
+
+EPCI_KINDS: dict[str, str] = dict(Epci.KIND_LABELS)
+
+EXPENSE_KINDS: dict[str, str] = {
+    "investissement": "Investissement",
+    "fonctionnement": "Fonctionnement",
+}
+
+PROJECT_STAGES: dict[str, str] = {
+    "reflexion": "Réflexion et conception",
+    "realisation": "Mise en œuvre et réalisation",
+    "usage": "Usage et valorisation",
+}
+
+
+class Recurrence(enum.StrEnum):
+    one_off = "one_off"
+    recurring = "recurring"
+    permanent = "permanent"
+
+    @property
+    def label(self) -> str:
+        return {"one_off": "Ponctuel", "recurring": "Récurrent", "permanent": "Permanent"}[self.value]
+
+
+# The State investment grants that share the legal caps (CGCT R2334-27: DETR, DSIL, DPV and DSID
+# together at most 80 % of the cost; the Fonds vert sits under the same cap). Set by the operator:
+# a name cannot tell it reliably ("dotation de soutien…"), and the 2026 budget bill proposed merging
+# DETR/DSIL/DPV into one fund ⚠, which would be one more value here.
+STATE_FAMILIES: dict[str, str] = {
+    "DETR": "DETR — dotation d'équipement des territoires ruraux",
+    "DSIL": "DSIL — dotation de soutien à l'investissement local",
+    "DPV": "DPV — dotation politique de la ville",
+    "DSID": "DSID — dotation de soutien à l'investissement des départements",
+    "FONDS_VERT": "Fonds vert — fonds d'accélération de la transition écologique",
+}
+
+# Territory levels of a scope row, from the broadest. ``france`` rows carry the code "FR".
+SCOPE_LEVELS: dict[str, str] = {
+    "france": "France entière",
+    "region": "Région",
+    "departement": "Département",
+    "epci": "Intercommunalité (EPCI)",
+    "commune": "Commune",
+    "label": "Label (liste de communes)",
+}
+FRANCE_CODE = "FR"
+
+
+class ProgrammeStatus(enum.StrEnum):
+    draft = "draft"
+    in_review = "in_review"  # waiting for ANCT's review
+    published = "published"
+    closed = "closed"  # past its closing date (the daily job), or closed by hand
+    archived = "archived"
+
+    @property
+    def label(self) -> str:
+        return {"draft": "Brouillon", "in_review": "En relecture", "published": "Publié", "closed": "Clos",
+                "archived": "Archivé"}[self.value]
+
+    @property
+    def badge(self) -> str:
+        return {"draft": "new", "in_review": "info", "published": "success", "closed": "warning",
+                "archived": "warning"}[self.value]
+
+    @property
+    def is_public(self) -> bool:
+        # A closed programme stays readable (its page, its history, its communes): cities cite it
+        # in their files and check what it funded. It is no longer offered.
+        return self in (ProgrammeStatus.published, ProgrammeStatus.closed)
+
+
+# The curation workflow, in one place: Programme.move_to() refuses anything not listed here.
+TRANSITIONS: dict[ProgrammeStatus, set[ProgrammeStatus]] = {
+    ProgrammeStatus.draft: {ProgrammeStatus.in_review, ProgrammeStatus.archived},
+    # back to draft: sent back by ANCT (with a comment) or withdrawn by its funder
+    ProgrammeStatus.in_review: {ProgrammeStatus.published, ProgrammeStatus.draft, ProgrammeStatus.archived},
+    ProgrammeStatus.published: {ProgrammeStatus.closed, ProgrammeStatus.archived},
+    # reopened: the funder pushed the closing date back, or the programme was closed by mistake
+    ProgrammeStatus.closed: {ProgrammeStatus.published, ProgrammeStatus.archived},
+    ProgrammeStatus.archived: {ProgrammeStatus.draft},
+}
+
+
+class CallStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    closed = "closed"
+    archived = "archived"
+
+    @property
+    def label(self) -> str:
+        return {"draft": "Brouillon", "published": "Ouvert", "closed": "Clos", "archived": "Archivé"}[self.value]
+
+    @property
+    def badge(self) -> str:
+        return {"draft": "new", "published": "success", "closed": "warning", "archived": "warning"}[self.value]
+
+
+# A call is a dated window of a programme ANCT already reviewed: its funder opens and closes it.
+CALL_TRANSITIONS: dict[CallStatus, set[CallStatus]] = {
+    CallStatus.draft: {CallStatus.published, CallStatus.archived},
+    CallStatus.published: {CallStatus.closed, CallStatus.archived},
+    CallStatus.closed: {CallStatus.published, CallStatus.archived},
+    CallStatus.archived: {CallStatus.draft},
+}
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+# The fields an operator writes. Versions snapshot them (plus the status, territory and calls).
+CONTENT_FIELDS = (
+    "title", "summary", "description", "funders", "instructing_body", "funder_level", "state_family",
+    "aid_types", "themes", "beneficiary_kinds", "epci_kinds", "population_min", "population_below",
+    "epci_population_min", "epci_population_below", "rate_min_bp", "rate_max_bp", "amount_floor_cents",
+    "amount_ceiling_cents", "expense_kinds", "project_stages", "recurrence", "opens_on", "prefiling_on",
+    "closes_on", "how_to_apply", "contacts", "source_url", "provenance", "licence", "curation_note",
+)
+
+FIELD_LABELS: dict[str, str] = {
+    "title": "Intitulé", "summary": "Résumé", "description": "Description", "funders": "Financeurs",
+    "instructing_body": "Service instructeur", "funder_level": "Échelon du financeur",
+    "state_family": "Dotation de l'État", "aid_types": "Types d'aide", "themes": "Thématiques",
+    "beneficiary_kinds": "Bénéficiaires", "epci_kinds": "Types d'intercommunalité",
+    "population_min": "Population minimale des communes", "population_below": "Population des communes inférieure à",
+    "epci_population_min": "Population minimale des EPCI", "epci_population_below": "Population des EPCI inférieure à",
+    "rate_min_bp": "Taux minimal", "rate_max_bp": "Taux maximal", "amount_floor_cents": "Montant plancher",
+    "amount_ceiling_cents": "Montant plafond", "expense_kinds": "Dépenses éligibles",
+    "project_stages": "Étapes du projet", "recurrence": "Récurrence", "opens_on": "Date d'ouverture",
+    "prefiling_on": "Date de pré-dépôt", "closes_on": "Date de clôture", "how_to_apply": "Comment candidater",
+    "contacts": "Contacts", "source_url": "Source", "provenance": "Provenance", "licence": "Licence",
+    "curation_note": "Points d'attention", "status": "État", "scope": "Périmètre", "calls": "Appels",
+}
+
+
+class Programme(Base):
+    __tablename__ = "programmes"
+    __table_args__ = (
+        # Rates are basis points of the eligible cost (8000 = 80 %); money is integer cents.
+        CheckConstraint("rate_min_bp IS NULL OR rate_min_bp BETWEEN 0 AND 10000", name="rate_min_is_a_share"),
+        CheckConstraint("rate_max_bp IS NULL OR rate_max_bp BETWEEN 0 AND 10000", name="rate_max_is_a_share"),
+        CheckConstraint("rate_min_bp IS NULL OR rate_max_bp IS NULL OR rate_min_bp <= rate_max_bp",
+                        name="rate_range_ordered"),
+        CheckConstraint("amount_floor_cents IS NULL OR amount_floor_cents >= 0", name="floor_positive"),
+        CheckConstraint("amount_floor_cents IS NULL OR amount_ceiling_cents IS NULL"
+                        " OR amount_floor_cents <= amount_ceiling_cents", name="amount_range_ordered"),
+        # Population bounds: at least ``min``, strictly below ``below`` ("moins de 20 000 habitants").
+        CheckConstraint("population_min IS NULL OR population_below IS NULL OR population_min < population_below",
+                        name="population_range_ordered"),
+        CheckConstraint("epci_population_min IS NULL OR epci_population_below IS NULL"
+                        " OR epci_population_min < epci_population_below", name="epci_population_range_ordered"),
+        # Only State programmes belong to a State grant family (the plan's 80 % cap reads it).
+        CheckConstraint("state_family IS NULL OR funder_level = 'state'", name="state_family_is_state"),
+        CheckConstraint("status NOT IN ('published', 'closed') OR published_at IS NOT NULL",
+                        name="public_has_publication_date"),
+        Index("ix_programmes_owner_status", "owner_tenant_id", "status"),
+        Index("ix_programmes_status_published", "status", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Not tenant_id: the guard must not hide a published programme. Ownership is checked by the
+    # services (marketplace.funding.services.get_editable_programme).
+    owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[ProgrammeStatus] = mapped_column(_enum(ProgrammeStatus, "programme_status"),
+                                                    default=ProgrammeStatus.draft)
+    version: Mapped[int] = mapped_column(default=0)  # number of the last ProgrammeVersion
+
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(400))
+    description: Mapped[str] = mapped_column(Text, default="")  # Markdown, rendered sanitised
+    funders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    instructing_body: Mapped[str] = mapped_column(String(200), default="")
+    funder_level: Mapped[FunderLevel] = mapped_column(_enum(FunderLevel, "funder_level"))
+    state_family: Mapped[str | None] = mapped_column(String(20))
+    aid_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    # Eligibility (with the scope rows).
+    beneficiary_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    epci_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every kind
+    population_min: Mapped[int | None]
+    population_below: Mapped[int | None]
+    epci_population_min: Mapped[int | None]
+    epci_population_below: Mapped[int | None]
+
+    rate_min_bp: Mapped[int | None]
+    rate_max_bp: Mapped[int | None]
+    # BIGINT: a 32-bit integer of cents stops at 21 M€, below some FEDER or loan ceilings.
+    amount_floor_cents: Mapped[int | None] = mapped_column(BigInteger)
+    amount_ceiling_cents: Mapped[int | None] = mapped_column(BigInteger)
+    expense_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    project_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    recurrence: Mapped[Recurrence] = mapped_column(_enum(Recurrence, "programme_recurrence"),
+                                                   default=Recurrence.permanent)
+    opens_on: Mapped[dt.date | None] = mapped_column(Date)
+    prefiling_on: Mapped[dt.date | None] = mapped_column(Date)  # date limite de pré-dépôt
+    closes_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+    how_to_apply: Mapped[str] = mapped_column(Text, default="")
+    contacts: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str] = mapped_column(String(500), default="")
+    provenance: Mapped[str] = mapped_column(String(500), default="")  # who wrote it, from what
+    licence: Mapped[str] = mapped_column(String(120), default="")
+    # What the curator could not confirm (⚠), shown on the page: facts stay editable, never hidden.
+    curation_note: Mapped[str] = mapped_column(Text, default="")
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+    published_at: Mapped[dt.datetime | None]  # first publication
+    closed_at: Mapped[dt.datetime | None]
+    archived_at: Mapped[dt.datetime | None]
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    reviewed_at: Mapped[dt.datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    owner: Mapped[Tenant] = relationship(lazy="joined")
+    scope: Mapped[list["ProgrammeScope"]] = relationship(
+        back_populates="programme", lazy="selectin", cascade="all, delete-orphan",
+        order_by="(ProgrammeScope.include.desc(), ProgrammeScope.id)")
+    calls: Mapped[list["ProgrammeCall"]] = relationship(
+        back_populates="programme", lazy="selectin", cascade="all, delete-orphan",
+        order_by="(ProgrammeCall.closes_on, ProgrammeCall.id)")
+    versions: Mapped[list["ProgrammeVersion"]] = relationship(
+        back_populates="programme", cascade="all, delete-orphan", order_by="ProgrammeVersion.number.desc()")
+
+    def move_to(self, status: ProgrammeStatus) -> None:
+        if status not in TRANSITIONS[self.status]:
+            raise IllegalTransition(f"{self.status.value} → {status.value}")
+        now = utcnow()
+        self.status = status
+        if status is ProgrammeStatus.in_review:
+            self.submitted_at = now
+        elif status is ProgrammeStatus.published:
+            self.published_at = self.published_at or now
+            self.closed_at = self.archived_at = None
+        elif status is ProgrammeStatus.closed:
+            self.closed_at = now
+        elif status is ProgrammeStatus.archived:
+            self.archived_at = now
+
+    @property
+    def is_published(self) -> bool:
+        return self.status is ProgrammeStatus.published
+
+    def content(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CONTENT_FIELDS}
+
+    def apply_content(self, content: dict[str, Any]) -> None:
+        for name in CONTENT_FIELDS:
+            if name in content:
+                value = content[name]
+                setattr(self, name, list(value) if isinstance(value, list) else value)
+        self.updated_at = utcnow()
+
+    # The duck-typed face the funding plan reads (marketplace.funding.plan.engine.line_from_programme):
+    # title, id, plan_category, state_family, rate_max_bp, amount_ceiling_cents.
+    @property
+    def plan_category(self) -> str:
+        """How a funding plan counts this programme.
+
+        ``state_grant`` is kept for the State investment grants that share the 80 % cap (a
+        ``state_family`` is set): the plan engine requires a family for every State grant. Other
+        State subsidies (a ministry's call) are ``other_public_grant``. With several aid types, a
+        subsidy wins (it is what caps count), then engineering credits, then loans, then equity.
+        """
+        kinds = set(self.aid_types or [])
+        if self.state_family:
+            return "state_grant"
+        if "subvention" in kinds:
+            return {FunderLevel.eu: "eu_grant", FunderLevel.region: "region_grant",
+                    FunderLevel.departement: "departement_grant"}.get(self.funder_level, "other_public_grant")
+        if "ingenierie" in kinds:
+            return "engineering"
+        # A guarantee backs a loan: like a loan, it is outside the grant caps.
+        if kinds & {"pret", "avance_remboursable", "garantie"}:
+            return "loan"
+        if "fonds_propres" in kinds:
+            return "equity"
+        return "other_public_grant"
+
+    # Labels for the pages and exports.
+    @property
+    def theme_labels(self) -> list[str]:
+        return [taxonomy.DOMAINS.get(t, t) for t in self.themes or []]
+
+    @property
+    def aid_type_labels(self) -> list[str]:
+        return [AID_TYPES.get(a, a) for a in self.aid_types or []]
+
+    @property
+    def beneficiary_labels(self) -> list[str]:
+        return [BENEFICIARY_KINDS.get(b, b) for b in self.beneficiary_kinds or []]
+
+    @property
+    def public_calls(self) -> list["ProgrammeCall"]:
+        return [c for c in self.calls if c.status in (CallStatus.published, CallStatus.closed)]
+
+    @property
+    def includes(self) -> list["ProgrammeScope"]:
+        return [s for s in self.scope if s.include]
+
+    @property
+    def excludes(self) -> list["ProgrammeScope"]:
+        return [s for s in self.scope if not s.include]
+
+
+class ProgrammeScope(Base):
+    """One place a programme's territory includes or excludes (see the module docstring)."""
+
+    __tablename__ = "programme_scopes"
+    __table_args__ = (
+        CheckConstraint("level IN ('france', 'region', 'departement', 'epci', 'commune', 'label')",
+                        name="level_known"),
+        CheckConstraint("level <> 'france' OR code = 'FR'", name="france_code"),
+        # A place is named once per programme: included or excluded, not both.
+        UniqueConstraint("programme_id", "level", "code", name="uq_programme_scopes_place"),
+        # The inverted lookup of "programmes for this commune" (eligibility.programme_rows_for):
+        # the commune's places → scope rows, read from the index alone.
+        Index("ix_programme_scopes_lookup", "level", "code", "programme_id", "include"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    include: Mapped[bool] = mapped_column(default=True)
+    level: Mapped[str] = mapped_column(String(12))
+    # INSEE code (région, département, commune), SIREN (EPCI), label slug, or "FR". No foreign key:
+    # one column names several kinds of places; a code that leaves the registry matches nothing.
+    code: Mapped[str] = mapped_column(String(60))
+
+    programme: Mapped[Programme] = relationship(back_populates="scope")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"include": self.include, "level": self.level, "code": self.code}
+
+
+class ProgrammeCall(Base):
+    """An *appel à projets* or *appel à manifestation d'intérêt*: a dated window of a programme."""
+
+    __tablename__ = "programme_calls"
+    __table_args__ = (
+        CheckConstraint("opens_on IS NULL OR closes_on IS NULL OR opens_on <= closes_on", name="dates_ordered"),
+        CheckConstraint("status <> 'published' OR published_at IS NOT NULL", name="published_has_date"),
+        Index("ix_programme_calls_status_closes", "status", "closes_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
+    status: Mapped[CallStatus] = mapped_column(_enum(CallStatus, "call_status"), default=CallStatus.draft)
+    kind: Mapped[str] = mapped_column(String(3), default="aap")  # aap | ami
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    opens_on: Mapped[dt.date | None] = mapped_column(Date)
+    prefiling_on: Mapped[dt.date | None] = mapped_column(Date)
+    closes_on: Mapped[dt.date | None] = mapped_column(Date)
+    url: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+
+    programme: Mapped[Programme] = relationship(back_populates="calls")
+
+    KINDS = {"aap": "Appel à projets", "ami": "Appel à manifestation d'intérêt"}
+    CONTENT_FIELDS = ("kind", "title", "description", "opens_on", "prefiling_on", "closes_on", "url")
+
+    @property
+    def kind_label(self) -> str:
+        return self.KINDS.get(self.kind, self.kind)
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in (CallStatus.published, CallStatus.closed) and self.programme.status.is_public
+
+    def move_to(self, status: CallStatus) -> None:
+        if status not in CALL_TRANSITIONS[self.status]:
+            raise IllegalTransition(f"{self.status.value} → {status.value}")
+        now = utcnow()
+        self.status = status
+        if status is CallStatus.published:
+            self.published_at = self.published_at or now
+            self.closed_at = None
+        elif status is CallStatus.closed:
+            self.closed_at = now
+
+
+class ProgrammeVersion(Base):
+    """A programme as it was after one change: who, when, what, and the whole snapshot."""
+
+    __tablename__ = "programme_versions"
+    __table_args__ = (UniqueConstraint("programme_id", "number", name="uq_programme_versions_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # NULL: the daily job (an automatic closing), or an account since deleted.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    summary: Mapped[str] = mapped_column(String(500))
+
+    programme: Mapped[Programme] = relationship(back_populates="versions")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Label(Base):
+    """A named list of communes a programme can target: Action Cœur de Ville, Petites Villes de
+    Demain, or any list an operator uploads as INSEE codes."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The code scope rows name: never changed once created (rows would point at nothing).
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str] = mapped_column(String(500), default="")
+    licence: Mapped[str] = mapped_column(String(120), default="")
+    owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    communes_updated_at: Mapped[dt.datetime | None]
+
+    owner: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class LabelCommune(Base):
+    __tablename__ = "label_communes"
+    __table_args__ = (
+        # "Labels of this commune" (the eligibility lookup) reads this index.
+        Index("ix_label_communes_commune", "commune_insee", "label_id"),
+    )
+
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True)
+    # CASCADE: a commune that leaves the registry (merged into a commune nouvelle) leaves its
+    # labels too; the territory import must not fail on it.
+    commune_insee: Mapped[str] = mapped_column(ForeignKey("communes.insee", ondelete="CASCADE"), primary_key=True)
+
+    commune: Mapped[Commune] = relationship()
