@@ -166,36 +166,6 @@ def reset_password(token: str):
 
 # Sign-up: an account, then a collectivité claim or a startup -----------------------------
 
-# The autocomplete writes "Châteauroux (36000) — 36044": the INSEE code comes after the dash. A
-# code in brackets is a postal code, never an INSEE code ("Saint-Martin (65360)" is not Peyrouse).
-INSEE_AT_END = re.compile(r"—\s*(\d[\dAB]\d{3})\s*$")
-POSTAL_CODE = re.compile(r"\((\d{5})\)")
-
-
-def _resolve_commune(db, text: str | None):
-    """The commune the person chose: an INSEE code (from the autocomplete) or an unambiguous name."""
-    text = (text or "").strip()
-    if not text:
-        return None, "Indiquez votre commune (nom ou code postal).", []
-    if m := INSEE_AT_END.search(text):
-        commune = territories.get_commune(db, m.group(1))
-        if commune:
-            return commune, None, []
-        text = INSEE_AT_END.sub("", text).strip()
-    postal = POSTAL_CODE.search(text)
-    name = re.sub(r"\(.*\)", "", text).strip()
-    # Every commune bearing exactly this name, not only the largest few: five are called Saint-Martin.
-    exact = territories.communes_named(db, name)
-    if postal and len(exact) > 1:
-        exact = [c for c in exact if postal.group(1) in c.postal_code_list] or exact
-    if len(exact) == 1:
-        return exact[0], None, []
-    candidates = exact or territories.search_communes(db, name, limit=8)
-    if not candidates:
-        return None, "Aucune commune ne correspond à cette saisie.", []
-    return None, "Plusieurs communes correspondent : choisissez la vôtre dans la liste.", candidates
-
-
 @auth_bp.route("/inscription", methods=["GET", "POST"])
 def register():
     db = get_db()
@@ -206,13 +176,16 @@ def register():
         form = parse_form(OrganisationSchema())
         form.errors.update(account_form.errors)
         form.raw.update(account_form.raw)
-        commune = None
+        commune = epci_named = None
         if not form.errors:
             data = form.data
             if data["kind"] == "collectivite":
-                commune, error, candidates = _resolve_commune(db, data.get("territory"))
-                if error:
-                    form.add_error("territory", error)
+                choice = territories.resolve_territory(db, data.get("territory"))
+                commune, candidates = choice.commune, choice.candidates
+                if choice.epci is not None:  # the EPCI itself was named: that is the claim
+                    epci_named = choice.epci
+                if choice.error:
+                    form.add_error("territory", choice.error)
                 if not data["job_title"].strip():
                     form.add_error("job_title", "Indiquez votre fonction dans la collectivité.")
                 if commune is not None and data["represent_epci"] and commune.epci is None:
@@ -231,8 +204,8 @@ def register():
                 if form.data["kind"] == "collectivite":
                     claim = services.claim_territory(
                         db, user,
-                        commune=None if form.data["represent_epci"] else commune,
-                        epci=commune.epci if form.data["represent_epci"] else None,
+                        commune=None if (form.data["represent_epci"] or epci_named) else commune,
+                        epci=epci_named or (commune.epci if form.data["represent_epci"] else None),
                         job_title=form.data["job_title"], message=form.data["message"])
                     tenant = claim.tenant
                     flash("Votre demande a été transmise à l'ANCT. Vous serez prévenu·e par courriel dès "

@@ -69,8 +69,4 @@ def fallback(session: Session, text: str, limit: int) -> list[Document]:
     return [solution_document(s) for s in search_published(session, text, limit)]
 
 
-try:
-    register("solution", load, all_ids, fallback=fallback)
-except TypeError:
-    # search/documents.py before its optional database fallback: the two packages land separately.
-    register("solution", load, all_ids)
+register("solution", load, all_ids, fallback=fallback)

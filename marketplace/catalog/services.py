@@ -40,7 +40,6 @@ from marketplace.text import fold
 from search.indexing import index_later
 from tenants.models import AuditEventType as E, Tenant, TenantKind, User
 from tenants.services import NotFound, ServiceError
-from tenants.territories import services as territories
 from tenants.territories.models import Commune, Epci
 
 __all__ = ["NotFound", "ServiceError"]
@@ -396,71 +395,6 @@ def solutions_to_compare(session: Session, ids: list[int]) -> tuple[list[Solutio
 
 
 # References ------------------------------------------------------------------------------------
-
-# The sign-up page's convention (tenants.views): the autocomplete writes "Châteauroux (36000) — 36044"
-# for a commune; an EPCI is written "Châteauroux Métropole — 243600327" (its SIREN).
-_INSEE_AT_END = re.compile(r"—\s*(\d[\dAB]\d{3})\s*$")
-_SIREN_AT_END = re.compile(r"(?:^|—)\s*(\d{9})\s*$")
-_POSTAL_CODE = re.compile(r"\((\d{5})\)")
-
-
-@dataclass
-class TerritoryChoice:
-    commune: Commune | None = None
-    epci: Epci | None = None
-    error: str | None = None
-    # (value for the form, label for the person) when the text names several territories
-    candidates: list[tuple[str, str]] = field(default_factory=list)
-
-
-def commune_value(commune: Commune) -> str:
-    postal = commune.postal_code_list[0] if commune.postal_code_list else commune.departement_code
-    return f"{commune.name} ({postal}) — {commune.insee}"
-
-
-def epci_value(epci: Epci) -> str:
-    return f"{epci.name} — {epci.siren}"
-
-
-def resolve_territory(session: Session, text: str | None) -> TerritoryChoice:
-    """The commune or EPCI the person chose: a code from the autocomplete, or an unambiguous name."""
-    text = (text or "").strip()
-    if not text:
-        return TerritoryChoice(error="Indiquez la commune ou l'intercommunalité.")
-    if m := _SIREN_AT_END.search(text):
-        if epci := session.get(Epci, m.group(1)):
-            return TerritoryChoice(epci=epci)
-        if commune := session.scalar(select(Commune).where(Commune.siren == m.group(1))):
-            return TerritoryChoice(commune=commune)
-        text = _SIREN_AT_END.sub("", text).strip()
-    if m := _INSEE_AT_END.search(text):
-        if commune := session.get(Commune, m.group(1)):
-            return TerritoryChoice(commune=commune)
-        text = _INSEE_AT_END.sub("", text).strip()
-    postal = _POSTAL_CODE.search(text)
-    name = re.sub(r"\(.*?\)", "", text).strip()
-    key = fold(name)
-    if not key:
-        return TerritoryChoice(error="Aucun territoire ne correspond à cette saisie.")
-    communes = list(session.scalars(select(Commune).where(Commune.search_key == key)
-                                    .order_by(Commune.population.desc()).limit(50)))
-    if postal and len(communes) > 1:
-        communes = [c for c in communes if postal.group(1) in c.postal_code_list] or communes
-    epcis = list(session.scalars(select(Epci).where(Epci.search_key == key)))
-    if len(communes) + len(epcis) == 1:
-        return TerritoryChoice(commune=communes[0] if communes else None, epci=epcis[0] if epcis else None)
-    if not communes and not epcis:
-        communes = territories.search_communes(session, name, limit=6)
-        epcis = territories.search_epcis(session, name, limit=4)
-    candidates = [(commune_value(c), f"{c.name} ({c.departement.name}, {c.population:,} habitants)".replace(",", "\u202f"))
-                  for c in communes[:8]]
-    candidates += [(epci_value(e), f"{e.name} ({e.kind_label}, {e.population:,} habitants)".replace(",", "\u202f"))
-                   for e in epcis[:4]]
-    if not candidates:
-        return TerritoryChoice(error="Aucune commune ni intercommunalité ne correspond à cette saisie.")
-    return TerritoryChoice(error="Plusieurs territoires correspondent : choisissez dans la liste.",
-                           candidates=candidates)
-
 
 def add_reference(session: Session, actor: User, solution: Solution, *, commune: Commune | None = None,
                   epci: Epci | None = None, year: int, testimonial: str = "") -> SolutionReference:

@@ -27,6 +27,7 @@ from marketplace.catalog.services import NotFound, ServiceError, Viewer
 from marketplace.forms import FormResult, empty_form, parse_form
 from marketplace.web import current_membership, get_db, page_arg, require_membership, require_operator, settings
 from tenants.models import Role, TenantKind
+from tenants.territories import services as territories
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 workspace_bp = Blueprint("catalog_ws", __name__, url_prefix="/espace", template_folder="templates")
@@ -359,7 +360,7 @@ def references(solution_id: int):
             abort(403)
         form = parse_form(ReferenceSchema())
         if form.ok:
-            choice = services.resolve_territory(db, form.data["territory"])
+            choice = territories.resolve_territory(db, form.data["territory"])
             candidates = choice.candidates
             if choice.error:
                 form.add_error("territory", choice.error)

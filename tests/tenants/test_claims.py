@@ -118,7 +118,7 @@ def test_an_ambiguous_name_lists_the_candidate_communes(client, db):
     response = claim(client, territory="Saint-Martin")
     assert response.status_code == 400
     page = text(response)
-    assert "Plusieurs communes correspondent : choisissez la vôtre dans la liste." in page
+    assert "Plusieurs territoires correspondent : choisissez dans la liste." in page
     # The five communes named exactly Saint-Martin are offered, each with its département.
     for insee, departement in (("32389", "Gers"), ("54480", "Meurthe-et-Moselle"), ("65392", "Hautes-Pyrénées"),
                                ("67426", "Bas-Rhin")):
@@ -142,10 +142,10 @@ def test_a_postal_code_in_brackets_picks_among_homonyms_and_is_never_read_as_an_
 def test_a_commune_that_does_not_exist_is_a_french_field_error(client, db):
     response = claim(client, territory="Xyzzyville")
     assert response.status_code == 400
-    assert "Aucune commune ne correspond à cette saisie." in text(response)
+    assert "Aucune commune ni intercommunalité ne correspond à cette saisie." in text(response)
     response = claim(client, territory="", job_title="")
     page = text(response)
-    assert "Indiquez votre commune (nom ou code postal)." in page
+    assert "Indiquez la commune ou l'intercommunalité." in page
     assert "Indiquez votre fonction dans la collectivité." in page
     assert claims_for(db) == []
 
@@ -279,3 +279,9 @@ def test_the_space_is_named_in_correct_french(app, db):
                              ("c@evreux.test", "Évreux (27000) — 27229")):
         assert claim(app.test_client(), email=email, territory=territory).status_code == 302
     assert [tenant_of(db, c).name for c in claims_for(db)] == ["Ville d'Issoudun", "Ville du Havre", "Ville d'Évreux"]
+
+
+def test_naming_the_epci_itself_claims_the_epci(client, db):
+    response = claim(client, territory="Châteauroux Métropole — 243600327")
+    assert response.status_code == 302
+    assert tenant_of(db, claims_for(db)[0]).epci_siren == "243600327"
