@@ -105,3 +105,64 @@ def make_reference(db, solution, *, insee: str | None = "36044", siren: str | No
                                      commune=db.get(Commune, insee) if insee and not siren else None,
                                      epci=db.get(Epci, siren) if siren else None, year=year,
                                      testimonial=testimonial)
+
+
+# The funding guichet -------------------------------------------------------------------------------
+
+PROGRAMME_DATA = {
+    "title": "Investissements des petites communes",
+    "summary": "Subvention aux investissements des communes de moins de 20 000 habitants de la région.",
+    "description": "Travaux de **rénovation** des bâtiments communaux.",
+    "funders": ["Région Centre-Val de Loire"],
+    "instructing_body": "Direction de l'aménagement du territoire",
+    "funder_level": "region",
+    "state_family": None,
+    "aid_types": ["subvention"],
+    "themes": ["energie-batiments"],
+    "beneficiary_kinds": ["commune"],
+    "epci_kinds": [],
+    "population_below": 20000,
+    "rate_max_bp": 4000,
+    "amount_ceiling_cents": 20_000_000,
+    "expense_kinds": ["investissement"],
+    "project_stages": ["realisation"],
+    "recurrence": "permanent",
+    "source_url": "https://www.centre-valdeloire.fr/",
+    "licence": "Licence Ouverte 2.0",
+}
+
+
+def make_programme(db, owner: Tenant | None = None, *, status: str = "published",
+                   scope: tuple = (("include", "region", "24"),), actor: User | None = None, **content):
+    """A programme through the services: ``scope`` rows are (mode, level, value); ``status`` goes
+    through submission and ANCT's review (``published``, ``closed``, ``archived``)."""
+    from marketplace.funding import services as funding
+    from marketplace.funding.models import ProgrammeStatus
+
+    owner = owner or make_operator(db, f"Financeur {next(_seq)}")
+    actor = actor or make_user(db)
+    with funding.without_indexing(db):
+        programme = funding.create_programme(db, actor, owner, {**PROGRAMME_DATA, **content})
+        for mode, level, value in scope:
+            funding.add_scope(db, actor, programme, include=mode == "include", level=level, value=value)
+        if status != "draft":
+            funding.submit(db, actor, programme)
+        if status in ("published", "closed", "archived"):
+            funding.publish(db, make_user(db, platform_admin=True), programme)
+        if status == "closed":
+            funding.close(db, actor, programme)
+        if status == "archived":
+            funding.archive(db, actor, programme)
+        db.flush()
+    assert programme.status is ProgrammeStatus(status)
+    return programme
+
+
+def make_label(db, name: str = "Action Cœur de Ville", codes: tuple[str, ...] = ("36044",), owner: Tenant | None = None):
+    from marketplace.funding import services as funding
+
+    owner = owner or make_operator(db, f"Opérateur {next(_seq)}")
+    label = funding.create_label(db, make_user(db), owner, {"name": name})
+    if codes:
+        funding.upload_label_communes(db, make_user(db), label, "\n".join(codes))
+    return label
