@@ -241,6 +241,10 @@ def init_app(app: Flask) -> None:
     for bp in (catalog.bp, catalog.workspace_bp, catalog.operator_bp):
         app.register_blueprint(bp)
 
+    from marketplace.funding.plan.views import bp as funding_plan_bp
+
+    app.register_blueprint(funding_plan_bp)
+
 
 ERROR_TITLES = {
     400: ("Requête invalide", "La demande envoyée n'a pas pu être comprise."),

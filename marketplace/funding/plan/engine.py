@@ -405,7 +405,8 @@ class PlanResult:
         return {
             "cost_ht_cents": self.cost_ht_cents, "eligible_cost_ht_cents": self.eligible_cost_ht_cents,
             "date": self.on.isoformat(), "ordering": self.ordering.value,
-            "lines": [{"index": r.index, **r.line.as_dict(), "requested_cents": r.requested_cents,
+            "lines": [{"index": r.index, **r.line.as_dict(), "kind_label": r.line.kind_label,
+                       "requested_cents": r.requested_cents,
                        "granted_cents": r.granted_cents,
                        "reductions": [vars(red).copy() for red in r.reductions]} for r in self.lines],
             "totals": {"grants_cents": self.grants_cents, "state_grants_cents": self.state_grants_cents,
