@@ -40,6 +40,10 @@ def demo_app(tmp_path, fresh_database_url, redis_url):
         session.commit()
     settings = load_settings(passerelle_home=tmp_path / "home", secret_key="browser-test-secret-key",
                              redis_url=redis_url, database_url=fresh_database_url)
+    from search.service import rebuild
+
+    with make_session_factory(engine)() as session:
+        rebuild(settings.search_dir, session)
     app = create_app(settings, engine=engine)
     assert app.config.get("WTF_CSRF_ENABLED", True), "CSRF must stay on for a real browser"
     yield app
@@ -150,3 +154,34 @@ def test_sign_in_then_invite_a_member(demo_app, live_server, browser_page):
 
     assert not broken_assets, f"static assets failed to load: {broken_assets}"
     assert not page_errors, f"JavaScript errors on the pages: {page_errors}"
+
+
+def test_a_buyer_searches_the_annuaire_and_compares(demo_app, live_server, browser_page):
+    from playwright.sync_api import expect
+
+    base = live_server(demo_app)
+    page = browser_page
+    page.goto(base + "/")
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Solutions", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rechercher une solution")
+
+    # Accent-free words find the accented text, with the matches highlighted.
+    page.get_by_label("Rechercher").fill("eclairage public")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page).to_have_url(re.compile(r"/recherche\?q=eclairage"))
+    expect(page.locator("main")).to_contain_text("Lumio Veille")
+    expect(page.locator("main mark").first).to_be_visible()
+    shot(page, "06-recherche")
+
+    # Every published solution, then two of them side by side.
+    page.goto(base + "/recherche?type=solution")
+    boxes = page.get_by_role("checkbox", name=re.compile("^Comparer"))
+    expect(boxes).to_have_count(3)
+    labels = page.locator('label[for^="comparer-"]')  # DSFR draws the box on the label: click it
+    labels.nth(0).click()
+    labels.nth(1).click()
+    expect(boxes.nth(0)).to_be_checked()
+    page.get_by_role("button", name=re.compile("Comparer les solutions cochées")).click()
+    expect(page).to_have_url(re.compile(r"/solutions/comparer\?ids="))
+    expect(page.get_by_role("table")).to_be_visible()
+    shot(page, "07-comparaison")
