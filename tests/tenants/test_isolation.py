@@ -80,6 +80,15 @@ def _other_lead(db, other):
     return lead.id
 
 
+def _other_funding_plan(db, other):
+    from marketplace.funding.plan import services as plans
+
+    data = {"title": "Plan d'une autre ville", "cost_ht_cents": 100_000, "eligible_cost_ht_cents": 100_000,
+            "lines": [{"label": "DSIL", "category": "state_grant", "state_family": "DSIL", "requested_rate_bp": 5000}]}
+    with bound_to_tenant(db, other.id):
+        return plans.create_plan(db, make_member(db, other, Role.admin)[0], other, data).id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -94,6 +103,7 @@ OBJECT_FACTORIES = {
     "reference_id": _other_reference,
     "item_id": _other_shortlist_item,
     "lead_id": _other_lead,
+    "plan_id": _other_funding_plan,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",

@@ -44,7 +44,7 @@ def _check_line(data: dict) -> None:
         errors["requested_rate_bp"] = ("Indiquez un taux ou un montant demandé, pas les deux." if has_rate else
                                        "Indiquez un taux demandé ou un montant demandé.")
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError({name: [message] for name, message in errors.items()})
 
 
 class LineSchema(BaseSchema):
@@ -90,7 +90,7 @@ class PlanComputeSchema(BaseSchema):
     lines = fields.List(fields.Nested(LineSchema), required=True, validate=validate.Length(
         1, MAX_LINES, error=f"Entre 1 et {MAX_LINES} lignes de financement."))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # said even when a line has its own errors
     def _eligible_within_cost(self, data, **kw):
         cost, eligible = data.get("cost_ht_cents"), data.get("eligible_cost_ht_cents")
         if cost is not None and eligible is not None and eligible > cost:
@@ -223,7 +223,7 @@ class PlanFormSchema(BaseSchema):
         [o.value for o in Ordering], error="Règle inconnue."))
     notes = fields.String(load_default="", validate=validate.Length(max=5000, error="5000 caractères au plus."))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _eligible_within_cost(self, data, **kw):
         if data.get("cost") is not None and data.get("eligible_cost") is not None \
                 and data["eligible_cost"] > data["cost"]:
