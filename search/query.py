@@ -43,6 +43,8 @@ class SearchRequest:
     per_page: int = 20
     highlight: bool = True
     facets: bool = True
+    # Restrict to these documents ("programme:12", …): what a tenant is eligible to, say. None: all.
+    only: frozenset[str] | None = None
 
 
 @dataclass
@@ -258,6 +260,14 @@ def _bm25(searcher, cache, plan: Plan, matched: set[int] | frozenset[int]) -> di
     return scores
 
 
+def _docnums_by_id(searcher, cache) -> dict[str, int]:
+    if "ids" not in cache:
+        reader = searcher.reader()
+        deleted = _deleted(searcher, cache)
+        cache["ids"] = {fields["id"]: docnum for docnum, fields in reader.iter_docs() if docnum not in deleted}
+    return cache["ids"]
+
+
 def _sort_keys(searcher, cache, fieldname: str) -> list:
     key = f"sort:{fieldname}"
     if key not in cache:
@@ -309,6 +319,10 @@ def search(root: Path, request: SearchRequest) -> SearchResponse:
 def _run(searcher, cache, request: SearchRequest, any_word: bool = False) -> SearchResponse:
     facets = _facet_sets(searcher, cache)
     allowed = _filter_set(searcher, cache, request.filters)
+    if request.only is not None:
+        ids = _docnums_by_id(searcher, cache)
+        only = frozenset(ids[key] for key in request.only if key in ids)
+        allowed = only if allowed is None else allowed & only
     plan = build_plan(request.q, any_word=any_word)
     wanted = request.page * request.per_page
     everything = cache["all"]

@@ -216,3 +216,11 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         p.join(60)
         assert p.exitcode == 0
     assert search(root, SearchRequest(q="concurrence", per_page=100)).total == 16
+
+
+def test_a_search_can_be_restricted_to_given_documents(root):
+    # "Mes financements": only what the tenant is eligible to, with facets counted on that set.
+    response = search(root, SearchRequest(q="éclairage", only=frozenset({"solution:4", "solution:2", "solution:99"})))
+    assert ids(response) == [4]
+    assert {f.value: f.count for f in response.facets["hosting"]} == {"hors-ue": 1}
+    assert search(root, SearchRequest(only=frozenset())).total == 0
