@@ -87,14 +87,6 @@ def make_current(root: Path, path: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def ensure_index(root: Path) -> Path:
-    path = current_dir(root)
-    if path is None:
-        path = create_empty(root)
-        make_current(root, path)
-    return path
-
-
 def open_current(root: Path):
     path = current_dir(root)
     if path is None:

@@ -25,9 +25,12 @@ def _journal(root: Path) -> Path:
 
 def index_document(root: Path, session: Session, doc_type: str, object_id: int) -> bool:
     """Bring one document of the index in line with the database. Returns True if it is indexed."""
+    if idx.current_dir(root) is None:
+        # No index yet: one document would make a misleading index of one. Build it whole.
+        rebuild(root, session)
+        return provider(doc_type).load(session, object_id) is not None
     doc = provider(doc_type).load(session, object_id)
     key = f"{doc_type}:{object_id}"
-    idx.ensure_index(root)
     ix = idx.open_current(root)
     with idx.writer_for(ix) as writer:
         if doc is None:

@@ -156,7 +156,10 @@ def store():
 def test_index_document_follows_the_database(tmp_path, store):
     root = tmp_path / "search"
     store.docs[7] = doc(7, "Compteurs d'eau", "Télérelève des compteurs")
+    store.docs[8] = doc(8, "Capteurs de crue", "Alerte inondation")
     assert index_document(root, None, "solution", 7)
+    # There was no index at all: it was built whole, not with this one document.
+    assert ids(search(root, SearchRequest(q="inondation"))) == [8]
     assert ids(search(root, SearchRequest(q="compteurs"))) == [7]
     del store.docs[7]  # unpublished, archived or deleted
     assert not index_document(root, None, "solution", 7)
