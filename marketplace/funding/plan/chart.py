@@ -63,7 +63,7 @@ def bar_chart(result: PlanResult) -> Chart:
     scale = max(result.cost_ht_cents, 1)
     groups: list[tuple[str, list[tuple[str, int, str]]]] = [
         ("Subventions", [(r.label, r.granted_cents, "grant") for r in result.lines if r.is_grant]),
-        ("Part du maître d'ouvrage", [
+        ("Part de la collectivité (maître d'ouvrage)", [
             *[(f"Prêt : {r.label}", r.granted_cents, "loan") for r in result.lines
               if r.line.category is Category.loan],
             *[(f"Fonds propres : {r.label}", r.granted_cents, "equity") for r in result.lines
