@@ -534,3 +534,22 @@ class LabelCommune(Base):
     commune_insee: Mapped[str] = mapped_column(ForeignKey("communes.insee", ondelete="CASCADE"), primary_key=True)
 
     commune: Mapped[Commune] = relationship()
+
+
+class EligibilityGeneration(Base):
+    """One row: a random token replaced in the same transaction as every change that can alter
+    eligibility (a programme's rules, territory or status). Each process keeps an in-memory index
+    of published programmes' scope rows tagged with the token it was built from
+    (``marketplace.funding.eligibility.scope_index``) and rebuilds it when the token differs.
+
+    A random token rather than a counter: a rolled-back change restores the old token with the old
+    data, so a token always names one state of the data; a counter would be reused by the next
+    change after a rollback, and a process could trust an index built from the rolled-back one."""
+
+    __tablename__ = "eligibility_generation"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+

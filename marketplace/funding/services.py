@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import audit
 from marketplace.db import utcnow
+from marketplace.funding import eligibility
 from marketplace.funding.models import (
     CONTENT_FIELDS,
     FIELD_LABELS,
@@ -183,7 +184,10 @@ def snapshot(programme: Programme) -> dict[str, Any]:
 
 
 def _version(session: Session, programme: Programme, actor: User | None, summary: str) -> ProgrammeVersion:
+    """Record the programme as it now is. Every change passes here, so this is also where the
+    eligibility index learns that it must be rebuilt (same transaction as the change)."""
     session.flush()
+    eligibility.touch(session)
     session.refresh(programme, ["scope", "calls"])
     programme.version = (programme.version or 0) + 1
     version = ProgrammeVersion(programme_id=programme.id, number=programme.version, snapshot=snapshot(programme),

@@ -8,9 +8,13 @@ Programmes, their calls and labels are shared rows with an owner (owner_tenant_i
 tenant-owned: published programmes are public. A programme's territory is a set of
 programme_scopes rows (include/exclude, level, code); ix_programme_scopes_lookup serves the
 inverted lookup "programmes for this commune", ix_label_communes_commune "labels of this commune".
-Every change of a programme is a programme_versions row (snapshot, number, actor, date, summary).
+Every change of a programme is a programme_versions row (snapshot, number, actor, date, summary),
+and replaces the token of the single eligibility_generation row, which tells each process's
+in-memory eligibility index that it must be rebuilt.
 Amounts are BIGINT cents; rates are basis points held between 0 and 10 000 by CHECKs.
 """
+import datetime as dt
+
 from alembic import op
 import sqlalchemy as sa
 import marketplace.db
@@ -23,6 +27,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    eligibility_generation = op.create_table('eligibility_generation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=32), nullable=False),
+    sa.Column('changed_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_eligibility_generation_single_row')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_eligibility_generation'))
+    )
+    # The one row the services update: it must exist before the first programme is written.
+    op.bulk_insert(eligibility_generation, [{"id": 1, "token": "initial", "changed_at": dt.datetime.now(dt.UTC)}])
     op.create_table('labels',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=60), nullable=False),
@@ -187,3 +200,4 @@ def downgrade() -> None:
 
     op.drop_table('programmes')
     op.drop_table('labels')
+    op.drop_table('eligibility_generation')

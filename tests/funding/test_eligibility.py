@@ -241,3 +241,21 @@ def test_a_programme_without_territory_is_open_to_no_one(db):
     with pytest.raises(funding.ServiceError, match="périmètre"):
         funding.submit(db, _user(db), programme)
     assert isinstance(programme, Programme)
+
+
+def test_the_in_memory_index_follows_every_change_and_forgets_rolled_back_ones(db):
+    programme = make_programme(db, scope=(("include", "region", "24"),), population_below=None)
+    assert programme.id in offered(db, CHATEAUROUX)
+    before = eligibility.current_token(db)
+    # A change inside a savepoint: the index is rebuilt from the session's own view...
+    savepoint = db.begin_nested()
+    funding.close(db, _user(db), programme)
+    assert eligibility.current_token(db) != before
+    assert programme.id not in offered(db, CHATEAUROUX)
+    savepoint.rollback()
+    # ...and the rollback restores the old token with the old data: the index built from the
+    # rolled-back state is not trusted any more.
+    assert eligibility.current_token(db) == before
+    assert programme.id in offered(db, CHATEAUROUX)
+    funding.add_scope(db, _user(db), programme, include=False, level="departement", value="36")
+    assert programme.id not in offered(db, CHATEAUROUX)
