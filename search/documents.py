@@ -66,7 +66,7 @@ def _load_builtin_providers() -> None:
     # import-time coupling while making sure every provider is known.
     import importlib
 
-    for module in ("marketplace.catalog.indexing",):
+    for module in ("marketplace.catalog.indexing", "marketplace.funding.indexing"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
