@@ -266,8 +266,8 @@ def line_from_programme(programme: Any, requested_rate_bp: int | None = None,
     family = getattr(programme, "state_family", None)
     return PlanLine(
         label=programme.title,
-        category=Category(str(getattr(programme, "plan_category"))),
-        state_family=StateFamily(str(family)) if family else None,
+        category=Category(_plain(programme.plan_category)),
+        state_family=StateFamily(_plain(family)) if family else None,
         requested_rate_bp=requested_rate_bp,
         requested_amount_cents=requested_amount_cents,
         rate_max_bp=rate_max,
@@ -275,6 +275,11 @@ def line_from_programme(programme: Any, requested_rate_bp: int | None = None,
         priority=priority,
         programme_id=getattr(programme, "id", None),
     )
+
+
+def _plain(value: Any) -> str:
+    # The programmes' own enums (or plain strings) carry the same values as ours.
+    return str(getattr(value, "value", value))
 
 
 @dataclass(frozen=True)

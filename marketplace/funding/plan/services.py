@@ -8,6 +8,7 @@ reading every city's plans.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
 from sqlalchemy import select
@@ -25,8 +26,6 @@ __all__ = ["NotFound", "ServiceError"]
 
 
 def today() -> dt.date:
-    import zoneinfo
-
     # A French legal date: the day in Paris, not in UTC.
     return dt.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date()
 
