@@ -37,12 +37,13 @@ def init_api(app: Flask) -> None:
     api.init_app(app)
     from marketplace import web
     from marketplace.catalog.api import blp as solutions_blp
+    from marketplace.funding.api import blp as programmes_blp, territory_blp as territory_programmes_blp
     from marketplace.funding.plan.api import blp as funding_plans_blp
     from search.api import blp as search_blp
     from tenants.api import blp as me_blp
     from tenants.territories.api import blp as territories_blp
 
-    for blp in (territories_blp, me_blp, search_blp, funding_plans_blp):
+    for blp in (territories_blp, me_blp, search_blp, funding_plans_blp, programmes_blp, territory_programmes_blp):
         api.register_blueprint(blp, url_prefix="/api/v1" + blp.url_prefix)
         web.csrf.exempt(blp)
     api.register_blueprint(solutions_blp, url_prefix="/api/v1" + solutions_blp.url_prefix)
