@@ -137,7 +137,8 @@ class Store:
         self.docs = {}
 
     def register(self):
-        documents.providers()  # load the product's providers first, then replace the solution one
+        documents.providers()  # load the product's providers first, then leave only this one
+        documents._providers.clear()
         documents.register("solution", lambda s, i: self.docs.get(i), lambda s: list(self.docs),
                            fallback=lambda s, text, limit: [d for d in self.docs.values()
                                                              if text.lower() in d["title"].lower()][:limit])
