@@ -140,7 +140,7 @@ class ProgrammeFormSchema(BaseSchema):
         if data.get("recurrence") == "permanent" and data.get("closes_on"):
             errors["closes_on"] = "Un programme permanent n'a pas de date de clôture."
         if errors:
-            raise ValidationError(errors)
+            raise ValidationError({name: [message] for name, message in errors.items()})
 
 
 PROGRAMME_LIST_FIELDS = ("aid_types", "themes", "beneficiary_kinds", "epci_kinds", "expense_kinds", "project_stages")

@@ -34,13 +34,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace import audit
+from marketplace.catalog import taxonomy
+from marketplace.catalog.schemas import format_euros
 from marketplace.db import utcnow
 from marketplace.funding import eligibility
 from marketplace.funding.models import (
+    AID_TYPES,
+    BENEFICIARY_KINDS,
     CONTENT_FIELDS,
+    EPCI_KINDS,
+    EXPENSE_KINDS,
     FIELD_LABELS,
     FRANCE_CODE,
+    FUNDER_LEVELS,
+    PROJECT_STAGES,
     SCOPE_LEVELS,
+    STATE_FAMILIES,
     CallStatus,
     FunderLevel,
     IllegalTransition,
@@ -53,7 +62,8 @@ from marketplace.funding.models import (
     ProgrammeVersion,
     Recurrence,
 )
-from marketplace.text import fold, slugify
+from marketplace.funding.schemas import format_percent
+from marketplace.text import fold, format_int_fr, slugify
 from search.indexing import index_later
 from tenants.models import AuditEventType as E, Membership, Role, Tenant, TenantKind, User
 from tenants.services import NotFound, ServiceError
@@ -200,7 +210,39 @@ def _version(session: Session, programme: Programme, actor: User | None, summary
 @dataclass
 class VersionView:
     version: ProgrammeVersion
-    changes: list[tuple[str, Any, Any]]  # (label, before, after)
+    changes: list[tuple[str, str | None, str | None]]  # (label, before, after) in words
+
+
+_VOCABULARIES = {"aid_types": AID_TYPES, "themes": taxonomy.DOMAINS, "beneficiary_kinds": BENEFICIARY_KINDS,
+                 "epci_kinds": EPCI_KINDS, "expense_kinds": EXPENSE_KINDS, "project_stages": PROJECT_STAGES,
+                 "funder_level": FUNDER_LEVELS, "state_family": STATE_FAMILIES}
+
+
+def _in_words(key: str, value: Any) -> str | None:
+    """A snapshot value as the history shows it; None for what the summary already says."""
+    if key in ("scope", "calls", "description", "how_to_apply", "contacts", "curation_note"):
+        return None
+    if value is None or value == [] or value == "":
+        return ""
+    if key.endswith("_cents"):
+        return format_euros(value) + " €"
+    if key.endswith("_bp"):
+        return format_percent(value) + " %"
+    if key == "status":
+        return ProgrammeStatus(value).label
+    if key == "recurrence":
+        return Recurrence(value).label
+    vocabulary = _VOCABULARIES.get(key)
+    if isinstance(value, list):
+        return ", ".join(vocabulary.get(v, v) if vocabulary else str(v) for v in value)
+    if vocabulary:
+        return vocabulary.get(value, value)
+    if isinstance(value, int):
+        return format_int_fr(value)
+    text = str(value)
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and len(text) == 10:  # an ISO date
+        return f"{text[8:10]}/{text[5:7]}/{text[:4]}"
+    return text if len(text) <= 120 else text[:117] + "…"
 
 
 def history(session: Session, programme: Programme) -> list[VersionView]:
@@ -214,7 +256,7 @@ def history(session: Session, programme: Programme) -> list[VersionView]:
             for key, after in version.snapshot.items():
                 before = previous.snapshot.get(key)
                 if before != after:
-                    changes.append((FIELD_LABELS.get(key, key), before, after))
+                    changes.append((FIELD_LABELS.get(key, key), _in_words(key, before), _in_words(key, after)))
         views.append(VersionView(version, changes))
         previous = version
     return list(reversed(views))

@@ -89,6 +89,30 @@ def _other_funding_plan(db, other):
         return plans.create_plan(db, make_member(db, other, Role.admin)[0], other, data).id
 
 
+def _other_programme(db, other):
+    # Programmes are shared once published; a draft is its funder's (and ANCT's) only.
+    from tests.factories import make_programme
+
+    return make_programme(db, status="draft").id
+
+
+def _other_call(db, other):
+    from marketplace.funding import services as funding
+    from tests.factories import make_programme, make_user
+
+    programme = make_programme(db, status="draft")
+    with funding.without_indexing(db):
+        call = funding.create_call(db, make_user(db), programme, {"title": "Appel 2026", "closes_on": None})
+    return call.id
+
+
+def _other_label(db, other):
+    # Labels are public lists, but only their operator (and ANCT) edits them: the pages are operators'.
+    from tests.factories import make_label
+
+    return make_label(db, "Liste d'un autre opérateur", ()).id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -104,6 +128,9 @@ OBJECT_FACTORIES = {
     "item_id": _other_shortlist_item,
     "lead_id": _other_lead,
     "plan_id": _other_funding_plan,
+    "programme_id": _other_programme,
+    "call_id": _other_call,
+    "label_id": _other_label,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",

@@ -1,0 +1,488 @@
+"""Pages of the funding guichet: public programme pages (rules in words, eligible communes, CSV,
+history) and the operators' curation (programmes, territory editor, workflow, calls, labels).
+
+Views are thin: parse (schema) → check access → call a service → commit → render. Every object
+looked up by id goes through a service that answers NotFound to whoever may not see it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from marketplace.catalog import taxonomy
+from marketplace.catalog.schemas import format_euros
+from marketplace.forms import FormResult, empty_form, parse_form
+from marketplace.funding import eligibility, services
+from marketplace.funding.models import (
+    AID_TYPES,
+    BENEFICIARY_KINDS,
+    EPCI_KINDS,
+    EXPENSE_KINDS,
+    FUNDER_LEVELS,
+    PROJECT_STAGES,
+    SCOPE_LEVELS,
+    STATE_FAMILIES,
+    CallStatus,
+    ProgrammeCall,
+    ProgrammeStatus,
+    Recurrence,
+)
+from marketplace.funding.schemas import (
+    PROGRAMME_LIST_FIELDS,
+    CallActionSchema,
+    CallFormSchema,
+    LabelFormSchema,
+    ProgrammeFormSchema,
+    ScopeFormSchema,
+    WorkflowSchema,
+    format_percent,
+)
+from marketplace.funding.services import NotFound, ProgrammeFilters, ServiceError, Viewer
+from marketplace.web import current_membership, get_db, page_arg, require_operator
+from tenants.models import TenantKind
+from tenants.territories import services as territories
+from tenants.territories.models import Commune, Departement, Epci, Region
+
+bp = Blueprint("funding", __name__, template_folder="templates")
+operator_bp = Blueprint("funding_op", __name__, url_prefix="/operateur/financements", template_folder="templates")
+
+PER_PAGE = 20
+COMMUNES_PER_PAGE = 50
+MAX_LABEL_FILE = 5 * 1024 * 1024
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+def _viewer() -> Viewer:
+    if not current_user.is_authenticated:
+        return Viewer.anonymous()
+    return services.viewer_for(get_db(), current_user, current_membership())
+
+
+def _or_404(getter, *args):
+    try:
+        return getter(get_db(), *args)
+    except NotFound:
+        abort(404)
+
+
+def _city():
+    """The signed-in collectivité, whose eligibility the pages show."""
+    membership = current_membership() if current_user.is_authenticated else None
+    if membership is None or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active:
+        return None
+    return membership.tenant
+
+
+@bp.app_template_filter("taux")
+def _rate_filter(bp: int | None) -> str:
+    return "" if bp is None else format_percent(bp) + "\u00a0%"
+
+
+@bp.app_template_filter("sentence")
+def _sentence_filter(text: str) -> str:
+    """'commune de 11 159 habitants, région…' → 'Commune de 11 159 habitants, région….' (Jinja's
+    capitalize would lower-case the names that follow)."""
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
+
+
+@bp.app_context_processor
+def _funding_globals():
+    return {"FUNDER_LEVELS": FUNDER_LEVELS, "AID_TYPES": AID_TYPES, "BENEFICIARY_KINDS": BENEFICIARY_KINDS,
+            "EPCI_KINDS": EPCI_KINDS, "EXPENSE_KINDS": EXPENSE_KINDS, "PROJECT_STAGES": PROJECT_STAGES,
+            "STATE_FAMILIES": STATE_FAMILIES, "SCOPE_LEVELS": SCOPE_LEVELS, "ProgrammeStatus": ProgrammeStatus,
+            "CallStatus": CallStatus, "RECURRENCES": {r.value: r.label for r in Recurrence},
+            "DOMAINS": taxonomy.DOMAINS}
+
+
+def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
+    """?commune= (an INSEE code, or the autocomplete's "Issoudun (36100) — 36088") or ?epci=SIREN."""
+    db = get_db()
+    raw = (request.args.get("commune") or "").strip()
+    if raw:
+        code = raw.rsplit("—", 1)[-1].strip()
+        commune = db.get(Commune, code)
+        if commune is None:
+            matches = territories.communes_named(db, raw, limit=2)
+            commune = matches[0] if len(matches) == 1 else None
+        if commune is None:
+            return None, None, "Commune introuvable : choisissez-la dans la liste proposée, ou donnez son code INSEE."
+        return commune, None, None
+    siren = (request.args.get("epci") or "").strip()
+    if siren:
+        epci = db.get(Epci, siren)
+        return None, epci, None if epci else "Aucun EPCI n'a ce SIREN."
+    return None, None, None
+
+
+# Public pages ----------------------------------------------------------------------------------
+
+@bp.route("/financements")
+def index():
+    """Published programmes, with filters; for a territory, the ones it can use and why."""
+    db = get_db()
+    commune, epci, error = _territory_arg()
+    city = _city()
+    if commune is None and epci is None and not error and city is not None and request.args.get("pour") == "moi":
+        commune, epci = city.commune, city.epci
+    theme = request.args.get("theme") if request.args.get("theme") in taxonomy.DOMAINS else None
+    level = request.args.get("echelon") if request.args.get("echelon") in FUNDER_LEVELS else None
+    aid = request.args.get("aide") if request.args.get("aide") in AID_TYPES else None
+    page = page_arg()
+    offers = None
+    if commune is not None:
+        offers = eligibility.offers_for_commune(db, commune)
+    elif epci is not None:
+        offers = eligibility.offers_for_epci(db, epci)
+    filters = ProgrammeFilters(theme=theme, funder_level=level, aid_type=aid,
+                               ids=[o.programme_id for o in offers] if offers is not None else None)
+    programmes, total = services.published_programmes(db, filters, page, PER_PAGE)
+    by_id = {o.programme_id: o for o in offers or []}
+    return render_template("funding/index.html", programmes=programmes, total=total, page=page, per_page=PER_PAGE,
+                           offers=by_id, commune=commune, epci=epci, error=error, theme=theme, level=level, aid=aid,
+                           city=city, page_args={k: v for k, v in request.args.items() if k != "page"}), \
+        400 if error else 200
+
+
+def _visible(programme_id: int):
+    return _or_404(services.get_visible_programme, programme_id, _viewer())
+
+
+@bp.route("/financements/<int:programme_id>")
+def programme(programme_id: int):
+    db = get_db()
+    viewer = _viewer()
+    found = _visible(programme_id)
+    city = _city()
+    return render_template(
+        "funding/programme.html", programme=found, rules=eligibility.describe_rules(db, found),
+        communes=eligibility.eligible_communes_count(db, found), city=city,
+        verdict=eligibility.check_tenant(db, found, city) if city else None,
+        can_edit=services.may_edit(found, viewer), is_curator=viewer.is_curator,
+        history=services.history(db, found)[:5], show_actors=viewer.is_curator or services.may_edit(found, viewer))
+
+
+@bp.route("/financements/<int:programme_id>/communes")
+def communes(programme_id: int):
+    db = get_db()
+    found = _visible(programme_id)
+    departement = request.args.get("departement") or None
+    if departement is not None and db.get(Departement, departement) is None:
+        departement = None
+    page = page_arg()
+    rows, total = eligibility.eligible_communes_page(db, found, page, COMMUNES_PER_PAGE, departement)
+    return render_template("funding/communes.html", programme=found, communes=rows, total=total, page=page,
+                           per_page=COMMUNES_PER_PAGE, departement=departement,
+                           all_total=eligibility.eligible_communes_count(db, found) if departement else total,
+                           departements=list(db.scalars(select(Departement).order_by(Departement.code))))
+
+
+@bp.route("/financements/<int:programme_id>/communes.csv")
+def communes_csv(programme_id: int):
+    found = _visible(programme_id)
+    body = eligibility.eligible_communes_csv(get_db(), found)
+    return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="communes-eligibles-programme-{found.id}.csv"'})
+
+
+@bp.route("/financements/<int:programme_id>/historique")
+def history(programme_id: int):
+    viewer = _viewer()
+    found = _visible(programme_id)
+    return render_template("funding/history.html", programme=found, history=services.history(get_db(), found),
+                           show_actors=viewer.is_curator or services.may_edit(found, viewer))
+
+
+# Operators: programmes ---------------------------------------------------------------------------
+
+@operator_bp.route("/")
+@require_operator
+def programmes():
+    db = get_db()
+    viewer = _viewer()
+    membership = current_membership()
+    mine = services.programmes_of(db, membership.tenant) if membership and viewer.is_funder else []
+    status = request.args.get("etat")
+    status = ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None
+    return render_template("funding/op_programmes.html", mine=mine, viewer=viewer, status=status,
+                           queue=services.review_queue(db) if viewer.is_curator else [],
+                           everything=services.all_programmes(db, status) if viewer.is_curator and status else [])
+
+
+def _editable(programme_id: int):
+    return _or_404(services.get_editable_programme, programme_id, _viewer())
+
+
+def _programme_form(programme=None) -> FormResult:
+    form = empty_form()
+    if programme is None:
+        form.raw.update(recurrence="permanent", funder_level="state", licence="Licence Ouverte 2.0")
+        return form
+    for key, value in programme.content().items():
+        if key.endswith("_cents"):
+            form.raw[key.removesuffix("_cents")] = format_euros(value)
+        elif key.endswith("_bp"):
+            form.raw[key.removesuffix("_bp")] = format_percent(value)
+        elif key == "funders":
+            form.raw[key] = ", ".join(value or [])
+        elif isinstance(value, dt.date):
+            form.raw[key] = value.isoformat()
+        elif hasattr(value, "value"):
+            form.raw[key] = value.value
+        elif value is not None:
+            form.raw[key] = value
+    return form
+
+
+def _render_programme_form(form, programme=None, status=200):
+    return render_template("funding/programme_form.html", form=form, programme=programme), status
+
+
+@operator_bp.route("/nouveau", methods=["GET", "POST"])
+@require_operator
+def new_programme():
+    if request.method == "GET":
+        return _render_programme_form(_programme_form())
+    db = get_db()
+    form = parse_form(ProgrammeFormSchema(), multi=PROGRAMME_LIST_FIELDS)
+    membership = current_membership()
+    if form.ok:
+        try:
+            if membership is None:
+                raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page).")
+            created = services.create_programme(db, current_user, membership.tenant, form.data)
+        except ServiceError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            db.commit()
+            flash("Brouillon enregistré. Définissez maintenant son périmètre : qui peut en bénéficier.", "success")
+            return redirect(url_for("funding_op.scope", programme_id=created.id))
+    return _render_programme_form(form, status=400)
+
+
+@operator_bp.route("/<int:programme_id>/modifier", methods=["GET", "POST"])
+@require_operator
+def edit_programme(programme_id: int):
+    db = get_db()
+    found = _editable(programme_id)
+    if request.method == "GET":
+        return _render_programme_form(_programme_form(found), found)
+    form = parse_form(ProgrammeFormSchema(), multi=PROGRAMME_LIST_FIELDS)
+    if form.ok:
+        try:
+            changed = services.update_programme(db, current_user, found, form.data)
+        except ServiceError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            db.commit()
+            flash(("Modifications enregistrées : " + ", ".join(changed).lower() + ".") if changed
+                  else "Aucune modification.", "success")
+            return redirect(url_for("funding.programme", programme_id=found.id))
+    return _render_programme_form(form, found, 400)
+
+
+@operator_bp.route("/<int:programme_id>/perimetre", methods=["GET", "POST"])
+@require_operator
+def scope(programme_id: int):
+    db = get_db()
+    found = _editable(programme_id)
+    form = empty_form()
+    if request.method == "POST":
+        remove = request.form.get("remove")
+        if remove:
+            try:
+                services.remove_scope(db, current_user, found, int(remove))
+            except (NotFound, ValueError):
+                abort(404)
+            except ServiceError as exc:
+                flash(exc.message, "error")
+            else:
+                db.commit()
+                flash("Ligne retirée du périmètre.", "success")
+            return redirect(url_for("funding_op.scope", programme_id=found.id))
+        form = parse_form(ScopeFormSchema())
+        if form.ok:
+            try:
+                rows = services.add_scope(db, current_user, found, include=form.data["mode"] == "include",
+                                          level=form.data["level"], value=form.data["value"])
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                db.commit()
+                flash(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} ajoutée{'s' if len(rows) > 1 else ''} "
+                      "au périmètre.", "success")
+                return redirect(url_for("funding_op.scope", programme_id=found.id))
+    commune, _, probe_error = _territory_arg()
+    return render_template(
+        "funding/scope.html", programme=found, form=form, names=eligibility.scope_names(db, found.scope),
+        rules=eligibility.describe_rules(db, found), communes=eligibility.eligible_communes_count(db, found),
+        regions=list(db.scalars(select(Region).order_by(Region.name))),
+        departements=list(db.scalars(select(Departement).order_by(Departement.code))),
+        labels=services.labels(db), probe=commune, probe_error=probe_error,
+        verdict=eligibility.check_commune(db, found, commune) if commune else None), 400 if form.errors else 200
+
+
+@operator_bp.route("/<int:programme_id>/etat", methods=["POST"])
+@require_operator
+def workflow(programme_id: int):
+    db = get_db()
+    viewer = _viewer()
+    found = _editable(programme_id)
+    form = parse_form(WorkflowSchema())
+    if not form.ok:
+        flash(next(iter(form.errors.values())), "error")
+    else:
+        try:
+            message = services.apply_action(db, current_user, viewer, found, form.data["action"], form.data["comment"])
+        except ServiceError as exc:
+            db.rollback()
+            flash(exc.message, "error")
+        else:
+            db.commit()
+            flash(message, "success")
+    target = request.form.get("next")
+    if target and target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("funding.programme", programme_id=found.id))
+
+
+# Operators: calls ----------------------------------------------------------------------------------
+
+def _call_form(call: ProgrammeCall | None) -> FormResult:
+    form = empty_form()
+    if call is not None:
+        for key in ProgrammeCall.CONTENT_FIELDS:
+            value = getattr(call, key)
+            form.raw[key] = value.isoformat() if isinstance(value, dt.date) else (value or "")
+    return form
+
+
+@operator_bp.route("/<int:programme_id>/appels/nouveau", methods=["GET", "POST"])
+@require_operator
+def new_call(programme_id: int):
+    db = get_db()
+    found = _editable(programme_id)
+    form = _call_form(None)
+    if request.method == "POST":
+        form = parse_form(CallFormSchema())
+        if form.ok:
+            try:
+                services.create_call(db, current_user, found, form.data)
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                db.commit()
+                flash("Appel enregistré en brouillon : ouvrez-le quand il doit paraître.", "success")
+                return redirect(url_for("funding.programme", programme_id=found.id) + "#appels")
+    return render_template("funding/call_form.html", programme=found, call=None, form=form), \
+        400 if form.errors else 200
+
+
+@operator_bp.route("/appels/<int:call_id>/modifier", methods=["GET", "POST"])
+@require_operator
+def edit_call(call_id: int):
+    db = get_db()
+    call = _or_404(services.get_editable_call, call_id, _viewer())
+    form = _call_form(call)
+    if request.method == "POST":
+        form = parse_form(CallFormSchema())
+        if form.ok:
+            services.update_call(db, current_user, call, form.data)
+            db.commit()
+            flash("Appel enregistré.", "success")
+            return redirect(url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}")
+    return render_template("funding/call_form.html", programme=call.programme, call=call, form=form), \
+        400 if form.errors else 200
+
+
+@operator_bp.route("/appels/<int:call_id>/etat", methods=["POST"])
+@require_operator
+def call_workflow(call_id: int):
+    db = get_db()
+    call = _or_404(services.get_editable_call, call_id, _viewer())
+    form = parse_form(CallActionSchema())
+    if not form.ok:
+        flash(next(iter(form.errors.values())), "error")
+    else:
+        try:
+            message = services.apply_call_action(db, current_user, call, form.data["action"])
+        except ServiceError as exc:
+            db.rollback()
+            flash(exc.message, "error")
+        else:
+            db.commit()
+            flash(message, "success")
+    return redirect(url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}")
+
+
+# Operators: labels ----------------------------------------------------------------------------------
+
+@operator_bp.route("/labels", methods=["GET", "POST"])
+@require_operator
+def labels():
+    db = get_db()
+    viewer = _viewer()
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(LabelFormSchema())
+        if form.ok:
+            try:
+                membership = current_membership()
+                if membership is None or not viewer.is_funder:
+                    raise ServiceError("Agissez pour une organisation d'opérateur pour créer un label.")
+                label = services.create_label(db, current_user, membership.tenant, form.data)
+            except ServiceError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                db.commit()
+                flash(f"Label « {label.name} » créé : chargez maintenant sa liste de communes.", "success")
+                return redirect(url_for("funding_op.label", label_id=label.id))
+    return render_template("funding/labels.html", labels=services.labels(db), form=form, viewer=viewer), \
+        400 if form.errors else 200
+
+
+@operator_bp.route("/labels/<int:label_id>", methods=["GET", "POST"])
+@require_operator
+def label(label_id: int):
+    db = get_db()
+    found = _or_404(services.get_editable_label, label_id, _viewer())
+    form, report = empty_form(), None
+    for key in ("name", "description", "source_url", "licence"):
+        form.raw[key] = getattr(found, key)
+    if request.method == "POST" and request.form.get("upload"):
+        upload = request.files.get("file")
+        data = upload.stream.read(MAX_LABEL_FILE + 1) if upload and upload.filename else b""
+        if not data:
+            flash("Choisissez un fichier CSV de codes INSEE.", "error")
+        elif len(data) > MAX_LABEL_FILE:
+            flash("Fichier trop volumineux (5 Mo au plus).", "error")
+        else:
+            try:
+                report = services.upload_label_communes(db, current_user, found, _decode(data))
+            except ServiceError as exc:
+                flash(exc.message, "error")
+            else:
+                db.commit()
+                flash(f"Liste chargée : {len(report.codes)} communes ({report.added} ajoutée(s), "
+                      f"{report.removed} retirée(s)).", "success" if not report.problems else "warning")
+    elif request.method == "POST":
+        form = parse_form(LabelFormSchema())
+        if form.ok:
+            services.update_label(db, current_user, found, form.data)
+            db.commit()
+            flash("Label enregistré.", "success")
+            return redirect(url_for("funding_op.label", label_id=found.id))
+    return render_template("funding/label.html", label=found, form=form, report=report,
+                           count=services.label_commune_count(db, found),
+                           communes=services.label_communes(db, found, limit=200)), 400 if form.errors else 200
+
+
+def _decode(data: bytes) -> str:
+    # Spreadsheets on French Windows save CSV in Windows-1252 unless told otherwise.
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
