@@ -326,7 +326,8 @@ def resolve_places(session: Session, level: str, value: str) -> list[tuple[str, 
     if level == "region":
         return [_one(session, Region, Region.code, Region.name, value, "région")]
     if level == "departement":
-        return [_one(session, Departement, Departement.code, Departement.name, value.upper(), "département")]
+        code = value.upper() if len(value) <= 3 else value  # "2a" → "2A"; names keep their case
+        return [_one(session, Departement, Departement.code, Departement.name, code, "département")]
     if level == "label":
         label = session.scalar(select(Label).where(or_(Label.slug == value, Label.slug == slugify(value))))
         if label is None:
