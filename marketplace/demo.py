@@ -86,6 +86,9 @@ def seed(session: Session) -> list[tuple[str, str]]:
     from marketplace.catalog.demo import seed_catalog
 
     seed_catalog(session, tenants)
+    from marketplace.funding.demo import seed_funding
+
+    accounts += seed_funding(session, tenants)
     return accounts
 
 
