@@ -115,6 +115,12 @@ def place_phrase(key: Key, name: str | None) -> str:
     return f"labellisée {name}"
 
 
+def lower_first(text: str) -> str:
+    """'Intercommunalités (EPCI…)' → 'intercommunalités (EPCI…)': str.lower() would also lower
+    the acronyms and names that follow ('epci', 'métropole de lyon')."""
+    return text[:1].lower() + text[1:]
+
+
 def _ordered(keys: Iterable[Key]) -> list[Key]:
     return sorted(keys, key=lambda k: (LEVEL_ORDER.index(k[0]), k[1]))
 
@@ -310,7 +316,7 @@ def _epci_members(session: Session, epci: Epci) -> tuple[list[_Member], dict[Key
 
 def _epci_reasons(epci: Epci, bounds: tuple[int | None, int | None], covered: list[_Member],
                   members: list[_Member], included: set[Key], names: dict[Key, str]) -> list[str]:
-    kind = EPCI_KINDS.get(epci.kind, epci.kind).lower()
+    kind = lower_first(EPCI_KINDS.get(epci.kind, epci.kind))
     reasons = [_population_reason(f"intercommunalité ({kind})", epci.population, *bounds)]
     if len(covered) == len(members):
         reasons.append("toutes ses communes membres dans le périmètre" if len(members) > 1
@@ -419,8 +425,8 @@ def check_epci(session: Session, programme: Programme, epci: Epci) -> Verdict:
     if "epci" not in (programme.beneficiary_kinds or ()):
         blockers.append("le programme ne s'adresse pas aux intercommunalités")
     if programme.epci_kinds and epci.kind not in programme.epci_kinds:
-        accepted = ", ".join(EPCI_KINDS.get(k, k).lower() for k in programme.epci_kinds)
-        blockers.append(f"{EPCI_KINDS.get(epci.kind, epci.kind).lower()} : type non retenu (le programme retient : "
+        accepted = ", ".join(lower_first(EPCI_KINDS.get(k, k)) for k in programme.epci_kinds)
+        blockers.append(f"{lower_first(EPCI_KINDS.get(epci.kind, epci.kind))} : type non retenu (le programme retient : "
                         f"{accepted})")
     if not _within(epci.population, programme.epci_population_min, programme.epci_population_below):
         blockers.append(f"intercommunalité de {format_int_fr(epci.population)} habitants : hors seuil "
@@ -572,14 +578,14 @@ def describe_rules(session: Session, programme: Programme) -> list[str]:
         if excludes:
             sentence += " ; sauf " + ", ".join(excludes)
         sentences.append(sentence + ".")
-    kinds = [BENEFICIARY_KINDS.get(k, k).lower() for k in programme.beneficiary_kinds or []]
+    kinds = [lower_first(BENEFICIARY_KINDS.get(k, k)) for k in programme.beneficiary_kinds or []]
     sentences.append("Bénéficiaires : " + (", ".join(kinds) if kinds else "aucun type de bénéficiaire indiqué") + ".")
     if "commune" in (programme.beneficiary_kinds or ()):
         bounds = bounds_phrase(programme.population_min, programme.population_below, with_de=True)
         if bounds:
             sentences.append(f"Communes {bounds} (population municipale INSEE).")
     if "epci" in (programme.beneficiary_kinds or ()):
-        kinds = ", ".join(EPCI_KINDS.get(k, k).lower() for k in programme.epci_kinds) or "tous types"
+        kinds = ", ".join(lower_first(EPCI_KINDS.get(k, k)) for k in programme.epci_kinds) or "tous types"
         bounds = bounds_phrase(programme.epci_population_min, programme.epci_population_below, with_de=True)
         sentences.append(f"Intercommunalités ({kinds}){' ' + bounds if bounds else ''} : éligibles si au moins "
                          "une commune membre est dans le territoire.")

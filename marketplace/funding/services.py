@@ -303,7 +303,7 @@ def update_programme(session: Session, actor: User, programme: Programme, data: 
     labels = [FIELD_LABELS[name] for name in changed]
     audit.record(session, E.programme_updated, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
                  obj=programme, fields=changed)
-    _version(session, programme, actor, "Modification : " + ", ".join(labels).lower())
+    _version(session, programme, actor, "Modification : " + ", ".join(eligibility.lower_first(l) for l in labels))
     if programme.status.is_public:
         _reindex(session, programme)
     return labels
@@ -408,15 +408,30 @@ def add_scope(session: Session, actor: User, programme: Programme, *, include: b
             session.flush()
     except IntegrityError:  # the same place added twice at once
         raise ServiceError("Ce territoire est déjà dans le périmètre.", "value") from None
-    what = (SCOPE_LEVELS[level].lower() + " " + ", ".join(name for _, name in places[:5])
-            + (f" et {len(places) - 5} autres" if len(places) > 5 else "")) if level != "france" else "France entière"
-    summary = f"Périmètre : {'ajout' if include else 'exclusion'} de {what}"
+    summary = f"Périmètre : {'ajout' if include else 'exclusion'} {_places_phrase(level, [n for _, n in places])}"
     audit.record(session, E.programme_scope_changed, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
                  obj=programme, added=[[("+" if include else "-"), level, code] for code, _ in places[:200]])
     _version(session, programme, actor, summary)
     if programme.status.is_public:
         _reindex(session, programme)
     return rows
+
+
+# "de" + article + noun, as a version summary reads it: "ajout de la région…", "exclusion du département…".
+_OF_ONE = {"region": "de la région", "departement": "du département", "epci": "de l'intercommunalité",
+           "commune": "de la commune", "label": "du label"}
+_OF_SEVERAL = {"region": "des régions", "departement": "des départements", "epci": "des intercommunalités",
+               "commune": "des communes", "label": "des labels"}
+
+
+def _places_phrase(level: str, names: list[str]) -> str:
+    """'de la région Centre-Val de Loire', 'du département Indre', 'des communes Issoudun, Gien'."""
+    if level == "france":
+        return "de la France entière"
+    if len(names) == 1:
+        return f"{_OF_ONE[level]} {names[0]}"
+    listed = ", ".join(names[:5]) + (f" et {len(names) - 5} autres" if len(names) > 5 else "")
+    return f"{_OF_SEVERAL[level]} {listed}"
 
 
 def remove_scope(session: Session, actor: User, programme: Programme, scope_id: int) -> None:
@@ -428,7 +443,8 @@ def remove_scope(session: Session, actor: User, programme: Programme, scope_id: 
     programme.scope.remove(row)
     audit.record(session, E.programme_scope_changed, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
                  obj=programme, removed=[("+" if row.include else "-"), row.level, row.code])
-    _version(session, programme, actor, f"Périmètre : retrait de {SCOPE_LEVELS[row.level].lower()} {row.code}")
+    name = eligibility.scope_names(session, [row]).get((row.level, row.code), row.code)
+    _version(session, programme, actor, f"Périmètre : retrait {_places_phrase(row.level, [name])}")
     if programme.status.is_public:
         _reindex(session, programme)
 

@@ -278,7 +278,8 @@ def edit_programme(programme_id: int):
             form.add_error(exc.field, exc.message)
         else:
             db.commit()
-            flash(("Modifications enregistrées : " + ", ".join(changed).lower() + ".") if changed
+            flash(("Modifications enregistrées : " + ", ".join(eligibility.lower_first(c) for c in changed) + ".")
+                  if changed
                   else "Aucune modification.", "success")
             return redirect(url_for("funding.programme", programme_id=found.id))
     return _render_programme_form(form, found, 400)

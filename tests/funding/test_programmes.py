@@ -81,7 +81,7 @@ def test_a_programme_is_published_after_review_and_every_step_is_versioned_and_a
     assert [v.number for v in versions] == [1, 2, 3, 4, 5, 6] and programme.version == 6
     assert [v.actor_id for v in versions] == [people.funder.id] * 3 + [people.curator.id] + [people.funder.id] * 2
     assert versions[0].summary == "Création du programme"
-    assert versions[1].summary == "Périmètre : ajout de région Centre-Val de Loire"
+    assert versions[1].summary == "Périmètre : ajout de la région Centre-Val de Loire"
     assert versions[3].snapshot["status"] == "published" and versions[3].snapshot["scope"] == [["+", "region", "24"]]
     assert all(v.at is not None for v in versions)
 
@@ -349,4 +349,4 @@ def test_scope_values_are_resolved_by_code_or_name_with_french_errors(db, people
     assert [r.code for r in rows] == ["36044", "45155"]
     funding.remove_scope(db, people.funder, programme, rows[0].id)
     assert {s.code for s in programme.scope} == {"36", "45155"}
-    assert programme.versions[0].summary == "Périmètre : retrait de commune 36044"
+    assert programme.versions[0].summary == "Périmètre : retrait de la commune Châteauroux"

@@ -152,7 +152,7 @@ def test_a_funder_writes_a_programme_through_the_forms_and_anct_publishes_it(cli
     assert db.get(Programme, programme.id).status is ProgrammeStatus.published
     history = text(client.get(f"/financements/{programme.id}/historique"))
     assert people.curator.full_name in history and people.funder.full_name in history  # ANCT sees who
-    assert "Périmètre : exclusion de département Indre-et-Loire" in history
+    assert "Périmètre : exclusion du département Indre-et-Loire" in history
 
 
 def test_form_errors_are_answered_per_field_in_french(client, db, people):
