@@ -25,7 +25,7 @@ Performance (bench/eligibility.py, 5 000 programmes of varied rules × 34 969 co
   index place → (programme, include/exclude) of the published programmes, with their beneficiary
   rules, built from the database and rebuilt when the *eligibility generation* token changes
   (``EligibilityGeneration``: replaced in the transaction of every programme change). A lookup is
-  then two tiny queries (the commune's labels, the token) and set work on a few hundred entries.
+  then one tiny query (the token and the commune's labels) and set work on a few hundred entries.
   Measured first as one SQL query (an OR of (level, code) pairs on ``ix_programme_scopes_lookup``,
   exclusions and kinds decided in SQL and Python): 4–15 ms p50 on a loaded 2-core machine, the
   reasons adding a few ms more, against a 5 ms p95 target; the index answers in well under 1 ms.
@@ -81,10 +81,12 @@ class Places:
     names: dict[Key, str]
 
     @classmethod
-    def of(cls, session: Session, commune: Commune) -> "Places":
-        labels = session.execute(
-            select(Label.slug, Label.name).join(LabelCommune, LabelCommune.label_id == Label.id)
-            .where(LabelCommune.commune_insee == commune.insee).order_by(Label.name)).all()
+    def of(cls, session: Session, commune: Commune, labels: Sequence[tuple[str, str]] | None = None) -> "Places":
+        """``labels``: the commune's (slug, name) pairs when the caller already read them."""
+        if labels is None:
+            labels = session.execute(
+                select(Label.slug, Label.name).join(LabelCommune, LabelCommune.label_id == Label.id)
+                .where(LabelCommune.commune_insee == commune.insee)).all()
         names: dict[Key, str] = {
             ("france", FRANCE_CODE): "France",
             ("region", commune.region_code): commune.region.name,
@@ -148,7 +150,7 @@ def _population_reason(kind: str, population: int, minimum: int | None, below: i
 
 # Offers ---------------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Offer:
     """A programme a territory can use, and why (French phrases, joined by ``reason``)."""
 
@@ -186,18 +188,27 @@ class ScopeIndex:
     'programmes for a commune' reads, rebuilt when the eligibility generation token changes."""
 
     token: str
-    by_place: dict[Key, tuple[tuple[int, bool], ...]]  # place → ((programme id, include), …)
+    including: dict[Key, tuple[int, ...]]  # place → programmes whose territory includes it
+    excluding: dict[Key, tuple[int, ...]]  # place → programmes whose territory excludes it
     criteria: dict[int, _Criteria]
 
-    def candidates(self, keys: Iterable[Key]) -> dict[int, tuple[set[Key], set[Key]]]:
-        """programme id → (places included, places excluded) among these keys."""
-        found: dict[int, tuple[set[Key], set[Key]]] = {}
+    def included_by(self, keys: Iterable[Key]) -> dict[int, list[Key]]:
+        """programme id → the places among these keys it includes (in the keys' order)."""
+        found: dict[int, list[Key]] = {}
         for key in keys:
-            for programme_id, include in self.by_place.get(key, ()):
-                entry = found.get(programme_id)
-                if entry is None:
-                    entry = found[programme_id] = (set(), set())
-                entry[0 if include else 1].add(key)
+            for programme_id in self.including.get(key, ()):
+                places = found.get(programme_id)
+                if places is None:
+                    found[programme_id] = [key]
+                else:
+                    places.append(key)
+        return found
+
+    def excluded_by(self, keys: Iterable[Key]) -> dict[int, set[Key]]:
+        found: dict[int, set[Key]] = defaultdict(set)
+        for key in keys:
+            for programme_id in self.excluding.get(key, ()):
+                found[programme_id].add(key)
         return found
 
 
@@ -215,15 +226,27 @@ def touch(session: Session) -> None:
                     .values(token=uuid.uuid4().hex, changed_at=utcnow()))
 
 
-def scope_index(session: Session) -> ScopeIndex:
+def _token_and_labels(session: Session, insee: str) -> tuple[str, list[tuple[str, str]]]:
+    """The index token and the commune's labels in one round trip (the lookup's only two reads:
+    on PostgreSQL under load, each round trip cost more than the whole in-memory lookup)."""
+    rows = session.execute(
+        select(EligibilityGeneration.token, Label.slug, Label.name).select_from(EligibilityGeneration)
+        .outerjoin(LabelCommune, LabelCommune.commune_insee == insee)
+        .outerjoin(Label, Label.id == LabelCommune.label_id)
+        .where(EligibilityGeneration.id == 1)).all()
+    token = rows[0][0] if rows else "initial"
+    return token, [(slug, name) for _, slug, name in rows if slug is not None]
+
+
+def scope_index(session: Session, token: str | None = None) -> ScopeIndex:
     """This process's index for the session's database, rebuilt if the token moved.
 
     The token is read before the rows: under READ COMMITTED a change committed between the two
     reads makes the index newer than its token, which only costs one more rebuild; the other
     order could tag old rows with a new token. A session with uncommitted changes sees its own
     token, unknown to every other session, so an index built from its view is never reused by
-    them after a rollback."""
-    token = current_token(session)
+    them after a rollback. ``token``: already read by the caller, in the same transaction."""
+    token = token if token is not None else current_token(session)
     database = session.get_bind().engine.url.render_as_string(hide_password=True)
     index = _indexes.get(database)
     if index is not None and index.token == token:
@@ -237,12 +260,13 @@ def scope_index(session: Session) -> ScopeIndex:
 
 def _build_index(session: Session, token: str) -> ScopeIndex:
     published = Programme.status == ProgrammeStatus.published
-    by_place: dict[Key, list[tuple[int, bool]]] = defaultdict(list)
+    including: dict[Key, list[int]] = defaultdict(list)
+    excluding: dict[Key, list[int]] = defaultdict(list)
     rows = session.execute(select(ProgrammeScope.level, ProgrammeScope.code, ProgrammeScope.programme_id,
                                   ProgrammeScope.include)
                            .join(Programme, Programme.id == ProgrammeScope.programme_id).where(published))
     for level, code, programme_id, include in rows:
-        by_place[(level, code)].append((programme_id, bool(include)))
+        (including if include else excluding)[(level, code)].append(programme_id)
     criteria = {}
     for row in session.execute(select(Programme.id, Programme.population_min, Programme.population_below,
                                       Programme.epci_population_min, Programme.epci_population_below,
@@ -252,36 +276,36 @@ def _build_index(session: Session, token: str) -> ScopeIndex:
         criteria[row.id] = _Criteria(row.population_min, row.population_below, row.epci_population_min,
                                      row.epci_population_below, "commune" in kinds, "epci" in kinds,
                                      frozenset(row.epci_kinds or ()), f"{fold(row.title)}\x00{row.id:010d}")
-    return ScopeIndex(token, {key: tuple(v) for key, v in by_place.items()}, criteria)
+    return ScopeIndex(token, {key: tuple(v) for key, v in including.items()},
+                      {key: tuple(v) for key, v in excluding.items()}, criteria)
 
 
 def offers_for_commune(session: Session, commune: Commune, places: Places | None = None) -> list[Offer]:
-    """The published programmes this commune can use, each with its reasons. One query for the
-    commune's labels and one for the token; the rest is set work on the index (see the module
-    docstring)."""
-    places = places or Places.of(session, commune)
-    index = scope_index(session)
+    """The published programmes this commune can use, each with its reasons. One query (the index
+    token and the commune's labels); the rest is set work on the index (see the module docstring)."""
+    if places is None:
+        token, labels = _token_and_labels(session, commune.insee)
+        places, index = Places.of(session, commune, labels), scope_index(session, token)
+    else:
+        index = scope_index(session)
     population = commune.population
-    phrases: dict[Key, str] = {}
+    # Broadest place first, so the reasons read "région …, labellisée …"; each phrase built once.
+    keys = _ordered(places.keys)
+    phrases = {key: place_phrase(key, places.names.get(key)) for key in keys}
+    excluded = index.excluded_by(keys)
     population_reasons: dict[tuple[int | None, int | None], str] = {}
     offers = []
-    for programme_id, (included, excluded) in index.candidates(places.keys).items():
+    for programme_id, included in index.included_by(keys).items():
         rules = index.criteria[programme_id]
-        if not included or excluded or not rules.for_communes \
+        if programme_id in excluded or not rules.for_communes \
                 or not _within(population, rules.population_min, rules.population_below):
             continue
         bounds = (rules.population_min, rules.population_below)
         first = population_reasons.get(bounds)
         if first is None:
             first = population_reasons[bounds] = _population_reason("commune", population, *bounds)
-        keys = _ordered(included)
-        reasons = [first]
-        for key in keys:
-            phrase = phrases.get(key)
-            if phrase is None:
-                phrase = phrases[key] = place_phrase(key, places.names.get(key))
-            reasons.append(phrase)
-        offers.append(Offer(programme_id, reasons, keys, sort_key=rules.sort_key))
+        offers.append(Offer(programme_id, [first] + [phrases[key] for key in included], included,
+                            sort_key=rules.sort_key))
     offers.sort(key=lambda o: o.sort_key)
     return offers
 
@@ -337,10 +361,13 @@ def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
     if not members:
         return []
     index = scope_index(session)
+    keys = set().union(*(m.keys for m in members))
+    excluded_by = index.excluded_by(keys)
     offers = []
-    for programme_id, (included, excluded) in index.candidates(set().union(*(m.keys for m in members))).items():
+    for programme_id, included_keys in index.included_by(keys).items():
         rules = index.criteria[programme_id]
-        if not included or not rules.for_epcis or (rules.epci_kinds and epci.kind not in rules.epci_kinds) \
+        included, excluded = set(included_keys), excluded_by.get(programme_id, set())
+        if not rules.for_epcis or (rules.epci_kinds and epci.kind not in rules.epci_kinds) \
                 or not _within(epci.population, rules.epci_population_min, rules.epci_population_below):
             continue
         covered = [m for m in members if m.keys & included and not m.keys & excluded]
