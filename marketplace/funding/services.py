@@ -663,7 +663,8 @@ _CALL_ACTIONS = {
 
 def apply_call_action(session: Session, actor: User, call: ProgrammeCall, action: str) -> str:
     target, event, word, refusal = _CALL_ACTIONS[action]
-    if action == "reopen" and call.status is not CallStatus.closed or action == "publish" and call.status is not CallStatus.draft:
+    # "Ouvrir" and "Rouvrir" both lead to published: each from its own state only.
+    if (action, call.status) in (("publish", CallStatus.closed), ("reopen", CallStatus.draft)):
         raise ServiceError(refusal)
     if target is CallStatus.published:
         if call.programme.status is not ProgrammeStatus.published:

@@ -11,7 +11,7 @@ from marketplace.funding import eligibility, services as funding
 from marketplace.funding.indexing import load_call, load_programme
 from marketplace.funding.models import CallStatus, Programme, ProgrammeStatus, ProgrammeVersion
 from tenants.models import AuditEvent, AuditEventType as E, Role
-from tests.factories import PROGRAMME_DATA, make_city, make_label, make_member, make_operator, make_programme, make_user
+from tests.factories import PROGRAMME_DATA, make_city, make_label, make_member, make_operator, make_programme
 
 
 @pytest.fixture(autouse=True)
