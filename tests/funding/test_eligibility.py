@@ -72,7 +72,7 @@ def test_exclusions_remove_a_departement_from_a_region(db):
     assert eligibility.eligible_communes_count(db, programme) == expected
     verdict = eligibility.check_commune(db, programme, db.get(Commune, TOURS))
     assert not verdict.eligible
-    assert verdict.blockers == ["exclue du périmètre : Indre-et-Loire (département 37)"]
+    assert verdict.blockers == ["exclue du périmètre : Indre-et-Loire (37)"]
 
 
 def test_an_epci_scope_covers_all_its_member_communes(db):
