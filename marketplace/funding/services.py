@@ -240,7 +240,7 @@ def _in_words(key: str, value: Any) -> str | None:
     if isinstance(value, int):
         return format_int_fr(value)
     text = str(value)
-    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and len(text) == 10:  # an ISO date
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":  # an ISO date
         return f"{text[8:10]}/{text[5:7]}/{text[:4]}"
     return text if len(text) <= 120 else text[:117] + "…"
 
@@ -324,10 +324,10 @@ def resolve_places(session: Session, level: str, value: str) -> list[tuple[str, 
     if not value:
         raise ServiceError("Indiquez le territoire : un code ou un nom.", "value")
     if level == "region":
-        return [_one(session, Region, Region.code, Region.name, value, "région")]
+        return [_one(session, Region.code, Region.name, value, "région")]
     if level == "departement":
         code = value.upper() if len(value) <= 3 else value  # "2a" → "2A"; names keep their case
-        return [_one(session, Departement, Departement.code, Departement.name, code, "département")]
+        return [_one(session, Departement.code, Departement.name, code, "département")]
     if level == "label":
         label = session.scalar(select(Label).where(or_(Label.slug == value, Label.slug == slugify(value))))
         if label is None:
@@ -366,7 +366,8 @@ def resolve_places(session: Session, level: str, value: str) -> list[tuple[str, 
     return [(matches[0].insee, matches[0].name)]
 
 
-def _one(session, model, code_col, name_col, value, what) -> tuple[str, str]:
+def _one(session, code_col, name_col, value, what) -> tuple[str, str]:
+    """A région or département by code, else by name (accents and case aside)."""
     row = session.execute(select(code_col, name_col).where(code_col == value)).first()
     if row is None:
         wanted = fold(value)
