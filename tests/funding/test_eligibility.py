@@ -12,16 +12,9 @@ from marketplace.funding import eligibility, services as funding
 from marketplace.funding.models import Programme
 from tenants.territories.models import Commune, Epci
 from tests.factories import make_city, make_epci, make_label, make_programme
+from tests.funding.test_programmes import indexed  # noqa: F401  (indexing requests recorded, autouse)
 
 ISSOUDUN, GIEN, CHATEAUROUX, VITRE, TOURS = "36088", "45155", "36044", "35360", "37261"
-
-
-@pytest.fixture(autouse=True)
-def indexed(monkeypatch):
-    requests: list[tuple[str, int]] = []
-    monkeypatch.setattr("marketplace.funding.services.index_later",
-                        lambda session, doc_type, object_id: requests.append((doc_type, object_id)))
-    return requests
 
 
 def offered(db, insee: str) -> set[int]:

@@ -2,15 +2,9 @@
 French validation errors."""
 from __future__ import annotations
 
-import pytest
-
 from marketplace.funding import eligibility
 from tests.factories import make_epci, make_label, make_operator, make_programme
-
-
-@pytest.fixture(autouse=True)
-def indexed(monkeypatch):
-    monkeypatch.setattr("marketplace.funding.services.index_later", lambda session, doc_type, object_id: None)
+from tests.funding.test_programmes import indexed  # noqa: F401  (indexing requests recorded, autouse)
 
 
 def test_a_programme_is_public_json_with_its_coded_territory_and_exact_count(client, db):

@@ -6,28 +6,12 @@ import csv
 import io
 import re
 
-import pytest
-
 from marketplace.funding import eligibility
 from marketplace.funding.models import Programme, ProgrammeStatus
 from tests.conftest import sign_in
 from tests.factories import make_label, make_programme
-from tests.funding.test_programmes import People
-
-
-@pytest.fixture(autouse=True)
-def indexed(monkeypatch):
-    requests: list[tuple[str, int]] = []
-    monkeypatch.setattr("marketplace.funding.services.index_later",
-                        lambda session, doc_type, object_id: requests.append((doc_type, object_id)))
-    return requests
-
-
-@pytest.fixture
-def people(db):
-    cast = People(db)
-    db.commit()
-    return cast
+# The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
+from tests.funding.test_programmes import indexed, people  # noqa: F401
 
 
 def text(response) -> str:
