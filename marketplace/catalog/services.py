@@ -9,12 +9,11 @@ are checked here, by ``get_owned_solution`` and ``get_visible_solution``, and no
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +36,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.rendering import plain_text
 from marketplace.db import TenantSession, all_tenants, utcnow
 from marketplace.text import fold
-from search.indexing import index_later
+from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
 from tenants.models import AuditEventType as E, Tenant, TenantKind, User
 from tenants.services import NotFound, ServiceError
 from tenants.territories.models import Commune, Epci
@@ -46,24 +45,9 @@ __all__ = ["NotFound", "ServiceError"]
 
 MAX_COMPARE = 4
 
-# Set on a session to skip per-row indexing jobs: bulk writers (the demo seed, test factories)
-# have their data indexed by a full rebuild, and may run where no queue is configured.
-SKIP_INDEXING = "catalog.skip_indexing"
-
-
-@contextlib.contextmanager
-def without_indexing(session: Session) -> Iterator[Session]:
-    previous = session.info.get(SKIP_INDEXING, False)
-    session.info[SKIP_INDEXING] = True
-    try:
-        yield session
-    finally:
-        session.info[SKIP_INDEXING] = previous
-
-
 def _reindex(session: Session, solution: Solution) -> None:
     """The public document of this solution changed: re-index it once the transaction commits."""
-    if not session.info.get(SKIP_INDEXING):
+    if not indexing_skipped(session):
         index_later(session, "solution", solution.id)
 
 

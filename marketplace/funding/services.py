@@ -20,14 +20,13 @@ anonymous authors, and the page's history shows every change with who and when.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
 import re
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import String, cast, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -64,7 +63,7 @@ from marketplace.funding.models import (
 )
 from marketplace.funding.schemas import format_percent
 from marketplace.text import fold, format_int_fr, slugify
-from search.indexing import index_later
+from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
 from tenants.models import AuditEventType as E, Membership, Role, Tenant, TenantKind, User
 from tenants.services import NotFound, ServiceError
 from tenants.territories.models import Commune, Departement, Epci, Region
@@ -73,24 +72,9 @@ __all__ = ["NotFound", "ServiceError"]
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
-# Set on a session to skip per-row indexing jobs: bulk writers (the demo seed, test factories)
-# have their data indexed by a full rebuild, and may run where no queue is configured.
-SKIP_INDEXING = "funding.skip_indexing"
-
-
-@contextlib.contextmanager
-def without_indexing(session: Session) -> Iterator[Session]:
-    previous = session.info.get(SKIP_INDEXING, False)
-    session.info[SKIP_INDEXING] = True
-    try:
-        yield session
-    finally:
-        session.info[SKIP_INDEXING] = previous
-
-
 def _reindex(session: Session, programme: Programme) -> None:
     """The programme's public documents (and its calls') changed: re-index after the commit."""
-    if session.info.get(SKIP_INDEXING):
+    if indexing_skipped(session):
         return
     index_later(session, "programme", programme.id)
     for call in programme.calls:
@@ -612,7 +596,7 @@ def close_expired(session: Session, on: dt.date | None = None) -> int:
                      automatic=True)
         _version(session, call.programme, None, f"Appel « {call.title} » clos automatiquement "
                                                 f"(date de clôture dépassée : {call.closes_on:%d/%m/%Y})")
-        if not session.info.get(SKIP_INDEXING):
+        if not indexing_skipped(session):
             index_later(session, "call", call.id)
         count += 1
     session.flush()
@@ -648,7 +632,7 @@ def update_call(session: Session, actor: User, call: ProgrammeCall, data: dict[s
     audit.record(session, E.call_updated, actor_id=actor.id, tenant_id=call.programme.owner_tenant_id, obj=call,
                  fields=changed)
     _version(session, call.programme, actor, f"Appel « {call.title} » modifié")
-    if call.is_public and not session.info.get(SKIP_INDEXING):
+    if call.is_public and not indexing_skipped(session):
         index_later(session, "call", call.id)
     return changed
 
@@ -679,7 +663,7 @@ def apply_call_action(session: Session, actor: User, call: ProgrammeCall, action
         raise ServiceError(refusal) from None
     audit.record(session, event, actor_id=actor.id, tenant_id=call.programme.owner_tenant_id, obj=call)
     _version(session, call.programme, actor, f"Appel « {call.title} » {word}")
-    if (was_public or call.is_public) and not session.info.get(SKIP_INDEXING):
+    if (was_public or call.is_public) and not indexing_skipped(session):
         index_later(session, "call", call.id)
     return f"Appel « {call.title} » {word}."
 
