@@ -1,7 +1,8 @@
 """Funding programmes, their calls, the territory rules that make them eligible, and labels.
 
 All of it is **shared** data, like the annuaire's solutions: a published programme is read by
-everyone, anonymous visitors included, so nothing here is ``TenantOwned``. Each programme and each
+everyone, anonymous visitors included, so nothing here is ``TenantOwned`` (but the import reports,
+``ProgrammeImport``, private to the operator that ran them). Each programme and each
 label still has one owner (``owner_tenant_id``, an operator: ANCT, a Région, the Banque des
 Territoires…), and ``marketplace.funding.services`` checks it on every change and on every read
 of something unpublished.
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.catalog import taxonomy
-from marketplace.db import Base, utcnow
+from marketplace.db import Base, TenantOwned, utcnow
 from tenants.models import Tenant, User, _enum
 from tenants.territories.models import Commune, Epci
 
@@ -251,6 +252,8 @@ class Programme(Base):
                         name="public_has_publication_date"),
         Index("ix_programmes_owner_status", "owner_tenant_id", "status"),
         Index("ix_programmes_status_published", "status", "published_at"),
+        # An imported programme is found again by its id in the source (marketplace.funding.importer).
+        UniqueConstraint("owner_tenant_id", "source_id", name="uq_programmes_owner_source_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -310,6 +313,17 @@ class Programme(Base):
     review_comment: Mapped[str] = mapped_column(Text, default="")
     reviewed_at: Mapped[dt.datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    # Import (marketplace.funding.importer). ``source_id``: the programme's stable id in its source
+    # (the Aides-territoires page…). ``source_content``: the imported fields as the source last gave
+    # them (JSON values, dates ISO); the next file is compared with it, not with the live programme
+    # its funder may have edited since. ``pending_changes``: what a later file changed that a
+    # curator has not yet accepted or discarded ({"fields": {name: value}, "import_id", "line",
+    # "filename"}); the published version stays online meanwhile.
+    source_id: Mapped[str | None] = mapped_column(String(300))
+    source_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pending_changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pending_since: Mapped[dt.datetime | None]
 
     owner: Mapped[Tenant] = relationship(lazy="joined")
     scope: Mapped[list["ProgrammeScope"]] = relationship(
@@ -497,6 +511,32 @@ class ProgrammeVersion(Base):
     summary: Mapped[str] = mapped_column(String(500))
 
     programme: Mapped[Programme] = relationship(back_populates="versions")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class ProgrammeImport(TenantOwned, Base):
+    """One run of the programme import: who sent which file, what it did, line by line.
+
+    Tenant-owned: an operator reads the reports of its own imports. ``report`` is the list of
+    per-line entries (``{"line", "outcome", "title", "programme_id", "message", "fields"}``) and
+    the file-level errors, as built by ``marketplace.funding.importer``."""
+
+    __tablename__ = "programme_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(120), default="")  # "Aides-territoires"
+    licence: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rows: Mapped[int] = mapped_column(default=0)
+    created_count: Mapped[int] = mapped_column(default=0)
+    dates_count: Mapped[int] = mapped_column(default=0)
+    held_count: Mapped[int] = mapped_column(default=0)
+    unchanged_count: Mapped[int] = mapped_column(default=0)
+    rejected_count: Mapped[int] = mapped_column(default=0)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
     actor: Mapped[User | None] = relationship(lazy="joined")
 
 
