@@ -15,6 +15,7 @@ log = logging.getLogger("passerelle.worker")
 
 def _import_job_modules() -> None:
     # Every module that declares jobs, so the worker can resolve them by name.
+    import jobs.alerts  # noqa: F401
     import jobs.funding  # noqa: F401
     import jobs.housekeeping  # noqa: F401
     import jobs.mail  # noqa: F401
@@ -33,11 +34,12 @@ def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bo
 
 
 def run_cron(settings: Settings) -> None:
+    from jobs.alerts import CRON as ALERTS_CRON
     from jobs.funding import CRON as FUNDING_CRON
     from jobs.housekeeping import CRON as HOUSEKEEPING_CRON
 
     _import_job_modules()
-    CRON = HOUSEKEEPING_CRON + FUNDING_CRON
+    CRON = HOUSEKEEPING_CRON + FUNDING_CRON + ALERTS_CRON
     scheduler = CronScheduler(connection=get_redis(settings), name="passerelle-cron")
     for bound, expression in CRON:
         spec = bound.spec

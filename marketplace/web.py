@@ -241,10 +241,11 @@ def init_app(app: Flask) -> None:
     for bp in (catalog.bp, catalog.workspace_bp, catalog.operator_bp):
         app.register_blueprint(bp)
 
+    from marketplace.funding import mine_views as funding_mine
     from marketplace.funding import views as funding
     from marketplace.funding.plan.views import bp as funding_plan_bp
 
-    for bp in (funding.bp, funding.operator_bp, funding_plan_bp):
+    for bp in (funding.bp, funding.operator_bp, funding_plan_bp, funding_mine.bp):
         app.register_blueprint(bp)
 
 

@@ -316,6 +316,30 @@ def search(root: Path, request: SearchRequest) -> SearchResponse:
         return response
 
 
+def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
+    """Every document of ``only`` that matches ``q``, best first (every word, else any word).
+
+    For pages that filter and facet a small set of their own (a tenant's eligible programmes) and
+    need the text match and its order, not a page of hits. Raises IndexUnavailable like ``search``.
+    """
+    handle = handle_for(root)
+    with handle.lock:
+        searcher = handle.acquire()
+        cache = handle.cache
+        _facet_sets(searcher, cache)
+        ids = _docnums_by_id(searcher, cache)
+        allowed = frozenset(ids[key] for key in only if key in ids)
+        for any_word in (False, True):
+            plan = build_plan(q, any_word=any_word)
+            if plan is None or not allowed:
+                return []
+            matched = _plan_set(searcher, cache, plan) & allowed
+            if matched:
+                break
+        ranked = _rank(searcher, cache, plan, matched, len(matched))
+        return [searcher.stored_fields(docnum)["id"] for docnum, _ in ranked]
+
+
 def _run(searcher, cache, request: SearchRequest, any_word: bool = False) -> SearchResponse:
     facets = _facet_sets(searcher, cache)
     allowed = _filter_set(searcher, cache, request.filters)
@@ -453,5 +477,5 @@ def _suggest(searcher, cache, text: str) -> str | None:
     return " ".join(out) if changed else None
 
 
-__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "search", "build_query", "SORTS",
+__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "search", "ranked_ids", "build_query", "SORTS",
            "IndexUnavailable"]

@@ -268,6 +268,12 @@ class AuditEventType(enum.StrEnum):
     funding_plan_updated = "funding_plan.updated"
     funding_plan_duplicated = "funding_plan.duplicated"
     funding_plan_deleted = "funding_plan.deleted"
+    # Saved searches of "Mes financements" with their digests (marketplace.funding.alerts).
+    funding_alert_created = "funding_alert.created"
+    funding_alert_confirmed = "funding_alert.confirmed"
+    funding_alert_updated = "funding_alert.updated"
+    funding_alert_unsubscribed = "funding_alert.unsubscribed"
+    funding_alert_deleted = "funding_alert.deleted"
     # Funding programmes, their calls and labels (marketplace.funding): every curation step.
     programme_created = "programme.created"
     programme_updated = "programme.updated"

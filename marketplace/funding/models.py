@@ -593,3 +593,88 @@ class EligibilityGeneration(Base):
     token: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
+
+
+# Alerts: saved searches of "Mes financements" (marketplace.funding.alerts) ----------------------
+
+class AlertFrequency(enum.StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+
+    @property
+    def label(self) -> str:
+        return {"daily": "Chaque jour", "weekly": "Chaque semaine (le lundi)"}[self.value]
+
+
+class AlertStatus(enum.StrEnum):
+    pending = "pending"  # waiting for the address to be confirmed: nothing is sent
+    active = "active"
+    unsubscribed = "unsubscribed"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "En attente de confirmation", "active": "Active",
+                "unsubscribed": "Désabonnée"}[self.value]
+
+
+class FundingAlert(TenantOwned, Base):
+    """A collectivité's saved search, mailed as a digest of what is new or changed.
+
+    ``since`` is the cut-off: items published or changed after it are candidates for the next
+    digest; each digest moves it to its own cut-off. What was sent is kept (``FundingAlertItem``):
+    the same item, in the same version, is never sent twice.
+    """
+
+    __tablename__ = "funding_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    frequency: Mapped[AlertFrequency] = mapped_column(_enum(AlertFrequency, "alert_frequency"))
+    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), default=AlertStatus.pending)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None]
+    unsubscribed_at: Mapped[dt.datetime | None]
+    since: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_digest_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class FundingAlertDigest(TenantOwned, Base):
+    """One digest of one alert for one period ('2026-12-01', or '2026-W49' for a weekly alert).
+
+    The unique period makes the digest job idempotent: a second run, or a worker killed after the
+    commit and retried, finds the period done and sends nothing.
+    """
+
+    __tablename__ = "funding_alert_digests"
+    __table_args__ = (UniqueConstraint("alert_id", "period", name="uq_funding_alert_digests_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("funding_alerts.id", ondelete="CASCADE"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    cutoff: Mapped[dt.datetime]
+    item_count: Mapped[int] = mapped_column(default=0)
+    # What the mail says, written with the digest (title, path, change, reason, closing date): the
+    # mail job renders it, so a retried mail says the same thing.
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    mailed_at: Mapped[dt.datetime | None]  # None while its mail is owed (item_count > 0)
+
+    alert: Mapped[FundingAlert] = relationship(lazy="joined")
+
+
+class FundingAlertItem(TenantOwned, Base):
+    """An item as sent in a digest: its key ('programme:12', 'call:3') and the version sent."""
+
+    __tablename__ = "funding_alert_items"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("funding_alerts.id", ondelete="CASCADE"), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("funding_alert_digests.id", ondelete="CASCADE"), index=True)
+    change: Mapped[str] = mapped_column(String(10))  # nouveau | modifié

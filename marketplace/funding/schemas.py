@@ -196,6 +196,18 @@ class LabelFormSchema(BaseSchema):
     licence = fields.String(load_default="", validate=_length(120))
 
 
+class AlertFormSchema(BaseSchema):
+    """A saved search of "Mes financements": the criteria come from the page's query string."""
+
+    name = fields.String(required=True, validate=_length(120, 2),
+                         error_messages={"required": "Donnez un nom à cette alerte."})
+    email = fields.Email(required=True, validate=_length(254),
+                         error_messages={"required": "Indiquez l'adresse qui recevra les alertes."})
+    frequency = fields.String(required=True, validate=validate.OneOf(
+        ["daily", "weekly"], error="Choisissez « chaque jour » ou « chaque semaine »."),
+        error_messages={"required": "Choisissez la fréquence des envois."})
+
+
 # API: queries ---------------------------------------------------------------------------------
 
 class ProgrammeQuerySchema(BaseSchema):

@@ -113,6 +113,16 @@ def _other_label(db, other):
     return make_label(db, "Liste d'un autre opérateur", ()).id
 
 
+def _other_alert(db, other):
+    from marketplace.funding import alerts
+    from marketplace.funding.mine import Criteria
+
+    user, _ = make_member(db, other, Role.member)
+    with bound_to_tenant(db, other.id):
+        return alerts.create_alert(db, user, other, {"name": "Alerte d'une autre ville", "email": user.email,
+                                                     "frequency": "daily", "criteria": Criteria(q="éclairage")}).id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -131,6 +141,7 @@ OBJECT_FACTORIES = {
     "programme_id": _other_programme,
     "call_id": _other_call,
     "label_id": _other_label,
+    "alert_id": _other_alert,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",

@@ -1,0 +1,300 @@
+"""Alerts: a collectivité's saved searches of "Mes financements", mailed as daily or weekly digests.
+
+The rules:
+
+- **Confirmed first.** A new alert is *pending*: a mail asks its recipient to confirm the address
+  (a signed link, valid 7 days). Nothing else is sent before.
+- **One digest per period.** The digest job runs every morning; a daily alert has one period per
+  day ('2026-12-01'), a weekly one per ISO week, on Mondays ('2026-W49'). The period is unique per
+  alert in the database: a second run, or a retried job, sends nothing more.
+- **Only what is new or changed.** An item (an eligible programme or one of its open calls) is in
+  a digest when it was published or changed after the alert's cut-off (``since``, its creation,
+  then each digest's time), and when this version of it was never sent (``FundingAlertItem``):
+  never twice the same item in the same version.
+- **No digest is lost.** The digest (its entries, its items) is written in one transaction; its
+  mail is a job of its own, that marks the digest mailed. A digest still owed a mail (worker
+  killed between the commit and the enqueue) is enqueued again by the next run.
+- **One-click unsubscribe.** Each digest carries a signed link (and the List-Unsubscribe headers
+  of RFC 8058): no sign-in needed to stop the mails.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace import audit
+from marketplace.db import all_tenants, bound_to_tenant, utcnow
+from marketplace.funding import mine
+from marketplace.funding.models import (
+    AlertFrequency,
+    AlertStatus,
+    FundingAlert,
+    FundingAlertDigest,
+    FundingAlertItem,
+)
+from tenants.models import AuditEventType as E, Tenant, TenantKind, TenantStatus, User
+from tenants.services import NotFound, ServiceError
+
+CONFIRM_SALT = "passerelle.funding-alert.confirm"
+UNSUBSCRIBE_SALT = "passerelle.funding-alert.unsubscribe"
+CONFIRM_MAX_AGE = 7 * 86400
+MAX_ALERTS_PER_TENANT = 50
+MAIL_GRACE = dt.timedelta(minutes=15)  # a digest older than this without its mail is re-enqueued
+
+
+class TokenExpired(ServiceError):
+    pass
+
+
+# Tokens ----------------------------------------------------------------------------------------
+
+def confirm_token(secret: str, alert: FundingAlert) -> str:
+    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(alert.id)
+
+
+def unsubscribe_token(secret: str, alert: FundingAlert) -> str:
+    # No expiry: a digest read months later must still stop the mails.
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(alert.id)
+
+
+def alert_for_token(session: Session, secret: str, token: str, *, purpose: str) -> FundingAlert:
+    """The alert a mailed link names. The link is the authorisation: it is read across tenants."""
+    try:
+        if purpose == "confirm":
+            alert_id = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).loads(token, max_age=CONFIRM_MAX_AGE)
+        else:
+            alert_id = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
+    except SignatureExpired:
+        raise TokenExpired("Ce lien de confirmation a expiré : demandez un nouvel envoi depuis la page "
+                           "« Mes alertes ».") from None
+    except BadSignature:
+        raise NotFound("Ce lien n'est pas valide.") from None
+    if not isinstance(alert_id, int):
+        raise NotFound("Ce lien n'est pas valide.")
+    with all_tenants(session):
+        alert = session.get(FundingAlert, alert_id)
+    if alert is None:
+        raise NotFound("Cette alerte n'existe plus.")
+    return alert
+
+
+# Creating and managing -------------------------------------------------------------------------
+
+def _check_city(tenant: Tenant) -> None:
+    if tenant.kind is not TenantKind.collectivite or not tenant.is_active:
+        raise ServiceError("Les alertes sont réservées aux collectivités dont l'espace est actif.")
+
+
+def alerts_of(session: Session, tenant: Tenant) -> list[FundingAlert]:
+    return list(session.scalars(select(FundingAlert).where(FundingAlert.tenant_id == tenant.id)
+                                .order_by(FundingAlert.created_at.desc(), FundingAlert.id.desc())))
+
+
+def get_alert(session: Session, tenant: Tenant, alert_id: int) -> FundingAlert:
+    alert = session.get(FundingAlert, alert_id)
+    if alert is None or alert.tenant_id != tenant.id:
+        raise NotFound("Alerte introuvable.")
+    return alert
+
+
+def create_alert(session: Session, actor: User, tenant: Tenant, data: dict[str, Any]) -> FundingAlert:
+    """``data``: name, email, frequency (validated by AlertFormSchema) and criteria (a Criteria)."""
+    _check_city(tenant)
+    count = session.scalar(select(func.count()).select_from(FundingAlert)
+                           .where(FundingAlert.tenant_id == tenant.id,
+                                  FundingAlert.status != AlertStatus.unsubscribed))
+    if count >= MAX_ALERTS_PER_TENANT:
+        raise ServiceError(f"Votre organisation a déjà {MAX_ALERTS_PER_TENANT} alertes : supprimez-en une "
+                           "avant d'en créer une autre.")
+    criteria: mine.Criteria = data["criteria"]
+    now = utcnow()
+    alert = FundingAlert(tenant_id=tenant.id, user_id=actor.id, name=data["name"], email=data["email"],
+                         criteria=criteria.to_dict(), frequency=AlertFrequency(data["frequency"]),
+                         status=AlertStatus.pending, created_at=now, since=now)
+    session.add(alert)
+    session.flush()
+    audit.record(session, E.funding_alert_created, actor_id=actor.id, tenant_id=tenant.id, obj=alert,
+                 name=alert.name, frequency=alert.frequency.value, criteria=alert.criteria)
+    return alert
+
+
+def confirm(session: Session, alert: FundingAlert) -> bool:
+    """Confirm the address; False when it already was (a second click changes nothing)."""
+    if alert.status is not AlertStatus.pending:
+        return False
+    alert.status = AlertStatus.active
+    alert.confirmed_at = utcnow()
+    audit.record(session, E.funding_alert_confirmed, actor_id=None, tenant_id=alert.tenant_id, obj=alert,
+                 email=alert.email)
+    return True
+
+
+def unsubscribe(session: Session, alert: FundingAlert, actor: User | None = None) -> bool:
+    if alert.status is AlertStatus.unsubscribed:
+        return False
+    alert.status = AlertStatus.unsubscribed
+    alert.unsubscribed_at = utcnow()
+    audit.record(session, E.funding_alert_unsubscribed, actor_id=actor.id if actor else None,
+                 tenant_id=alert.tenant_id, obj=alert, email=alert.email)
+    return True
+
+
+def resubscribe(session: Session, actor: User, alert: FundingAlert) -> None:
+    """Back to pending: the address is confirmed again, and the digests start from now."""
+    if alert.status is not AlertStatus.unsubscribed:
+        raise ServiceError("Cette alerte n'est pas désabonnée.")
+    alert.status = AlertStatus.pending
+    alert.unsubscribed_at = None
+    alert.since = utcnow()
+    audit.record(session, E.funding_alert_updated, actor_id=actor.id, tenant_id=alert.tenant_id, obj=alert,
+                 change="réabonnement")
+
+
+def delete_alert(session: Session, actor: User, alert: FundingAlert) -> None:
+    audit.record(session, E.funding_alert_deleted, actor_id=actor.id, tenant_id=alert.tenant_id, obj=alert,
+                 name=alert.name, email=alert.email)
+    session.delete(alert)
+
+
+def criteria_of(alert: FundingAlert) -> mine.Criteria:
+    return mine.Criteria.from_dict(alert.criteria or {})
+
+
+# Digests ---------------------------------------------------------------------------------------
+
+def period_for(alert: FundingAlert, on: dt.date) -> str | None:
+    """The alert's period that ``on`` opens, or None when it is not a digest day for it."""
+    if alert.frequency is AlertFrequency.daily:
+        return on.isoformat()
+    if on.weekday() == 0:
+        year, week, _ = on.isocalendar()
+        return f"{year}-W{week:02d}"
+    return None
+
+
+@dataclass
+class DigestOutcome:
+    alert_id: int
+    digest_id: int | None
+    items: int
+
+
+def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.datetime | None = None,
+                 search_root: Path | None = None) -> DigestOutcome | None:
+    """Write this period's digest of one alert (its items and entries), or None when there is
+    nothing to do: not active, not a digest day, or the period already done. The caller commits,
+    then the mail job (``jobs.alerts.send_digest``) sends it."""
+    if alert.status is not AlertStatus.active or alert.tenant.status is not TenantStatus.active:
+        return None
+    period = period_for(alert, on)
+    if period is None:
+        return None
+    done = session.scalar(select(FundingAlertDigest.id).where(FundingAlertDigest.alert_id == alert.id,
+                                                               FundingAlertDigest.period == period))
+    if done is not None:
+        return None
+    now = now or utcnow()
+    result = mine.find(session, alert.tenant, criteria_of(alert), on=on, search_root=search_root)
+    sent = set(session.execute(select(FundingAlertItem.item_key, FundingAlertItem.stamp)
+                               .where(FundingAlertItem.alert_id == alert.id)).all())
+    sent_keys = {key for key, _ in sent}
+    fresh = [item for item in result.items
+             if alert.since < item.changed_at <= now and (item.key, item.stamp) not in sent]
+    entries = []
+    for item in fresh:
+        published = (item.call or item.programme).published_at
+        change = "nouveau" if item.key not in sent_keys and published and published > alert.since else "modifié"
+        entries.append({"key": item.key, "stamp": item.stamp, "change": change, "title": item.title,
+                        "summary": item.summary, "path": item.path, "reason": item.offer.reason,
+                        "closes_on": item.closes_on.isoformat() if item.closes_on else None})
+    digest = FundingAlertDigest(tenant_id=alert.tenant_id, alert_id=alert.id, period=period, cutoff=now,
+                                item_count=len(entries), entries=entries,
+                                mailed_at=None if entries else now)
+    try:
+        with session.begin_nested():
+            session.add(digest)
+            session.flush()
+    except IntegrityError:  # another worker wrote this period in the meantime
+        return None
+    session.add_all(FundingAlertItem(tenant_id=alert.tenant_id, alert_id=alert.id, item_key=e["key"],
+                                     stamp=e["stamp"], digest_id=digest.id, change=e["change"]) for e in entries)
+    alert.since = now
+    alert.last_digest_at = now
+    return DigestOutcome(alert.id, digest.id, len(entries))
+
+
+def due_alert_ids(session: Session) -> list[int]:
+    with all_tenants(session):
+        return list(session.scalars(select(FundingAlert.id).where(FundingAlert.status == AlertStatus.active)
+                                    .order_by(FundingAlert.id)))
+
+
+def owed_mails(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Digests with items whose mail was never marked sent, older than a grace delay."""
+    limit = (now or utcnow()) - MAIL_GRACE
+    with all_tenants(session):
+        return list(session.scalars(select(FundingAlertDigest.id).where(
+            FundingAlertDigest.mailed_at.is_(None), FundingAlertDigest.item_count > 0,
+            FundingAlertDigest.created_at <= limit).order_by(FundingAlertDigest.id)))
+
+
+def run_digests(session: Session, *, on: dt.date, search_root: Path | None = None,
+                enqueue_mail=None) -> list[DigestOutcome]:
+    """Every active alert's digest for ``on``, one transaction per alert (a failure leaves the
+    others done), each mail enqueued after its commit. Safe to run twice."""
+    outcomes = []
+    for alert_id in due_alert_ids(session):
+        with all_tenants(session):
+            alert = session.get(FundingAlert, alert_id)
+        if alert is None:
+            continue
+        with bound_to_tenant(session, alert.tenant_id):
+            outcome = digest_alert(session, alert, on=on, search_root=search_root)
+            session.commit()
+        if outcome is not None:
+            outcomes.append(outcome)
+            if outcome.items and enqueue_mail is not None:
+                enqueue_mail(outcome.digest_id)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class DigestMail:
+    to: str
+    subject: str
+    context: dict[str, Any]
+
+
+def digest_mail(session: Session, digest_id: int, secret: str, base_url: str) -> DigestMail | None:
+    """What the digest's mail says; None when it was already sent or has nothing to say."""
+    with all_tenants(session):
+        digest = session.get(FundingAlertDigest, digest_id)
+    if digest is None or digest.mailed_at is not None or not digest.item_count:
+        return None
+    alert = digest.alert
+    if alert.status is not AlertStatus.active:
+        return None
+    count = digest.item_count
+    subject = (f"Passerelle — {count} financement{'s' if count > 1 else ''} "
+               f"{'nouveaux ou modifiés' if count > 1 else 'nouveau ou modifié'} : {alert.name}")
+    base = base_url.rstrip("/")
+    return DigestMail(alert.email, subject, {
+        "alert": alert, "digest": digest, "criteria": criteria_of(alert).describe(), "base_url": base,
+        "entries": [{**e, "closes_on": dt.date.fromisoformat(e["closes_on"]) if e.get("closes_on") else None}
+                    for e in digest.entries],
+        "unsubscribe_url": f"{base}/alertes/desabonnement/{unsubscribe_token(secret, alert)}",
+    })
+
+
+def mark_mailed(session: Session, digest_id: int) -> None:
+    with all_tenants(session):
+        digest = session.get(FundingAlertDigest, digest_id)
+        if digest is not None and digest.mailed_at is None:
+            digest.mailed_at = utcnow()

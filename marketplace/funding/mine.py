@@ -1,0 +1,294 @@
+"""'Mes financements': what a collectivité can apply to, and why — programmes and their open calls.
+
+The eligible set comes from the eligibility index (``eligibility.offers_for_tenant``): a few
+hundred items at most, so facets are counted here, on that set, and each facet's counts ignore
+its own selection (choosing "Subvention" still shows how many loans there are). Full-text goes
+through the shared search index, restricted to the eligible documents; when the index cannot
+answer, words are matched in the database text and the page says so.
+
+The same criteria serve saved searches (``alerts``): a criteria object is what an alert stores.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlalchemy.orm import Session
+
+from marketplace.catalog import taxonomy
+from marketplace.funding import eligibility
+from marketplace.funding.eligibility import Offer
+from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
+from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
+from marketplace.text import fold
+from tenants.models import Tenant
+
+CLOSING_SOON_DAYS = 30
+MAX_QUERY = 200
+DEGRADED = ("La recherche plein texte est momentanément indisponible : les mots sont cherchés dans "
+            "les titres et les descriptions, sans classement par pertinence.")
+
+TIMINGS = {"ouvert": "Ouvert aujourd'hui", "cloture_proche": f"Clôture dans les {CLOSING_SOON_DAYS} jours"}
+KINDS = {"programme": "Programmes", "call": "Appels à projets et à manifestation d'intérêt"}
+
+# URL parameter → (title, labels). The order is the order of the facets on the page.
+FACETS: dict[str, tuple[str, dict[str, str]]] = {
+    "calendrier": ("Calendrier", TIMINGS),
+    "nature": ("Nature", KINDS),
+    "theme": ("Thématique", taxonomy.DOMAINS),
+    "aide": ("Type d'aide", AID_TYPES),
+    "echelon": ("Échelon du financeur", FUNDER_LEVELS),
+}
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A search among the eligible items: words, and facet values (OR within a facet, AND across)."""
+
+    q: str = ""
+    facets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args) -> "Criteria":
+        """From a query string (a MultiDict): unknown values of a shared URL are ignored."""
+        facets = {}
+        for param, (_, labels) in FACETS.items():
+            values = tuple(dict.fromkeys(v for v in args.getlist(param) if v in labels))
+            if values:
+                facets[param] = values
+        return cls(q=" ".join((args.get("q") or "").split())[:MAX_QUERY], facets=facets)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Criteria":
+        facets = {}
+        for param, (_, labels) in FACETS.items():
+            values = tuple(v for v in data.get(param) or () if v in labels)
+            if values:
+                facets[param] = values
+        return cls(q=str(data.get("q") or "")[:MAX_QUERY], facets=facets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"q": self.q, **{k: list(v) for k, v in self.facets.items()}}
+
+    def to_args(self) -> dict[str, list[str]]:
+        return {**({"q": [self.q]} if self.q else {}), **{k: list(v) for k, v in self.facets.items()}}
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.q and not self.facets
+
+    def describe(self) -> str:
+        """'« éclairage » · Type d'aide : Subvention ou Prêt' — for the alerts list and the mails."""
+        parts = [f"« {self.q} »"] if self.q else []
+        for param, values in self.facets.items():
+            title, labels = FACETS[param]
+            parts.append(f"{title} : " + " ou ".join(labels[v] for v in values))
+        return " · ".join(parts) or "Tous les financements auxquels vous êtes éligible"
+
+
+@dataclass
+class Item:
+    """One eligible programme, or one published call of an eligible programme."""
+
+    programme: Programme
+    offer: Offer
+    call: ProgrammeCall | None = None
+
+    @property
+    def kind(self) -> str:
+        return "call" if self.call is not None else "programme"
+
+    @property
+    def key(self) -> str:
+        return f"call:{self.call.id}" if self.call is not None else f"programme:{self.programme.id}"
+
+    @property
+    def title(self) -> str:
+        return self.call.title if self.call is not None else self.programme.title
+
+    @property
+    def summary(self) -> str:
+        if self.call is not None:
+            return f"{self.call.kind_label} du programme « {self.programme.title} »."
+        return self.programme.summary
+
+    @property
+    def path(self) -> str:
+        if self.call is not None:
+            return CALL_PATH.format(programme_id=self.programme.id, id=self.call.id)
+        return PROGRAMME_PATH.format(id=self.programme.id)
+
+    @property
+    def _dated(self):
+        return self.call if self.call is not None else self.programme
+
+    @property
+    def opens_on(self) -> dt.date | None:
+        return self._dated.opens_on
+
+    @property
+    def prefiling_on(self) -> dt.date | None:
+        return self._dated.prefiling_on
+
+    @property
+    def closes_on(self) -> dt.date | None:
+        return self._dated.closes_on
+
+    @property
+    def changed_at(self) -> dt.datetime:
+        """When this item last changed in public: its publication or its last edit."""
+        dated = self._dated
+        return max(t for t in (dated.published_at, dated.updated_at) if t is not None)
+
+    @property
+    def stamp(self) -> str:
+        """Identifies the item's content as published: a digest never sends the same stamp twice."""
+        if self.call is not None:
+            return f"{self.call.updated_at:%Y%m%dT%H%M%S.%f}"
+        return f"v{self.programme.version}"
+
+    def is_open(self, on: dt.date) -> bool:
+        return (self.opens_on is None or self.opens_on <= on) and (self.closes_on is None or self.closes_on >= on)
+
+    def closes_soon(self, on: dt.date) -> bool:
+        return self.closes_on is not None and on <= self.closes_on <= on + dt.timedelta(days=CLOSING_SOON_DAYS)
+
+    def values(self, param: str, on: dt.date) -> set[str]:
+        if param == "calendrier":
+            return {v for v, ok in (("ouvert", self.is_open(on)), ("cloture_proche", self.closes_soon(on))) if ok}
+        if param == "nature":
+            return {self.kind}
+        if param == "theme":
+            return set(self.programme.themes or [])
+        if param == "aide":
+            return set(self.programme.aid_types or [])
+        if param == "echelon":
+            return {self.programme.funder_level.value}
+        raise KeyError(param)
+
+    def text(self) -> str:
+        parts = [self.title, self.summary, self.programme.description, " ".join(self.programme.funders or [])]
+        if self.call is not None:
+            parts.append(self.call.description)
+        return fold(" ".join(parts))
+
+
+@dataclass(frozen=True)
+class FacetCount:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class Result:
+    criteria: Criteria
+    items: list[Item]  # every match, in order; pages slice it
+    facets: dict[str, list[FacetCount]]
+    eligible_count: int  # before any criterion
+    message: str | None = None  # the search degraded
+
+    def page(self, number: int, per_page: int) -> list[Item]:
+        return self.items[(number - 1) * per_page: number * per_page]
+
+
+def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
+    """The tenant's eligible published programmes, each followed by its published calls."""
+    items: list[Item] = []
+    for programme, offer in eligibility.with_programmes(session, eligibility.offers_for_tenant(session, tenant)):
+        if programme.status is not ProgrammeStatus.published:
+            continue
+        items.append(Item(programme, offer))
+        items.extend(Item(programme, offer, call) for call in programme.calls if call.status is CallStatus.published)
+    return items
+
+
+def _text_order(items: list[Item], q: str, search_root: Path | None) -> tuple[list[Item], str | None]:
+    """The items matching the words, best first; and a message when the index could not answer."""
+    from search.index import IndexUnavailable
+    from search.query import build_plan, ranked_ids
+
+    if build_plan(q) is None:  # only stop words: no text criterion
+        return items, None
+    by_key = {item.key: item for item in items}
+    if search_root is not None:
+        try:
+            return [by_key[key] for key in ranked_ids(search_root, q, frozenset(by_key))], None
+        except IndexUnavailable:
+            pass
+    words = [w for w in fold(q).split() if len(w) > 2] or fold(q).split()
+    return [item for item in items if all(w in item.text() for w in words)], DEGRADED
+
+
+def _by_dates(item: Item, on: dt.date):
+    """Without words: what is open first, by closing date (soonest first, permanent last)."""
+    return (not item.is_open(on), item.closes_on is None, item.closes_on or dt.date.max,
+            fold(item.programme.title), item.call is not None, item.title)
+
+
+def _matches(item: Item, chosen: dict[str, tuple[str, ...]], on: dt.date, skip: str | None = None) -> bool:
+    return all(param == skip or item.values(param, on) & set(values) for param, values in chosen.items())
+
+
+def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
+         search_root: Path | None = None, items: list[Item] | None = None) -> Result:
+    everything = items if items is not None else eligible_items(session, tenant)
+    message = None
+    if criteria.q:
+        pool, message = _text_order(everything, criteria.q, search_root)
+    else:
+        pool = sorted(everything, key=lambda i: _by_dates(i, on))
+    chosen = criteria.facets
+    facets: dict[str, list[FacetCount]] = {}
+    for param, (_, labels) in FACETS.items():
+        counts = dict.fromkeys(labels, 0)
+        for item in pool:
+            if _matches(item, chosen, on, skip=param):
+                for value in item.values(param, on):
+                    if value in counts:
+                        counts[value] += 1
+        selected = set(chosen.get(param, ()))
+        facets[param] = [FacetCount(v, labels[v], n, v in selected) for v, n in counts.items() if n or v in selected]
+    matched = [item for item in pool if _matches(item, chosen, on)]
+    return Result(criteria, matched, facets, len(everything), message)
+
+
+def deadlines(items: Iterable[Item], on: dt.date) -> list[tuple[Item, str, dt.date]]:
+    """(item, what, date) for every dated step still to come: pre-filing and closing."""
+    rows = []
+    for item in items:
+        for what, date in (("Date limite de pré-dépôt", item.prefiling_on), ("Clôture", item.closes_on)):
+            if date is not None and date >= on:
+                rows.append((item, what, date))
+    return sorted(rows, key=lambda r: (r[2], fold(r[0].title)))
+
+
+def ical(items: Iterable[Item], *, on: dt.date, base_url: str, tenant_name: str) -> bytes:
+    """The deadlines as an iCalendar feed: one all-day event per pre-filing or closing date, from
+    a month back (a just-passed deadline stays visible), with stable UIDs so that calendar apps
+    update an event when its date moves instead of adding a second one."""
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//Passerelle//Mes financements//FR")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"Échéances de financement — {tenant_name}")
+    calendar.add("x-wr-timezone", "Europe/Paris")
+    base = base_url.rstrip("/")
+    stamp = dt.datetime.now(dt.UTC)
+    for item, what, date in deadlines(items, on - dt.timedelta(days=31)):
+        event = Event()
+        step = "prefiling" if what.startswith("Date limite") else "closing"
+        event.add("uid", f"{item.key.replace(':', '-')}-{step}@passerelle")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", date)
+        event.add("dtend", date + dt.timedelta(days=1))
+        event.add("summary", f"{what} : {item.title}")
+        event.add("description", f"{item.summary}\nÉligible : {item.offer.reason}.\n{base}{item.path}")
+        event.add("url", f"{base}{item.path}")
+        event.add("transp", "TRANSPARENT")
+        calendar.add_component(event)
+    return calendar.to_ical()

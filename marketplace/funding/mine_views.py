@@ -1,0 +1,244 @@
+"""'Mes financements' and alerts, in a collectivité's workspace; the alerts' mailed links.
+
+Thin views: parse → service → commit → render. Another tenant's alert answers 404. The links of
+the mails (confirm, unsubscribe) and the calendar feed carry signed tokens: the token is the
+authorisation, no sign-in needed, and the forms they lead to are exempt from CSRF (a mail client's
+one-click unsubscribe posts without a session).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import MultiDict
+
+from jobs.mail import send_mail
+from marketplace.forms import FormResult, empty_form, parse_form
+from marketplace.funding import alerts, mine
+from marketplace.funding.models import AlertFrequency, AlertStatus
+from marketplace.funding.schemas import AlertFormSchema
+from marketplace.funding.services import NotFound, ServiceError, today
+from marketplace.text import slugify
+from marketplace.web import csrf, current_membership, get_db, page_arg, require_membership, settings
+from tenants.models import Membership, Role, TenantKind
+
+bp = Blueprint("funding_mine", __name__)
+CITY = (TenantKind.collectivite,)
+PER_PAGE = 20
+FEED_SALT = "passerelle.funding-calendar"
+
+
+def _tenant():
+    return current_membership().tenant
+
+
+def _search_root():
+    return settings().search_dir
+
+
+# Mes financements ------------------------------------------------------------------------------
+
+@bp.route("/espace/financements")
+@require_membership(Role.viewer, kinds=CITY)
+def index():
+    tenant = _tenant()
+    criteria = mine.Criteria.from_args(request.args)
+    result = mine.find(get_db(), tenant, criteria, on=today(), search_root=_search_root())
+    page = page_arg()
+
+    def toggle_url(param: str, value: str) -> str:
+        args = MultiDict(request.args)
+        current = args.getlist(param)
+        args.setlist(param, [v for v in current if v != value] if value in current else current + [value])
+        args.pop("page", None)
+        return url_for("funding_mine.index", **args.to_dict(flat=False))
+
+    page_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
+    return render_template("funding_mine/index.html", result=result, criteria=criteria, tenant=tenant,
+                           items=result.page(page, PER_PAGE), page=page, per_page=PER_PAGE, today=today(),
+                           facets=mine.FACETS, toggle_url=toggle_url, page_args=page_args,
+                           feed_url=_feed_url(current_membership()),
+                           alert_form=empty_form(), default_email=current_user.email,
+                           frequencies=AlertFrequency)
+
+
+def _feed_url(membership: Membership) -> str:
+    token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(membership.id)
+    return url_for("funding_mine.calendar_feed", token=token, _external=True)
+
+
+def _ics(items, tenant) -> Response:
+    body = mine.ical(items, on=today(), base_url=settings().base_url, tenant_name=tenant.name)
+    filename = f"echeances-financements-{slugify(tenant.name)}.ics"
+    return Response(body, mimetype="text/calendar",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, max-age=900"})
+
+
+@bp.route("/espace/financements/echeances.ics")
+@require_membership(Role.viewer, kinds=CITY)
+def calendar_download():
+    tenant = _tenant()
+    return _ics(mine.eligible_items(get_db(), tenant), tenant)
+
+
+@bp.route("/financements/calendrier/<token>.ics")
+def calendar_feed(token: str):
+    """The subscribed feed of a calendar app (no cookies): a membership's signed id. Removing the
+    membership, or suspending the tenant, ends the feed."""
+    from marketplace.db import all_tenants, bound_to_tenant
+
+    db = get_db()
+    try:
+        membership_id = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token)
+    except BadSignature:
+        abort(404)
+    with all_tenants(db):
+        membership = db.get(Membership, membership_id) if isinstance(membership_id, int) else None
+    if membership is None or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active:
+        abort(404)
+    with bound_to_tenant(db, membership.tenant_id):
+        return _ics(mine.eligible_items(db, membership.tenant), membership.tenant)
+
+
+# Alerts ----------------------------------------------------------------------------------------
+
+def _confirmation_mail(alert, actor) -> None:
+    url = url_for("funding_mine.confirm_alert", token=alerts.confirm_token(current_app.secret_key, alert),
+                  _external=True)
+    body = render_template("mail/funding_alert_confirm.txt", alert=alert, actor=actor, url=url,
+                           criteria=alerts.criteria_of(alert).describe())
+    send_mail.after_commit(get_db(), alert.email, f"Passerelle — confirmez l'alerte « {alert.name} »", body)
+
+
+@bp.route("/espace/alertes")
+@require_membership(Role.viewer, kinds=CITY)
+def alert_list():
+    return render_template("funding_mine/alerts.html", alerts=alerts.alerts_of(get_db(), _tenant()),
+                           criteria_of=alerts.criteria_of, AlertStatus=AlertStatus)
+
+
+@bp.route("/espace/alertes/nouvelle", methods=["GET", "POST"])
+@require_membership(Role.viewer, kinds=CITY)
+def new_alert():
+    """The criteria travel in the query string (the search being saved); the form adds a name,
+    an address and a frequency."""
+    criteria = mine.Criteria.from_args(request.args)
+    form: FormResult = empty_form()
+    if request.method == "POST":
+        form = parse_form(AlertFormSchema())
+        if form.ok:
+            db = get_db()
+            try:
+                alert = alerts.create_alert(db, current_user, _tenant(), {**form.data, "criteria": criteria})
+            except ServiceError as exc:
+                form.add_error(None, str(exc))
+            else:
+                _confirmation_mail(alert, current_user)
+                db.commit()
+                flash(f"Alerte « {alert.name} » créée. Un message de confirmation a été envoyé à {alert.email} : "
+                      "les envois commencent quand l'adresse est confirmée.", "success")
+                return redirect(url_for("funding_mine.alert_list"))
+    return render_template("funding_mine/alert_form.html", form=form, criteria=criteria,
+                           default_email=current_user.email, frequencies=AlertFrequency), 200 if form.ok else 400
+
+
+def _alert_or_404(alert_id: int):
+    try:
+        return alerts.get_alert(get_db(), _tenant(), alert_id)
+    except NotFound:
+        abort(404)
+
+
+def _may_manage(alert) -> bool:
+    return alert.user_id == current_user.id or current_membership().role.at_least(Role.member)
+
+
+@bp.route("/espace/alertes/<int:alert_id>/supprimer", methods=["GET", "POST"])
+@require_membership(Role.viewer, kinds=CITY)
+def delete_alert(alert_id: int):
+    alert = _alert_or_404(alert_id)
+    if not _may_manage(alert):
+        abort(403)
+    if request.method == "POST":
+        db = get_db()
+        alerts.delete_alert(db, current_user, alert)
+        db.commit()
+        flash(f"Alerte « {alert.name} » supprimée.", "success")
+        return redirect(url_for("funding_mine.alert_list"))
+    return render_template("confirm.html", title=f"Supprimer l'alerte « {alert.name} » ?",
+                           text=f"Plus aucun envoi ne sera fait à {alert.email}. L'historique des envois est supprimé avec elle.",
+                           confirm_label="Supprimer l'alerte", cancel_url=url_for("funding_mine.alert_list"))
+
+
+@bp.route("/espace/alertes/<int:alert_id>/renvoyer", methods=["POST"])
+@require_membership(Role.viewer, kinds=CITY)
+def resend_alert(alert_id: int):
+    """Pending: send the confirmation again. Unsubscribed: subscribe again (confirmed again)."""
+    alert = _alert_or_404(alert_id)
+    if not _may_manage(alert):
+        abort(403)
+    db = get_db()
+    if alert.status is AlertStatus.unsubscribed:
+        alerts.resubscribe(db, current_user, alert)
+    elif alert.status is AlertStatus.active:
+        flash("Cette alerte est déjà confirmée.", "info")
+        return redirect(url_for("funding_mine.alert_list"))
+    _confirmation_mail(alert, current_user)
+    db.commit()
+    flash(f"Un message de confirmation a été envoyé à {alert.email}.", "success")
+    return redirect(url_for("funding_mine.alert_list"))
+
+
+def _alert_for_token(token: str, purpose: str):
+    try:
+        return alerts.alert_for_token(get_db(), current_app.secret_key, token, purpose=purpose), None
+    except alerts.TokenExpired as exc:
+        return None, str(exc)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/alertes/confirmer/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def confirm_alert(token: str):
+    """A page with a button, not a confirmation on GET: mail scanners open links by themselves."""
+    alert, error = _alert_for_token(token, "confirm")
+    if error:
+        return render_template("funding_mine/token_page.html", title="Lien expiré", text=error), 410
+    if request.method == "POST" or alert.status is not AlertStatus.pending:
+        db = get_db()
+        if alerts.confirm(db, alert):
+            db.commit()
+        return render_template("funding_mine/token_page.html", title="Adresse confirmée",
+                               text=_confirmed_text(alert))
+    return render_template("funding_mine/token_page.html", title=f"Confirmer l'alerte « {alert.name} »",
+                           text=f"Les envois de cette alerte ({alerts.criteria_of(alert).describe()}) iront à "
+                                f"{alert.email}, {alert.frequency.label.lower()} lorsqu'il y a du nouveau.",
+                           button="Confirmer mon adresse")
+
+
+def _confirmed_text(alert) -> str:
+    if alert.status is AlertStatus.unsubscribed:
+        return "Cette alerte a été désabonnée : réabonnez-vous depuis la page « Mes alertes »."
+    return (f"L'alerte « {alert.name} » est active : {alert.email} recevra {alert.frequency.label.lower()} "
+            "ce qui est nouveau ou modifié.")
+
+
+@bp.route("/alertes/desabonnement/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """GET: a page with a button. POST: unsubscribe, from that button or from the mail client's
+    one-click (RFC 8058 List-Unsubscribe-Post), without a session."""
+    alert, _ = _alert_for_token(token, "unsubscribe")
+    if request.method == "POST":
+        db = get_db()
+        if alerts.unsubscribe(db, alert):
+            db.commit()
+        return render_template("funding_mine/token_page.html", title="Désabonnement effectué",
+                               text=f"{alert.email} ne recevra plus l'alerte « {alert.name} ».")
+    if alert.status is AlertStatus.unsubscribed:
+        return render_template("funding_mine/token_page.html", title="Déjà désabonné",
+                               text=f"{alert.email} ne reçoit plus l'alerte « {alert.name} ».")
+    return render_template("funding_mine/token_page.html", title=f"Ne plus recevoir l'alerte « {alert.name} »",
+                           text=f"Les envois à {alert.email} s'arrêteront immédiatement.",
+                           button="Me désabonner")
