@@ -295,6 +295,11 @@ class AuditEventType(enum.StrEnum):
     label_created = "label.created"
     label_updated = "label.updated"
     label_communes_uploaded = "label.communes_uploaded"
+    # The programme import (marketplace.funding.importer): one event per file, and per held change.
+    programmes_imported = "programmes.imported"
+    programme_changes_held = "programme.changes_held"
+    programme_changes_accepted = "programme.changes_accepted"
+    programme_changes_discarded = "programme.changes_discarded"
 
 
 class AuditEvent(Base):

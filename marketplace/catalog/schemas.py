@@ -27,8 +27,8 @@ def _length(maximum: int, minimum: int | None = None):
 class StringList(fields.List):
     """A list of short texts; a form sends one text, comma- or line-separated ("GTFS, NeTEx")."""
 
-    def __init__(self, max_items: int = 20, **kw):
-        super().__init__(fields.String(validate=_length(60)), **kw)
+    def __init__(self, max_items: int = 20, item_length: int = 60, **kw):
+        super().__init__(fields.String(validate=_length(item_length)), **kw)
         self.max_items = max_items
 
     def _deserialize(self, value, attr, data, **kw):

@@ -321,8 +321,9 @@ class Programme(Base):
     # curator has not yet accepted or discarded ({"fields": {name: value}, "import_id", "line",
     # "filename"}); the published version stays online meanwhile.
     source_id: Mapped[str | None] = mapped_column(String(300))
-    source_content: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    pending_changes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # none_as_null: None is SQL NULL, not the JSON value null ("no change held" is one state).
+    source_content: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    pending_changes: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     pending_since: Mapped[dt.datetime | None]
 
     owner: Mapped[Tenant] = relationship(lazy="joined")
@@ -517,9 +518,10 @@ class ProgrammeVersion(Base):
 class ProgrammeImport(TenantOwned, Base):
     """One run of the programme import: who sent which file, what it did, line by line.
 
-    Tenant-owned: an operator reads the reports of its own imports. ``report`` is the list of
-    per-line entries (``{"line", "outcome", "title", "programme_id", "message", "fields"}``) and
-    the file-level errors, as built by ``marketplace.funding.importer``."""
+    Tenant-owned: an operator reads the reports of its own imports. ``report`` holds the per-line
+    entries (``{"line", "outcome", "title", "message", "programme_id", "notes"}``) and how the file
+    was read (format, encoding, separator, recognised and ignored columns), as built by
+    ``marketplace.funding.importer``. A file refused as a whole leaves no row: nothing changed."""
 
     __tablename__ = "programme_imports"
 

@@ -80,7 +80,10 @@ class ProgrammeFormSchema(BaseSchema):
     title = fields.String(required=True, validate=_length(200, 3))
     summary = fields.String(required=True, validate=_length(400, 10))
     description = fields.String(load_default="", validate=_length(20000))
-    funders = StringList(required=True, error_messages={"required": "Indiquez au moins un financeur."})
+    # As long as the instructing body: real names are ("Direction départementale des Territoires et
+    # de la Mer (DDTM) du Finistère", in the Aides-territoires exports).
+    funders = StringList(item_length=200, required=True,
+                         error_messages={"required": "Indiquez au moins un financeur."})
     instructing_body = fields.String(load_default="", validate=_length(200))
     funder_level = fields.String(required=True, validate=validate.OneOf(list(FUNDER_LEVELS),
                                                                         error="Échelon de financeur inconnu."))
@@ -206,6 +209,18 @@ class AlertFormSchema(BaseSchema):
     frequency = fields.String(required=True, validate=validate.OneOf(
         ["daily", "weekly"], error="Choisissez « chaque jour » ou « chaque semaine »."),
         error_messages={"required": "Choisissez la fréquence des envois."})
+
+
+class ProgrammeImportFormSchema(BaseSchema):
+    """The import form's fields beside the file (read by marketplace.funding.importer)."""
+
+    # Empty: the licence of the source the links name (Aides-territoires), if known.
+    licence = fields.String(load_default="", validate=_length(120))
+
+
+class HeldChangeSchema(BaseSchema):
+    action = fields.String(required=True, validate=validate.OneOf(["accept", "discard"], error="Action inconnue."),
+                           error_messages={"required": "Acceptez ou écartez la modification."})
 
 
 # API: queries ---------------------------------------------------------------------------------

@@ -263,20 +263,25 @@ def _check_owner(tenant: Tenant) -> None:
         raise ServiceError("Seuls les financeurs et l'ANCT publient des programmes de financement.")
 
 
-def create_programme(session: Session, actor: User, tenant: Tenant, data: dict[str, Any]) -> Programme:
+def create_programme(session: Session, actor: User, tenant: Tenant, data: dict[str, Any], *,
+                     origin: str | None = None, source_id: str | None = None) -> Programme:
+    """``origin`` says where the content comes from when it is not typed in ("Import Aides-territoires,
+    ligne 12"): it ends the version's summary and goes into the audit event."""
     _check_owner(tenant)
-    programme = Programme(owner_tenant_id=tenant.id, status=ProgrammeStatus.draft)
+    programme = Programme(owner_tenant_id=tenant.id, status=ProgrammeStatus.draft, source_id=source_id)
     programme.apply_content(_content(data))
     session.add(programme)
     session.flush()
     audit.record(session, E.programme_created, actor_id=actor.id, tenant_id=tenant.id, obj=programme,
-                 title=programme.title)
-    _version(session, programme, actor, "Création du programme")
+                 title=programme.title, origin=origin)
+    _version(session, programme, actor, "Création du programme" + (f" ({origin})" if origin else ""))
     return programme
 
 
-def update_programme(session: Session, actor: User, programme: Programme, data: dict[str, Any]) -> list[str]:
-    """Save an edit; returns the labels of the changed fields (empty: nothing changed)."""
+def update_programme(session: Session, actor: User, programme: Programme, data: dict[str, Any], *,
+                     origin: str | None = None) -> list[str]:
+    """Save an edit; returns the labels of the changed fields (empty: nothing changed). ``origin``:
+    as for ``create_programme`` (an import's dates, an imported change a curator accepted)."""
     if programme.status is ProgrammeStatus.archived:
         raise ServiceError("Ce programme est archivé : remettez-le en brouillon pour le modifier.")
     content = _content(data)
@@ -286,8 +291,9 @@ def update_programme(session: Session, actor: User, programme: Programme, data: 
     programme.apply_content({name: content[name] for name in changed})
     labels = [FIELD_LABELS[name] for name in changed]
     audit.record(session, E.programme_updated, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
-                 obj=programme, fields=changed)
-    _version(session, programme, actor, "Modification : " + ", ".join(eligibility.lower_first(l) for l in labels))
+                 obj=programme, fields=changed, origin=origin)
+    _version(session, programme, actor, "Modification : " + ", ".join(eligibility.lower_first(l) for l in labels)
+             + (f" ({origin})" if origin else ""))
     if programme.status.is_public:
         _reindex(session, programme)
     return labels
