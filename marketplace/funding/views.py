@@ -15,12 +15,13 @@ from sqlalchemy import select
 from marketplace.catalog import taxonomy
 from marketplace.catalog.schemas import format_euros
 from marketplace.forms import FormResult, empty_form, parse_form
-from marketplace.funding import eligibility, services
+from marketplace.funding import eligibility, importer, services
 from marketplace.funding.models import (
     AID_TYPES,
     BENEFICIARY_KINDS,
     EPCI_KINDS,
     EXPENSE_KINDS,
+    FIELD_LABELS,
     FUNDER_LEVELS,
     PROJECT_STAGES,
     SCOPE_LEVELS,
@@ -34,8 +35,10 @@ from marketplace.funding.schemas import (
     PROGRAMME_LIST_FIELDS,
     CallActionSchema,
     CallFormSchema,
+    HeldChangeSchema,
     LabelFormSchema,
     ProgrammeFormSchema,
+    ProgrammeImportFormSchema,
     ScopeFormSchema,
     WorkflowSchema,
     format_percent,
@@ -95,7 +98,7 @@ def _funding_globals():
             "EPCI_KINDS": EPCI_KINDS, "EXPENSE_KINDS": EXPENSE_KINDS, "PROJECT_STAGES": PROJECT_STAGES,
             "STATE_FAMILIES": STATE_FAMILIES, "SCOPE_LEVELS": SCOPE_LEVELS, "ProgrammeStatus": ProgrammeStatus,
             "CallStatus": CallStatus, "RECURRENCES": {r.value: r.label for r in Recurrence},
-            "DOMAINS": taxonomy.DOMAINS}
+            "DOMAINS": taxonomy.DOMAINS, "FIELD_LABELS": FIELD_LABELS}
 
 
 def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
@@ -208,6 +211,7 @@ def programmes():
     status = request.args.get("etat")
     status = ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None
     return render_template("funding/op_programmes.html", mine=mine, viewer=viewer, status=status,
+                           held=importer.held_programmes(db, viewer),
                            queue=services.review_queue(db) if viewer.is_curator else [],
                            everything=services.all_programmes(db, status) if viewer.is_curator and status else [])
 
@@ -348,6 +352,100 @@ def workflow(programme_id: int):
     if target and target.startswith("/") and not target.startswith("//"):
         return redirect(target)
     return redirect(url_for("funding.programme", programme_id=found.id))
+
+
+# Operators: import from CSV/XLSX, held changes --------------------------------------------------------
+
+@operator_bp.route("/import", methods=["GET", "POST"])
+@require_operator
+def import_programmes():
+    db = get_db()
+    viewer = _viewer()
+    membership = current_membership()
+    tenant = membership.tenant if membership is not None and viewer.is_funder else None
+    form = empty_form()
+    if request.method == "POST":
+        form = parse_form(ProgrammeImportFormSchema())
+        upload = request.files.get("file")
+        # One byte more than allowed: enough to say "too big" without reading more.
+        data = upload.stream.read(importer.MAX_FILE_BYTES + 1) if upload and upload.filename else b""
+        if form.ok:
+            try:
+                if tenant is None:
+                    raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page) pour "
+                                       "importer ses programmes.", "file")
+                if not data:
+                    raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
+                run = importer.import_programmes(db, current_user, tenant, upload.filename, data,
+                                                 licence=form.data["licence"])
+            except ServiceError as exc:
+                db.rollback()
+                form.add_error(exc.field or "file", exc.message)
+            else:
+                db.commit()
+                flash(f"Fichier importé : {run.created_count} créé(s), {run.dates_count} mis à jour, "
+                      f"{run.held_count} en attente, {run.unchanged_count} inchangé(s), {run.rejected_count} rejeté(s).",
+                      "success" if not run.rejected_count else "warning")
+                return redirect(url_for("funding_op.import_report", import_id=run.id))
+    return render_template("funding/import.html", form=form, viewer=viewer, tenant=tenant,
+                           imports=importer.imports_of(db, tenant) if tenant else [],
+                           max_mb=importer.MAX_FILE_BYTES // (1024 * 1024), max_rows=importer.MAX_ROWS,
+                           columns=importer.COLUMNS, required=importer.REQUIRED_COLUMNS), 400 if form.errors else 200
+
+
+@operator_bp.route("/import/<int:import_id>")
+@require_operator
+def import_report(import_id: int):
+    membership = current_membership()
+    run = _or_404(importer.get_import, import_id, membership.tenant if membership else None)
+    outcome = request.args.get("resultat")
+    outcome = outcome if outcome in importer.OUTCOMES else None
+    entries = [e for e in run.report.get("entries", []) if outcome is None or e["outcome"] == outcome]
+    return render_template("funding/import_report.html", run=run, entries=entries, outcome=outcome,
+                           outcomes=importer.OUTCOMES)
+
+
+@operator_bp.route("/modifications-importees")
+@require_operator
+def held_changes():
+    viewer = _viewer()
+    return render_template("funding/held_changes.html", programmes=importer.held_programmes(get_db(), viewer),
+                           viewer=viewer)
+
+
+@operator_bp.route("/<int:programme_id>/modification-importee", methods=["GET", "POST"])
+@require_operator
+def held_change(programme_id: int):
+    """The held change of one programme, field by field; ANCT accepts or discards it."""
+    db = get_db()
+    viewer = _viewer()
+    found = _editable(programme_id)
+    if request.method == "POST":
+        form = parse_form(HeldChangeSchema())
+        if not form.ok:
+            flash(next(iter(form.errors.values())), "error")
+        elif not viewer.is_curator:
+            flash("Seule l'équipe de l'ANCT relit les modifications importées.", "error")
+        else:
+            try:
+                if form.data["action"] == "accept":
+                    changed = importer.accept_pending(db, current_user, found)
+                    message = ("Modification acceptée : " + ", ".join(eligibility.lower_first(c) for c in changed) + "."
+                               if changed else "Modification acceptée : la fiche avait déjà ces valeurs.")
+                else:
+                    importer.discard_pending(db, current_user, found)
+                    message = "Modification écartée : le programme reste tel quel, et la source ne la reproposera pas."
+            except ServiceError as exc:
+                db.rollback()
+                flash(exc.message, "error")
+            else:
+                db.commit()
+                flash(message, "success")
+                return redirect(url_for("funding_op.held_changes"))
+        return redirect(url_for("funding_op.held_change", programme_id=found.id))
+    return render_template("funding/held_change.html", programme=found, changes=importer.pending_diff(found),
+                           in_words=importer.in_words, viewer=viewer,
+                           run_id=(found.pending_changes or {}).get("import_id"))
 
 
 # Operators: calls ----------------------------------------------------------------------------------
