@@ -123,6 +123,19 @@ def _other_alert(db, other):
                                                      "frequency": "daily", "criteria": Criteria(q="éclairage")}).id
 
 
+def _other_import(db, other):
+    # Import reports are tenant-owned: only the operator that ran the import reads them.
+    from marketplace.funding import importer
+    from tests.factories import make_operator
+
+    operator = make_operator(db, "Opérateur importateur")
+    user, _ = make_member(db, operator, Role.member)
+    data = "Nom,Lien,Financeurs,Bénéficiaire,Types d'aides,Récurrence\n" \
+           "Aide test,https://exemple.test/aides/1,Banque des Territoires,Communes,Prêt,Permanente\n"
+    with importer.services.without_indexing(db):
+        return importer.import_programmes(db, user, operator, "aides.csv", data.encode()).id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -141,6 +154,7 @@ OBJECT_FACTORIES = {
     "programme_id": _other_programme,
     "call_id": _other_call,
     "label_id": _other_label,
+    "import_id": _other_import,
     "alert_id": _other_alert,
 }
 NOT_TENANT_OBJECTS = {
