@@ -33,7 +33,7 @@ def send_digests(on: str | None = None) -> int:
 def send_digest(digest_id: int) -> bool:
     """Mail one digest, then mark it mailed. A retry after a delivered mail whose mark was lost
     sends it again (at least once, never lost)."""
-    from flask import current_app, render_template
+    from flask import current_app
 
     from marketplace.funding import alerts
     from marketplace.mail import compose, deliver
@@ -43,7 +43,9 @@ def send_digest(digest_id: int) -> bool:
         mail = alerts.digest_mail(session, digest_id, current_app.secret_key, settings.base_url)
         if mail is None:
             return False
-        message = compose(settings, mail.to, mail.subject, render_template("mail/funding_digest.txt", **mail.context))
+        # The template alone, without the pages' context processors (there is no request here).
+        body = current_app.jinja_env.get_template("mail/funding_digest.txt").render(**mail.context)
+        message = compose(settings, mail.to, mail.subject, body)
         # RFC 8058 one-click unsubscribe: mail clients POST to this address.
         message["List-Unsubscribe"] = f"<{mail.context['unsubscribe_url']}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -64,7 +64,7 @@ def index():
 
 def _feed_url(membership: Membership) -> str:
     token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(membership.id)
-    return url_for("funding_mine.calendar_feed", token=token, _external=True)
+    return settings().base_url.rstrip("/") + url_for("funding_mine.calendar_feed", token=token)
 
 
 def _ics(items, tenant) -> Response:
@@ -103,8 +103,8 @@ def calendar_feed(token: str):
 # Alerts ----------------------------------------------------------------------------------------
 
 def _confirmation_mail(alert, actor) -> None:
-    url = url_for("funding_mine.confirm_alert", token=alerts.confirm_token(current_app.secret_key, alert),
-                  _external=True)
+    url = settings().base_url.rstrip("/") + url_for("funding_mine.confirm_alert",
+                                                     token=alerts.confirm_token(current_app.secret_key, alert))
     body = render_template("mail/funding_alert_confirm.txt", alert=alert, actor=actor, url=url,
                            criteria=alerts.criteria_of(alert).describe())
     send_mail.after_commit(get_db(), alert.email, f"Passerelle — confirmez l'alerte « {alert.name} »", body)

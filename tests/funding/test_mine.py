@@ -133,7 +133,7 @@ def test_deadlines_as_an_icalendar_feed(client, db, people):
     # The subscription link works without a session (calendar apps have none), and stops with
     # the membership.
     page = text(client.get("/espace/financements"))
-    feed = re.search(r'id="lien-agenda" type="text" readonly value="http://[^/]+(/financements/calendrier/[^"]+)"', page).group(1)
+    feed = re.search(r'id="lien-agenda" type="text" readonly value="http://passerelle.test(/financements/calendrier/[^"]+)"', page).group(1)
     client.get("/deconnexion")
     anonymous = client.application.test_client()
     subscribed = anonymous.get(feed)
