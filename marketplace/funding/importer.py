@@ -31,7 +31,6 @@ import csv
 import datetime as dt
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -181,9 +180,9 @@ def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise ImportFileError("Classeur illisible : ce fichier n'est pas un classeur Excel (.xlsx) valide.") from exc
-    except Exception as exc:  # openpyxl's InvalidFileException and parser errors of a damaged archive
+    except Exception as exc:
+        # A damaged or foreign archive fails in many ways (BadZipFile, openpyxl's InvalidFileException,
+        # a missing part's KeyError, an XML parse error): all of them mean the same to the operator.
         raise ImportFileError("Classeur illisible : ce fichier n'est pas un classeur Excel (.xlsx) valide.") from exc
     try:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
@@ -502,7 +501,8 @@ def import_programmes(session: Session, actor: User, tenant: Tenant, filename: s
     """Import a file for ``tenant`` (an active operator): see the module docstring. Flushes; the
     caller commits once. Raises ImportFileError (nothing written) or ServiceError."""
     services._check_owner(tenant)
-    filename = (filename or "fichier").strip()[:255] or "fichier"
+    # The name the browser sent, without any folder: shown in reports and provenance only.
+    filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "fichier"
     source = read_file(filename, data)
     source_name, source_licence = _source_of(source, filename)
     licence = (licence or "").strip() or source_licence
@@ -629,7 +629,8 @@ class FieldChange:
 
     @property
     def long_text(self) -> bool:
-        return self.name in ("description", "summary", "how_to_apply")
+        # Shown whole: the history's short form would cut a long title where the change may be.
+        return self.name in ("title", "summary", "description", "how_to_apply", "source_url")
 
 
 def pending_diff(programme: Programme) -> list[FieldChange]:

@@ -233,6 +233,11 @@ def test_a_discarded_change_is_not_held_again_and_hand_edits_survive_imports(db,
     assert entries(run_import(db, people, csv_bytes(changed)))[0]["outcome"] == "unchanged"
     with pytest.raises(funding.ServiceError, match="Aucune modification importée"):
         importer.accept_pending(db, people.curator, programme)
+    # An archived programme is not updated behind its funder's back.
+    funding.archive(db, people.funder, programme)
+    (line,) = entries(run_import(db, people, csv_bytes({**changed, "Date Clôture": "01/01/2033"})))
+    assert line["outcome"] == "rejected" and f"le programme n° {programme.id} est archivé" in line["message"]
+    assert programme.closes_on == dt.date(2031, 12, 31)
 
 
 # Rows and files the import refuses -------------------------------------------------------------------------
@@ -274,8 +279,10 @@ def test_a_semicolon_windows_1252_file_with_an_identifier_and_level_column(db, p
     header = ["Identifiant", "Nom", "Lien", "Financeurs", "Échelon", "Bénéficiaire", "Types d'aides", "Récurrence"]
     row = {**ROW, "Identifiant": "AT-42", "Financeurs": "ID77", "Échelon": "Agence ou opérateur public",
            "Récurrence": "Permanente"}
-    run = run_import(db, people, csv_bytes(row, header=header, delimiter=";", encoding="cp1252"))
+    run = run_import(db, people, csv_bytes(row, header=header, delimiter=";", encoding="cp1252"),
+                     "C:\\Users\\agent\\Bureau\\aides.csv")
     assert (run.report["delimiter"], run.report["encoding"]) == (";", "Windows-1252")
+    assert run.filename == "aides.csv"  # the browser's folders are not kept
     (programme,) = programmes_of(db, people)
     assert programme.source_id == "AT-42" and programme.funder_level.value == "agency"
     assert programme.title == ROW["Nom"]  # accents read right
