@@ -71,6 +71,19 @@ def browser_page(tmp_path):
             context.close()
 
 
+def sign_in_as(page, base: str, email: str) -> None:
+    """Sign a demo account in through the form, and land in its workspace."""
+    from playwright.sync_api import expect
+
+    from marketplace.demo import DEMO_PASSWORD
+
+    page.goto(base + "/connexion")
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(re.compile(r"/espace/$"))
+
+
 def shot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"browser-{name}.png"

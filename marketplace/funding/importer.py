@@ -158,21 +158,27 @@ def _read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     # The header line tells the separator: French spreadsheets write ";", exports often ",".
     delimiter = max((";", ",", "\t"), key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    headers: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
     try:
-        for number, cells in enumerate(reader, start=1):
-            if not any(c.strip() for c in cells):
-                continue
-            if headers is None:
-                headers = cells
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise ImportFileError(f"Trop de lignes : {MAX_ROWS} au plus par fichier. Découpez-le.")
-            rows.append((number, cells))
+        headers, rows = _table(enumerate(reader, start=1))
     except csv.Error as exc:
         raise ImportFileError(f"CSV illisible (ligne {reader.line_num}) : {exc}.") from None
-    return headers or [], rows, delimiter
+    return headers, rows, delimiter
+
+
+def _table(numbered) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """(line number, cells) → the header and the numbered rows; blank lines skipped, rows capped."""
+    headers: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for number, cells in numbered:
+        if not any(c.strip() for c in cells):
+            continue
+        if headers is None:
+            headers = cells
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise ImportFileError(f"Trop de lignes : {MAX_ROWS} au plus par fichier. Découpez-le.")
+        rows.append((number, cells))
+    return headers or [], rows
 
 
 def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -188,21 +194,10 @@ def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
         sheet = workbook.worksheets[0] if workbook.worksheets else None
         if sheet is None:
             raise ImportFileError("Le classeur n'a aucune feuille.")
-        headers: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_cell_text(v) for v in values]
-            if not any(c.strip() for c in cells):
-                continue
-            if headers is None:
-                headers = cells
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise ImportFileError(f"Trop de lignes : {MAX_ROWS} au plus par fichier. Découpez-le.")
-            rows.append((number, cells))
+        return _table((number, [_cell_text(v) for v in values])
+                      for number, values in enumerate(sheet.iter_rows(values_only=True), start=1))
     finally:
         workbook.close()
-    return headers or [], rows
 
 
 def _cell_text(value: Any) -> str:

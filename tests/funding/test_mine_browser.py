@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_browser import browser_page, demo_app, shot  # noqa: F401  (fixtures)
+from tests.test_browser import browser_page, demo_app, shot, sign_in_as  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -14,15 +14,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_a_city_finds_its_funding_and_saves_an_alert_in_a_browser(demo_app, live_server, browser_page):
     from playwright.sync_api import expect
 
-    from marketplace.demo import DEMO_PASSWORD
-
     page = browser_page
-    base = live_server(demo_app)
-    page.goto(base + "/connexion")
-    page.get_by_label("Adresse électronique").fill("dgs@chateauroux-metropole.test")
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(re.compile(r"/espace/$"))
+    sign_in_as(page, live_server(demo_app), "dgs@chateauroux-metropole.test")
     page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Mes financements").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes financements")
     expect(page.get_by_text(re.compile(r"^Éligible : ")).first).to_be_visible()

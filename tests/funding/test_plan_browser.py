@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.test_browser import browser_page, demo_app, shot  # noqa: F401  (fixtures)
+from tests.test_browser import browser_page, demo_app, shot, sign_in_as  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -13,16 +13,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def test_a_city_builds_the_issue_plan_in_a_browser(demo_app, live_server, browser_page):
     from playwright.sync_api import expect
 
-    from marketplace.demo import DEMO_PASSWORD
-
     page = browser_page
-    base = live_server(demo_app)
-    page.goto(base + "/connexion")
-    page.get_by_label("Adresse électronique").fill("dgs@chateauroux-metropole.test")
-    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(re.compile(r"/espace/$"))
-    page.get_by_role("link", name="Plans de financement").click()
+    sign_in_as(page, live_server(demo_app), "dgs@chateauroux-metropole.test")
+    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Plans de financement").click()
     expect(page.get_by_text("Aucun plan de financement pour le moment")).to_be_visible()
     page.get_by_role("link", name="Nouveau plan de financement").click()
 
