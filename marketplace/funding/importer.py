@@ -364,7 +364,7 @@ def _beneficiary(folded: str) -> str | None:
 
 
 def map_row(source: SourceFile, line: int, cells: list[str], *, provenance: str, licence: str,
-            source_id: str | None) -> MappedRow:
+            source_id: str | None, default_level: str | None = None) -> MappedRow:
     """A row of the file → the content of a programme, validated; or the reasons it cannot be one."""
     def cell(key: str) -> str:
         index = source.columns.get(key)
@@ -383,13 +383,14 @@ def map_row(source: SourceFile, line: int, cells: list[str], *, provenance: str,
     if not funders:
         errors.append("financeur manquant")
     level_text = cell("funder_level")
-    level = _FUNDER_LEVELS.get(fold(level_text)) if level_text else guess_funder_level(funders)
+    # The "Échelon" cell, else the funder's name, else the operator's default for the file.
+    level = _FUNDER_LEVELS.get(fold(level_text)) if level_text else (guess_funder_level(funders) or default_level)
     if level_text and level is None:
         errors.append(f"échelon « {level_text} » inconnu (attendu : {', '.join(FUNDER_LEVELS.values())})")
     elif funders and level is None:
         errors.append("échelon du financeur impossible à déduire de « " + " ; ".join(funders)[:120] + " » : ajoutez "
                       "une colonne « Échelon » (Union européenne, État, Région, Département, Banque des Territoires, "
-                      "Agence ou opérateur public)")
+                      "Agence ou opérateur public), ou choisissez un échelon par défaut pour le fichier")
     beneficiaries = _split(cell("beneficiaries"))
     kinds = _known(beneficiaries, _beneficiary, "Bénéficiaires", notes)
     if not beneficiaries:
@@ -492,7 +493,7 @@ def _date_words(changes: dict[str, Any], before: dict[str, Any]) -> str:
 
 
 def import_programmes(session: Session, actor: User, tenant: Tenant, filename: str, data: bytes, *,
-                      licence: str = "") -> ProgrammeImport:
+                      licence: str = "", default_level: str | None = None) -> ProgrammeImport:
     """Import a file for ``tenant`` (an active operator): see the module docstring. Flushes; the
     caller commits once. Raises ImportFileError (nothing written) or ServiceError."""
     services._check_owner(tenant)
@@ -533,7 +534,8 @@ def import_programmes(session: Session, actor: User, tenant: Tenant, filename: s
             continue
         if source_id:
             first_line[source_id] = line
-        row = map_row(source, line, cells, provenance=provenance, licence=licence, source_id=source_id)
+        row = map_row(source, line, cells, provenance=provenance, licence=licence, source_id=source_id,
+                      default_level=default_level)
         if row.errors:
             entries.append(Entry(line, "rejected", row.title, " ; ".join(row.errors), notes=row.notes))
             continue

@@ -216,6 +216,9 @@ class ProgrammeImportFormSchema(BaseSchema):
 
     # Empty: the licence of the source the links name (Aides-territoires), if known.
     licence = fields.String(load_default="", validate=_length(120))
+    # For the rows whose funder level neither an "Échelon" cell nor the funder's name tells.
+    default_level = fields.String(load_default=None, validate=validate.OneOf(
+        list(FUNDER_LEVELS), error="Échelon inconnu."))
 
 
 class HeldChangeSchema(BaseSchema):

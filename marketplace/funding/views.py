@@ -377,7 +377,7 @@ def import_programmes():
                 if not data:
                     raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
                 run = importer.import_programmes(db, current_user, tenant, upload.filename, data,
-                                                 licence=form.data["licence"])
+                                                 licence=form.data["licence"], default_level=form.data["default_level"])
             except ServiceError as exc:
                 db.rollback()
                 form.add_error(exc.field or "file", exc.message)

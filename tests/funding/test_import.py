@@ -266,7 +266,8 @@ def test_bad_rows_are_rejected_with_their_line_and_reason_and_the_others_importe
         8: "date clôture illisible « 31/02/2031 » (attendu : JJ/MM/AAAA)",
         9: "nom de l'aide manquant",
         10: "échelon du financeur impossible à déduire de « Hellio Solutions » : ajoutez une colonne « Échelon » "
-            "(Union européenne, État, Région, Département, Banque des Territoires, Agence ou opérateur public)",
+            "(Union européenne, État, Région, Département, Banque des Territoires, Agence ou opérateur public), "
+            "ou choisissez un échelon par défaut pour le fichier",
     }
     created = {e["line"]: db.get(Programme, e["programme_id"]) for e in entries(run, "created")}
     assert set(created) == {2, 11}
@@ -321,6 +322,22 @@ def test_only_active_operators_import(db, people):
 # Pages -------------------------------------------------------------------------------------------------------
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_a_default_funder_level_takes_the_rows_whose_funder_does_not_say_it(client, db, people):
+    unknown = {**ROW, "Financeurs": "ID77", "Lien": "https://exemple.test/id77"}
+    assert entries(run_import(db, people, csv_bytes(unknown)), "rejected")
+    db.rollback()
+    run = run_import(db, people, csv_bytes(unknown, ROW), default_level="agency")
+    assert (run.created_count, run.rejected_count) == (2, 0)
+    levels = {p.funders[0]: p.funder_level.value for p in programmes_of(db, people)}
+    # The default is for what cannot be told: a Conseil régional stays a Région.
+    assert levels == {"ID77": "agency", "Conseil régional d'Occitanie": "region"}
+    # Through the form: an unknown level is refused in French and nothing is imported.
+    sign_in(client, people.funder, people.funder_m)
+    response = client.post("/operateur/financements/import", content_type="multipart/form-data",
+                           data={"default_level": "planete", "file": (io.BytesIO(csv_bytes(unknown)), "aides.csv")})
+    assert response.status_code == 400 and "Échelon inconnu." in text(response)
 
 
 def test_an_operator_uploads_through_the_form_with_csrf_and_reads_the_report(app, client, db, people):
