@@ -3,7 +3,7 @@ and filters, sort keys, and a few stored values for the result list (kept light:
 to the database record for everything else)."""
 from __future__ import annotations
 
-from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
 from search.analysis import folding_analyzer, french_analyzer
 

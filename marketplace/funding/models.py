@@ -596,7 +596,6 @@ class EligibilityGeneration(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-
 # Alerts: saved searches of "Mes financements" (marketplace.funding.alerts) ----------------------
 
 class AlertFrequency(enum.StrEnum):
