@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog import taxonomy
@@ -197,12 +198,20 @@ class Result:
 
 def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
     """The tenant's eligible published programmes, each followed by its published calls."""
+    pairs = [(p, o) for p, o in eligibility.with_programmes(session, eligibility.offers_for_tenant(session, tenant))
+             if p.status is ProgrammeStatus.published]
+    # The calls of every programme in one query, not one per programme.
+    calls: dict[int, list[ProgrammeCall]] = {}
+    ids = [p.id for p, _ in pairs]
+    for start in range(0, len(ids), 500):
+        for call in session.scalars(select(ProgrammeCall).where(ProgrammeCall.programme_id.in_(ids[start:start + 500]),
+                                                                ProgrammeCall.status == CallStatus.published)
+                                    .order_by(ProgrammeCall.closes_on, ProgrammeCall.id)):
+            calls.setdefault(call.programme_id, []).append(call)
     items: list[Item] = []
-    for programme, offer in eligibility.with_programmes(session, eligibility.offers_for_tenant(session, tenant)):
-        if programme.status is not ProgrammeStatus.published:
-            continue
+    for programme, offer in pairs:
         items.append(Item(programme, offer))
-        items.extend(Item(programme, offer, call) for call in programme.calls if call.status is CallStatus.published)
+        items.extend(Item(programme, offer, call) for call in calls.get(programme.id, ()))
     return items
 
 
