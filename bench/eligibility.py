@@ -18,6 +18,9 @@ Timed, warm (one untimed pass first), in one long-lived session:
   20 programmes of a page as ORM objects) are reported apart;
 - eligible_communes: ``eligibility.eligible_insee_codes`` (the full sorted list) and
   ``eligible_communes_count`` for random programmes.
+- mine: the data of a "Mes financements" page (``mine.find`` with one facet, no words): every
+  eligible programme loaded with its calls, the facets counted, the list sorted; in a fresh
+  session per commune, as a request has.
 
 A consistency check compares both directions on a sample (fast lookup vs exact SQL). The last line
 is a key=value summary.
@@ -25,6 +28,7 @@ is a key=value summary.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import random
 import statistics
@@ -33,6 +37,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,7 +46,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import selectinload, sessionmaker  # noqa: E402
 
 from marketplace.db import TenantSession, make_engine, utcnow  # noqa: E402
-from marketplace.funding import eligibility  # noqa: E402
+from marketplace.funding import eligibility, mine  # noqa: E402
 from marketplace.funding.models import Label, LabelCommune, Programme, ProgrammeScope  # noqa: E402
 from tenants import services as tenants  # noqa: E402
 from tenants.models import TenantKind  # noqa: E402
@@ -188,6 +193,17 @@ def run(url: str, args, label: str) -> dict:
             eligibility.with_programmes(page_session, offers[:20])
             page_times.append((time.perf_counter() - t) * 1000)
 
+    # "Mes financements" without words: every eligible programme loaded with its calls, the facets
+    # counted, the first page sorted — what the page costs for a collectivité of that commune.
+    mine_times, mine_counts = [], []
+    criteria = mine.Criteria(facets={"aide": ("subvention",)})
+    for commune in sample[:100]:
+        with Session() as page_session:
+            t = time.perf_counter()
+            result = mine.find(page_session, SimpleNamespace(commune=commune, epci=None), criteria, on=dt.date.today())
+            mine_times.append((time.perf_counter() - t) * 1000)
+            mine_counts.append(result.eligible_count)
+
     programme_ids = rng.sample(list(session.scalars(select(Programme.id))), min(args.sample, args.programmes))
     programmes = [session.get(Programme, pid) for pid in programme_ids]
     for programme in programmes:  # warm
@@ -226,10 +242,14 @@ def run(url: str, args, label: str) -> dict:
     print(f"[{label}] eligible communes for one programme ({len(programmes)} programmes, median "
           f"{statistics.median(sizes):.0f} communes, max {max(sizes)}): full list p50 {el['p50']:.2f} ms, "
           f"p95 {el['p95']:.2f} ms, max {el['max']:.2f} ms; count p50 {ct['p50']:.2f} ms, p95 {ct['p95']:.2f} ms")
+    mf = percentiles(mine_times)
+    print(f"[{label}] Mes financements page data ({len(mine_times)} communes, median {statistics.median(mine_counts):.0f} "
+          f"eligible items): p50 {mf['p50']:.1f} ms, p95 {mf['p95']:.1f} ms, max {mf['max']:.1f} ms")
     print(f"[{label}] consistency: {checked} (programme, commune) pairs checked, {mismatches} mismatch(es)")
     return {"communes": stats["communes"], "for_commune_p50_ms": fc["p50"], "for_commune_p95_ms": fc["p95"],
             "eligible_communes_ms": el["p95"], "eligible_communes_max_ms": el["max"],
-            "page_p95_ms": pg["p95"], "mismatches": mismatches, "index_build_ms": index_build_ms}
+            "page_p95_ms": pg["p95"], "mismatches": mismatches, "index_build_ms": index_build_ms,
+            "mine_p95_ms": mf["p95"]}
 
 
 def main() -> None:
@@ -246,7 +266,7 @@ def main() -> None:
                f"for_commune_p50_ms={lite['for_commune_p50_ms']:.2f} for_commune_p95_ms={lite['for_commune_p95_ms']:.2f} "
                f"eligible_communes_ms={lite['eligible_communes_ms']:.2f} "
                f"eligible_communes_max_ms={lite['eligible_communes_max_ms']:.2f} index_build_ms={lite['index_build_ms']:.0f} "
-               f"mismatches={lite['mismatches']}")
+               f"mine_p95_ms={lite['mine_p95_ms']:.1f} mismatches={lite['mismatches']}")
 
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgresql"):
@@ -264,7 +284,8 @@ def main() -> None:
             admin.dispose()
         summary += (f" pg_for_commune_p50_ms={pg['for_commune_p50_ms']:.2f} pg_for_commune_p95_ms={pg['for_commune_p95_ms']:.2f}"
                     f" pg_eligible_communes_ms={pg['eligible_communes_ms']:.2f}"
-                    f" pg_eligible_communes_max_ms={pg['eligible_communes_max_ms']:.2f} pg_mismatches={pg['mismatches']}")
+                    f" pg_eligible_communes_max_ms={pg['eligible_communes_max_ms']:.2f} pg_mine_p95_ms={pg['mine_p95_ms']:.1f}"
+                    f" pg_mismatches={pg['mismatches']}")
     print(summary)
 
 

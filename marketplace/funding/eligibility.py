@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, false, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.db import utcnow
@@ -389,12 +389,16 @@ def offers_for_tenant(session: Session, tenant: Tenant) -> list[Offer]:
     return []
 
 
-def with_programmes(session: Session, offers: Sequence[Offer]) -> list[tuple[Programme, Offer]]:
+def with_programmes(session: Session, offers: Sequence[Offer], *, lean: bool = False) -> list[tuple[Programme, Offer]]:
     """Load the programmes of these offers, in the offers' order. Pages and the API paginate the
-    offers first: loading 300 programmes costs more than finding them."""
+    offers first: loading 300 programmes costs more than finding them. ``lean``: without their
+    territory rows and calls (loaded on access only), for lists that show neither."""
     if not offers:
         return []
-    by_id = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_([o.programme_id for o in offers])))}
+    query = select(Programme).where(Programme.id.in_([o.programme_id for o in offers]))
+    if lean:
+        query = query.options(lazyload(Programme.scope), lazyload(Programme.calls))
+    by_id = {p.id: p for p in session.scalars(query)}
     return [(by_id[o.programme_id], o) for o in offers if o.programme_id in by_id]
 
 

@@ -198,7 +198,8 @@ class Result:
 
 def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
     """The tenant's eligible published programmes, each followed by its published calls."""
-    pairs = [(p, o) for p, o in eligibility.with_programmes(session, eligibility.offers_for_tenant(session, tenant))
+    offers = eligibility.offers_for_tenant(session, tenant)
+    pairs = [(p, o) for p, o in eligibility.with_programmes(session, offers, lean=True)
              if p.status is ProgrammeStatus.published]
     # The calls of every programme in one query, not one per programme.
     calls: dict[int, list[ProgrammeCall]] = {}
