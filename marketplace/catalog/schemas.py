@@ -27,13 +27,14 @@ def _length(maximum: int, minimum: int | None = None):
 class StringList(fields.List):
     """A list of short texts; a form sends one text, comma- or line-separated ("GTFS, NeTEx")."""
 
-    def __init__(self, max_items: int = 20, item_length: int = 60, **kw):
+    def __init__(self, max_items: int = 20, item_length: int = 60, separators: str = r"[,;\n]", **kw):
         super().__init__(fields.String(validate=_length(item_length)), **kw)
         self.max_items = max_items
+        self.separators = separators
 
     def _deserialize(self, value, attr, data, **kw):
         if isinstance(value, str):
-            value = [part.strip() for part in re.split(r"[,;\n]", value)]
+            value = [part.strip() for part in re.split(self.separators, value)]
         if isinstance(value, list):
             # Duplicates and blanks are noise, not errors.
             seen, cleaned = set(), []

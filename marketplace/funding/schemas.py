@@ -82,7 +82,8 @@ class ProgrammeFormSchema(BaseSchema):
     description = fields.String(load_default="", validate=_length(20000))
     # As long as the instructing body: real names are ("Direction départementale des Territoires et
     # de la Mer (DDTM) du Finistère", in the Aides-territoires exports).
-    funders = StringList(item_length=200, required=True,
+    # One per line (or ";"): a funder's name may hold a comma ("Ministère de la Culture, DRAC Centre").
+    funders = StringList(item_length=200, separators=r"[;\n]", required=True,
                          error_messages={"required": "Indiquez au moins un financeur."})
     instructing_body = fields.String(load_default="", validate=_length(200))
     funder_level = fields.String(required=True, validate=validate.OneOf(list(FUNDER_LEVELS),

@@ -231,7 +231,7 @@ def _programme_form(programme=None) -> FormResult:
         elif key.endswith("_bp"):
             form.raw[key.removesuffix("_bp")] = format_percent(value)
         elif key == "funders":
-            form.raw[key] = ", ".join(value or [])
+            form.raw[key] = "\n".join(value or [])
         elif isinstance(value, dt.date):
             form.raw[key] = value.isoformat()
         elif hasattr(value, "value"):

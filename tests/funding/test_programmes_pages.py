@@ -198,3 +198,21 @@ def test_the_nav_links_to_the_guichet(client, db, people):
     assert 'href="/financements"' in page
     sign_in(client, people.funder, people.funder_m)
     assert 'href="/operateur/financements/"' in text(client.get("/espace/"))
+
+
+def test_a_funder_name_with_a_comma_survives_the_edit_form(client, db, people):
+    programme = make_programme(db, people.region, status="draft",
+                               funders=["Ministère de la Culture, DRAC Centre-Val de Loire", "Région Centre-Val de Loire"])
+    db.commit()
+    sign_in(client, people.funder, people.funder_m)
+    page = client.get(f"/operateur/financements/{programme.id}/modifier").get_data(as_text=True)
+    shown = re.search(r'<textarea[^>]*name="funders"[^>]*>([^<]*)</textarea>', page).group(1)
+    assert shown == "Ministère de la Culture, DRAC Centre-Val de Loire\nRégion Centre-Val de Loire"
+    form = {"title": programme.title, "summary": programme.summary, "funders": shown, "funder_level": "region",
+            "aid_types": ["subvention"], "themes": ["energie-batiments"], "beneficiary_kinds": ["commune"],
+            "recurrence": "permanent", "source_url": programme.source_url}
+    response = client.post(f"/operateur/financements/{programme.id}/modifier", data=form)
+    assert response.status_code == 302, re.findall(r"fr-error-text\">([^<]*)", response.get_data(as_text=True))
+    db.expire_all()
+    assert db.get(Programme, programme.id).funders == ["Ministère de la Culture, DRAC Centre-Val de Loire",
+                                                      "Région Centre-Val de Loire"]
