@@ -340,6 +340,12 @@ def test_a_default_funder_level_takes_the_rows_whose_funder_does_not_say_it(clie
     assert response.status_code == 400 and "Échelon inconnu." in text(response)
 
 
+def test_with_a_default_level_the_sample_loses_only_its_two_incoherent_rows(db, people):
+    run = run_import(db, people, SAMPLE.read_bytes(), "aides-territoires-sample-2022.csv", default_level="agency")
+    assert (run.created_count, run.rejected_count) == (SAMPLE_ROWS - 2, 2)
+    assert {e["line"] for e in entries(run, "rejected")} >= {205}
+
+
 def test_an_operator_uploads_through_the_form_with_csrf_and_reads_the_report(app, client, db, people):
     app.config["WTF_CSRF_ENABLED"] = True
     sign_in(client, people.funder, people.funder_m)
