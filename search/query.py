@@ -317,10 +317,12 @@ def search(root: Path, request: SearchRequest) -> SearchResponse:
 
 
 def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
-    """Every document of ``only`` that matches ``q``, best first (every word, else any word).
+    """Every document of ``only`` that has every word of ``q`` (or a synonym), best first.
 
     For pages that filter and facet a small set of their own (a tenant's eligible programmes) and
-    need the text match and its order, not a page of hits. Raises IndexUnavailable like ``search``.
+    need the text match and its order, not a page of hits. No "any word" fallback: a saved search
+    must mean the same thing every day, and the same as the database fallback. Raises
+    IndexUnavailable like ``search``.
     """
     handle = handle_for(root)
     with handle.lock:
@@ -329,13 +331,10 @@ def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
         _facet_sets(searcher, cache)
         ids = _docnums_by_id(searcher, cache)
         allowed = frozenset(ids[key] for key in only if key in ids)
-        for any_word in (False, True):
-            plan = build_plan(q, any_word=any_word)
-            if plan is None or not allowed:
-                return []
-            matched = _plan_set(searcher, cache, plan) & allowed
-            if matched:
-                break
+        plan = build_plan(q)
+        if plan is None or not allowed:
+            return []
+        matched = _plan_set(searcher, cache, plan) & allowed
         ranked = _rank(searcher, cache, plan, matched, len(matched))
         return [searcher.stored_fields(docnum)["id"] for docnum, _ in ranked]
 

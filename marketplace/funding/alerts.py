@@ -8,14 +8,19 @@ The rules:
   day ('2026-12-01'), a weekly one per ISO week, on Mondays ('2026-W49'). The period is unique per
   alert in the database: a second run, or a retried job, sends nothing more.
 - **Only what is new or changed.** An item (an eligible programme or one of its open calls) is in
-  a digest when it was published or changed after the alert's cut-off (``since``, its creation,
-  then each digest's time), and when this version of it was never sent (``FundingAlertItem``):
-  never twice the same item in the same version.
+  a digest when its current version was never sent to this alert (``FundingAlertItem``: never
+  twice the same item in the same version) and it was published or changed after the alert's
+  baseline (``since``: its creation, or its resubscription). The sent items, not a moving time
+  window, say what is new: an item the index or a late commit kept from one digest goes into the
+  next one instead of being skipped.
 - **No digest is lost.** The digest (its entries, its items) is written in one transaction; its
   mail is a job of its own, that marks the digest mailed. A digest still owed a mail (worker
   killed between the commit and the enqueue) is enqueued again by the next run.
 - **One-click unsubscribe.** Each digest carries a signed link (and the List-Unsubscribe headers
-  of RFC 8058): no sign-in needed to stop the mails.
+  of RFC 8058): no sign-in needed to stop the mails. Links sign the alert's id *and* its creation
+  time: SQLite reuses the id of a deleted row, and an old link must not reach a new alert.
+- **No mail cannon.** A confirmation is sent again at most every ``RESEND_DELAY``, and one person
+  creates at most ``MAX_NEW_ALERTS_PER_DAY`` alerts a day.
 """
 from __future__ import annotations
 
@@ -47,6 +52,8 @@ UNSUBSCRIBE_SALT = "passerelle.funding-alert.unsubscribe"
 CONFIRM_MAX_AGE = 7 * 86400
 MAX_ALERTS_PER_TENANT = 50
 MAIL_GRACE = dt.timedelta(minutes=15)  # a digest older than this without its mail is re-enqueued
+RESEND_DELAY = dt.timedelta(minutes=10)
+MAX_NEW_ALERTS_PER_DAY = 10
 
 
 class TokenExpired(ServiceError):
@@ -55,32 +62,36 @@ class TokenExpired(ServiceError):
 
 # Tokens ----------------------------------------------------------------------------------------
 
+def _identity(alert: FundingAlert) -> list[int]:
+    return [alert.id, int(alert.created_at.timestamp() * 1_000_000)]
+
+
 def confirm_token(secret: str, alert: FundingAlert) -> str:
-    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(alert.id)
+    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(_identity(alert))
 
 
 def unsubscribe_token(secret: str, alert: FundingAlert) -> str:
     # No expiry: a digest read months later must still stop the mails.
-    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(alert.id)
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(_identity(alert))
 
 
 def alert_for_token(session: Session, secret: str, token: str, *, purpose: str) -> FundingAlert:
     """The alert a mailed link names. The link is the authorisation: it is read across tenants."""
     try:
         if purpose == "confirm":
-            alert_id = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).loads(token, max_age=CONFIRM_MAX_AGE)
+            identity = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).loads(token, max_age=CONFIRM_MAX_AGE)
         else:
-            alert_id = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
+            identity = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
     except SignatureExpired:
         raise TokenExpired("Ce lien de confirmation a expiré : demandez un nouvel envoi depuis la page "
                            "« Mes alertes ».") from None
     except BadSignature:
         raise NotFound("Ce lien n'est pas valide.") from None
-    if not isinstance(alert_id, int):
+    if not (isinstance(identity, list) and len(identity) == 2 and all(type(v) is int for v in identity)):
         raise NotFound("Ce lien n'est pas valide.")
     with all_tenants(session):
-        alert = session.get(FundingAlert, alert_id)
-    if alert is None:
+        alert = session.get(FundingAlert, identity[0])
+    if alert is None or _identity(alert) != identity:
         raise NotFound("Cette alerte n'existe plus.")
     return alert
 
@@ -113,11 +124,18 @@ def create_alert(session: Session, actor: User, tenant: Tenant, data: dict[str, 
     if count >= MAX_ALERTS_PER_TENANT:
         raise ServiceError(f"Votre organisation a déjà {MAX_ALERTS_PER_TENANT} alertes : supprimez-en une "
                            "avant d'en créer une autre.")
-    criteria: mine.Criteria = data["criteria"]
     now = utcnow()
-    alert = FundingAlert(tenant_id=tenant.id, user_id=actor.id, name=data["name"], email=data["email"],
+    today_count = session.scalar(select(func.count()).select_from(FundingAlert)
+                                 .where(FundingAlert.user_id == actor.id,
+                                        FundingAlert.created_at > now - dt.timedelta(days=1)))
+    if today_count >= MAX_NEW_ALERTS_PER_DAY:
+        raise ServiceError(f"Vous avez créé {MAX_NEW_ALERTS_PER_DAY} alertes depuis hier : réessayez demain.")
+    criteria: mine.Criteria = data["criteria"]
+    # One line: the name goes into mail subjects.
+    name = " ".join(data["name"].split())
+    alert = FundingAlert(tenant_id=tenant.id, user_id=actor.id, name=name, email=data["email"],
                          criteria=criteria.to_dict(), frequency=AlertFrequency(data["frequency"]),
-                         status=AlertStatus.pending, created_at=now, since=now)
+                         status=AlertStatus.pending, created_at=now, since=now, confirmation_sent_at=now)
     session.add(alert)
     session.flush()
     audit.record(session, E.funding_alert_created, actor_id=actor.id, tenant_id=tenant.id, obj=alert,
@@ -136,11 +154,25 @@ def confirm(session: Session, alert: FundingAlert) -> bool:
     return True
 
 
+def resend_confirmation(session: Session, actor: User, alert: FundingAlert) -> None:
+    """Pending: ask again (not more than every RESEND_DELAY). Unsubscribed: subscribe again."""
+    now = utcnow()
+    if alert.status is AlertStatus.active:
+        raise ServiceError("Cette alerte est déjà confirmée.")
+    if alert.confirmation_sent_at and now - alert.confirmation_sent_at < RESEND_DELAY:
+        raise ServiceError("Un message de confirmation vient d'être envoyé : attendez quelques minutes avant "
+                           "d'en demander un autre.")
+    if alert.status is AlertStatus.unsubscribed:
+        resubscribe(session, actor, alert)
+    alert.confirmation_sent_at = now
+
+
 def unsubscribe(session: Session, alert: FundingAlert, actor: User | None = None) -> bool:
     if alert.status is AlertStatus.unsubscribed:
         return False
     alert.status = AlertStatus.unsubscribed
     alert.unsubscribed_at = utcnow()
+    _drop_owed_mails(session, alert)
     audit.record(session, E.funding_alert_unsubscribed, actor_id=actor.id if actor else None,
                  tenant_id=alert.tenant_id, obj=alert, email=alert.email)
     return True
@@ -155,6 +187,15 @@ def resubscribe(session: Session, actor: User, alert: FundingAlert) -> None:
     alert.since = utcnow()
     audit.record(session, E.funding_alert_updated, actor_id=actor.id, tenant_id=alert.tenant_id, obj=alert,
                  change="réabonnement")
+
+
+def _drop_owed_mails(session: Session, alert: FundingAlert) -> None:
+    """A digest not yet mailed is not sent any more (it would be stale after a resubscription)."""
+    for digest in session.scalars(select(FundingAlertDigest).where(FundingAlertDigest.alert_id == alert.id,
+                                                                   FundingAlertDigest.mailed_at.is_(None))):
+        digest.mailed_at = utcnow()
+        digest.item_count = 0
+        digest.entries = []
 
 
 def delete_alert(session: Session, actor: User, alert: FundingAlert) -> None:
@@ -205,8 +246,7 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
     sent = set(session.execute(select(FundingAlertItem.item_key, FundingAlertItem.stamp)
                                .where(FundingAlertItem.alert_id == alert.id)).all())
     sent_keys = {key for key, _ in sent}
-    fresh = [item for item in result.items
-             if alert.since < item.changed_at <= now and (item.key, item.stamp) not in sent]
+    fresh = [item for item in result.items if item.changed_at > alert.since and (item.key, item.stamp) not in sent]
     entries = []
     for item in fresh:
         published = (item.call or item.programme).published_at
@@ -225,7 +265,6 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
         return None
     session.add_all(FundingAlertItem(tenant_id=alert.tenant_id, alert_id=alert.id, item_key=e["key"],
                                      stamp=e["stamp"], digest_id=digest.id, change=e["change"]) for e in entries)
-    alert.since = now
     alert.last_digest_at = now
     return DigestOutcome(alert.id, digest.id, len(entries))
 
@@ -240,9 +279,10 @@ def owed_mails(session: Session, now: dt.datetime | None = None) -> list[int]:
     """Digests with items whose mail was never marked sent, older than a grace delay."""
     limit = (now or utcnow()) - MAIL_GRACE
     with all_tenants(session):
-        return list(session.scalars(select(FundingAlertDigest.id).where(
+        return list(session.scalars(select(FundingAlertDigest.id).join(FundingAlert).where(
             FundingAlertDigest.mailed_at.is_(None), FundingAlertDigest.item_count > 0,
-            FundingAlertDigest.created_at <= limit).order_by(FundingAlertDigest.id)))
+            FundingAlertDigest.created_at <= limit, FundingAlert.status == AlertStatus.active)
+            .order_by(FundingAlertDigest.id)))
 
 
 def run_digests(session: Session, *, on: dt.date, search_root: Path | None = None,

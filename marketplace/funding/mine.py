@@ -145,10 +145,9 @@ class Item:
 
     @property
     def stamp(self) -> str:
-        """Identifies the item's content as published: a digest never sends the same stamp twice."""
-        if self.call is not None:
-            return f"{self.call.updated_at:%Y%m%dT%H%M%S.%f}"
-        return f"v{self.programme.version}"
+        """Identifies the item's content as published (its last edit): a digest never sends the same
+        stamp twice. Not the programme's version number, which a call's publication also moves."""
+        return f"{self._dated.updated_at:%Y%m%dT%H%M%S.%f}"
 
     def is_open(self, on: dt.date) -> bool:
         return (self.opens_on is None or self.opens_on <= on) and (self.closes_on is None or self.closes_on >= on)

@@ -46,14 +46,15 @@ def index():
     result = mine.find(get_db(), tenant, criteria, on=today(), search_root=_search_root())
     page = page_arg()
 
+    # Only the page's own parameters travel on: url_for() reads "_scheme", "_anchor"… itself.
+    page_args = criteria.to_args()
+
     def toggle_url(param: str, value: str) -> str:
-        args = MultiDict(request.args)
+        args = MultiDict(page_args)
         current = args.getlist(param)
         args.setlist(param, [v for v in current if v != value] if value in current else current + [value])
-        args.pop("page", None)
         return url_for("funding_mine.index", **args.to_dict(flat=False))
 
-    page_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
     return render_template("funding_mine/index.html", result=result, criteria=criteria, tenant=tenant,
                            items=result.page(page, PER_PAGE), page=page, per_page=PER_PAGE, today=today(),
                            facets=mine.FACETS, toggle_url=toggle_url, page_args=page_args,
@@ -62,8 +63,13 @@ def index():
                            frequencies=AlertFrequency)
 
 
+def _feed_identity(membership: Membership) -> list[int]:
+    # The creation time too: SQLite reuses a deleted row's id, and an old feed must not reach a new member.
+    return [membership.id, int(membership.created_at.timestamp() * 1_000_000)]
+
+
 def _feed_url(membership: Membership) -> str:
-    token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(membership.id)
+    token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(_feed_identity(membership))
     return settings().base_url.rstrip("/") + url_for("funding_mine.calendar_feed", token=token)
 
 
@@ -83,18 +89,21 @@ def calendar_download():
 
 @bp.route("/financements/calendrier/<token>.ics")
 def calendar_feed(token: str):
-    """The subscribed feed of a calendar app (no cookies): a membership's signed id. Removing the
-    membership, or suspending the tenant, ends the feed."""
+    """The subscribed feed of a calendar app (no cookies): a membership's signed identity. Removing
+    the membership, disabling the user or suspending the tenant ends the feed."""
     from marketplace.db import all_tenants, bound_to_tenant
 
     db = get_db()
     try:
-        membership_id = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token)
+        identity = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token)
     except BadSignature:
         abort(404)
+    if not (isinstance(identity, list) and len(identity) == 2 and all(type(v) is int for v in identity)):
+        abort(404)
     with all_tenants(db):
-        membership = db.get(Membership, membership_id) if isinstance(membership_id, int) else None
-    if membership is None or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active:
+        membership = db.get(Membership, identity[0])
+    if (membership is None or _feed_identity(membership) != identity or membership.user.is_disabled
+            or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active):
         abort(404)
     with bound_to_tenant(db, membership.tenant_id):
         return _ics(mine.eligible_items(db, membership.tenant), membership.tenant)
@@ -114,7 +123,7 @@ def _confirmation_mail(alert, actor) -> None:
 @require_membership(Role.viewer, kinds=CITY)
 def alert_list():
     return render_template("funding_mine/alerts.html", alerts=alerts.alerts_of(get_db(), _tenant()),
-                           criteria_of=alerts.criteria_of, AlertStatus=AlertStatus)
+                           criteria_of=alerts.criteria_of, AlertStatus=AlertStatus, may_manage=_may_manage)
 
 
 @bp.route("/espace/alertes/nouvelle", methods=["GET", "POST"])
@@ -178,10 +187,10 @@ def resend_alert(alert_id: int):
     if not _may_manage(alert):
         abort(403)
     db = get_db()
-    if alert.status is AlertStatus.unsubscribed:
-        alerts.resubscribe(db, current_user, alert)
-    elif alert.status is AlertStatus.active:
-        flash("Cette alerte est déjà confirmée.", "info")
+    try:
+        alerts.resend_confirmation(db, current_user, alert)
+    except ServiceError as exc:
+        flash(str(exc), "info")
         return redirect(url_for("funding_mine.alert_list"))
     _confirmation_mail(alert, current_user)
     db.commit()

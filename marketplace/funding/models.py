@@ -621,9 +621,9 @@ class AlertStatus(enum.StrEnum):
 class FundingAlert(TenantOwned, Base):
     """A collectivité's saved search, mailed as a digest of what is new or changed.
 
-    ``since`` is the cut-off: items published or changed after it are candidates for the next
-    digest; each digest moves it to its own cut-off. What was sent is kept (``FundingAlertItem``):
-    the same item, in the same version, is never sent twice.
+    ``since`` is the baseline: nothing published or changed before it is sent (the alert's
+    creation, or its resubscription). What was sent is kept (``FundingAlertItem``): the same item,
+    in the same version, is never sent twice, and a version not yet sent is in the next digest.
     """
 
     __tablename__ = "funding_alerts"
@@ -637,6 +637,7 @@ class FundingAlert(TenantOwned, Base):
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), default=AlertStatus.pending)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[dt.datetime | None]
+    confirmation_sent_at: Mapped[dt.datetime | None]  # the last confirmation mail (resends are spaced)
     unsubscribed_at: Mapped[dt.datetime | None]
     since: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_digest_at: Mapped[dt.datetime | None]

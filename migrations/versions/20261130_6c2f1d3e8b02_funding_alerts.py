@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('pending', 'active', 'unsubscribed', name='alert_status', native_enum=False, length=40), nullable=False),
     sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmation_sent_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unsubscribed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('since', marketplace.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_digest_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),

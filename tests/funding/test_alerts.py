@@ -46,7 +46,7 @@ def digests(settings) -> list:
 def age(db, *objects, by: dt.timedelta) -> None:
     """Move publication and edit times back, as if these had happened earlier."""
     for obj in objects:
-        for name in ("published_at", "updated_at", "created_at", "since"):
+        for name in ("published_at", "updated_at", "created_at", "since", "confirmation_sent_at"):
             if getattr(obj, name, None) is not None:
                 setattr(obj, name, getattr(obj, name) - by)
     db.commit()
@@ -216,6 +216,12 @@ def test_managing_alerts_deletion_is_confirmed_and_resubscription_confirms_again
     sign_in(client, people.mayor, people.mayor_m)
     page = text(client.get("/espace/alertes"))
     assert "Désabonnée" in page and "« éclairage »" in page
+    # The confirmation went minutes ago: not again so soon (no mail cannon).
+    client.post(f"/espace/alertes/{alert.id}/renvoyer")
+    assert "Un message de confirmation vient d'être envoyé" in text(client.get("/espace/alertes"))
+    db.refresh(alert)
+    assert alert.status is AlertStatus.unsubscribed
+    age(db, alert, by=dt.timedelta(minutes=11))
     assert client.post(f"/espace/alertes/{alert.id}/renvoyer").status_code == 302
     db.refresh(alert)
     assert alert.status is AlertStatus.pending
@@ -236,3 +242,60 @@ def test_an_expired_confirmation_link_says_so(client, db, people, monkeypatch):
     monkeypatch.setattr(alerts, "CONFIRM_MAX_AGE", -1)
     response = client.get(f"/alertes/confirmer/{token}")
     assert response.status_code == 410 and "Ce lien de confirmation a expiré" in text(response)
+
+
+def test_an_item_the_index_had_not_yet_seen_goes_into_the_next_digest(app, db, people, redis, settings):
+    from search.service import rebuild
+
+    make_programme(db, people.region, title="Écoles sobres", themes=["energie-batiments"])
+    db.commit()
+    rebuild(settings.search_dir, db)
+    alert = active_alert(db, people, Criteria(q="éclairage"))
+    age(db, alert, by=dt.timedelta(hours=1))
+    # Published, committed, but its indexing job has not run: today's words cannot find it.
+    late = make_programme(db, people.region, title="Éclairage des bourgs 2027", **LIGHTING)
+    db.commit()
+    tomorrow = today() + dt.timedelta(days=1)
+    send_digests.enqueue(tomorrow.isoformat(), connection=redis)
+    run_jobs(redis)
+    assert digests(settings) == []
+    rebuild(settings.search_dir, db)
+    send_digests.enqueue((tomorrow + dt.timedelta(days=1)).isoformat(), connection=redis)
+    run_jobs(redis)
+    [mail] = digests(settings)
+    assert f"[nouveau] {late.title}" in mail.body
+
+
+def test_an_old_link_never_reaches_a_new_alert_that_got_the_same_id(client, db, people):
+    from tests.factories import make_city, make_member
+    from tenants.models import Role
+
+    first = active_alert(db, people, Criteria())
+    unsubscribe = f"/alertes/desabonnement/{alerts.unsubscribe_token(client.application.secret_key, first)}"
+    alerts.delete_alert(db, people.mayor, first)
+    db.commit()
+    other = make_city(db, "36044")
+    user, _ = make_member(db, other, Role.admin)
+    newer = alerts.create_alert(db, user, other, {"name": "Châteauroux", "email": "maire@chateauroux.test",
+                                                  "frequency": "daily", "criteria": Criteria()})
+    db.commit()
+    assert client.get(unsubscribe).status_code == 404 and client.post(unsubscribe).status_code == 404
+    db.refresh(newer)
+    assert newer.status is AlertStatus.pending
+
+
+def test_unsubscribing_drops_a_digest_still_owed_its_mail(app, db, people, redis, settings):
+    alert = active_alert(db, people, Criteria())
+    age(db, alert, by=dt.timedelta(hours=1))
+    make_programme(db, people.region, title="Éclairage des bourgs 2027", **LIGHTING)
+    db.commit()
+    [outcome] = alerts.run_digests(db, on=today() + dt.timedelta(days=1), enqueue_mail=None)  # mail lost
+    alerts.unsubscribe(db, alert)
+    db.commit()
+    with all_tenants(db):
+        age(db, db.get(FundingAlertDigest, outcome.digest_id), by=dt.timedelta(days=30))
+    assert alerts.owed_mails(db) == []
+    # Active again a month later: the stale digest is not sent.
+    alert.status = AlertStatus.active
+    db.commit()
+    assert alerts.owed_mails(db) == []

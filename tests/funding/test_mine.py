@@ -74,6 +74,8 @@ def test_a_city_sees_what_it_is_eligible_to_and_why(client, db, people):
     assert titles(page) == [call.title]
     page = text(client.get("/espace/financements?theme=inconnu&aide=%3Cscript%3E"))  # unknown values are ignored
     assert len(titles(page)) == 4
+    for odd in ("_scheme=x", "_anchor=x", "_method=x", "endpoint=x", "page=-3", "page=abc", "q=" + "é" * 5000):
+        assert client.get("/espace/financements?" + odd).status_code == 200, odd
 
 
 def test_words_are_searched_in_the_shared_index_among_eligible_items_only(client, db, people, settings):
