@@ -52,13 +52,18 @@ from marketplace.funding.models import (
     ProgrammeStatus,
     Recurrence,
 )
-from marketplace.funding.schemas import ProgrammeFormSchema
+from marketplace.funding.eligibility import lower_first
+from marketplace.funding.schemas import ProgrammeFormSchema, consistency_errors
 from marketplace.text import fold
 from tenants.models import AuditEventType as E, Tenant, User
 from tenants.services import NotFound, ServiceError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
+# Lines read, blank ones included, and columns: a tiny workbook can declare a sheet of a million
+# rows by 16 384 columns, which openpyxl would pad cell by cell.
+MAX_LINES = MAX_ROWS + 1000
+MAX_COLUMNS = 100
 EXTENSIONS = (".csv", ".txt", ".xlsx")
 
 
@@ -170,6 +175,9 @@ def _table(numbered) -> tuple[list[str], list[tuple[int, list[str]]]]:
     headers: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     for number, cells in numbered:
+        if number > MAX_LINES:
+            raise ImportFileError(f"Trop de lignes : {MAX_ROWS} au plus par fichier (lignes vides comprises, "
+                                  f"{MAX_LINES} au plus). Découpez-le.")
         if not any(c.strip() for c in cells):
             continue
         if headers is None:
@@ -195,7 +203,7 @@ def _read_xlsx(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
         if sheet is None:
             raise ImportFileError("Le classeur n'a aucune feuille.")
         return _table((number, [_cell_text(v) for v in values])
-                      for number, values in enumerate(sheet.iter_rows(values_only=True), start=1))
+                      for number, values in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1))
     finally:
         workbook.close()
 
@@ -578,8 +586,10 @@ def _update(session: Session, actor: User, run: ProgrammeImport, programme: Prog
     changed = [name for name, value in row.compared.items() if known.get(name) != value]
     dates = {name: row.compared[name] for name in changed if name in DATE_FIELDS}
     content = [name for name in changed if name not in DATE_FIELDS]
-    if "recurrence" in content:
-        # "Permanent" and a closing date go together or not at all: reviewed as one change.
+    if "recurrence" in content or (dates and consistency_errors(
+            {**programme.content(), **{name: row.data[name] for name in dates}})):
+        # "Permanent" and a closing date go together or not at all; dates that would contradict the
+        # programme's other dates (a closing before the opening its funder typed): reviewed, not applied.
         content += list(dates)
         dates = {}
     held_before = (programme.pending_changes or {}).get("fields") or {}
@@ -659,6 +669,10 @@ def accept_pending(session: Session, curator: User, programme: Programme) -> lis
     """Apply the held change as an edit (a new version, audited, re-indexed when public)."""
     fields = _require_pending(programme)
     pending = programme.pending_changes
+    problems = consistency_errors({**programme.content(), **_content_from_json(fields)})
+    if problems:
+        raise ServiceError("Cette modification rendrait la fiche incohérente (" + " ; ".join(
+            lower_first(m).rstrip(".") for m in problems.values()) + ") : corrigez la fiche, ou écartez la modification.")
     changed = services.update_programme(
         session, curator, programme, _content_from_json(fields),
         origin=f"import {pending.get('filename', '')}, ligne {pending.get('line')}, accepté après relecture")

@@ -119,32 +119,39 @@ class ProgrammeFormSchema(BaseSchema):
 
     @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **kw):
-        errors: dict[str, str] = {}
-
-        def ordered(low_key, high_key, high_field, message, strict=False):
-            low, high = data.get(low_key), data.get(high_key)
-            if low is not None and high is not None and (low >= high if strict else low > high):
-                errors[high_field] = message
-
-        ordered("population_min", "population_below", "population_below",
-                "Le seuil haut doit être supérieur au seuil bas.", strict=True)
-        ordered("epci_population_min", "epci_population_below", "epci_population_below",
-                "Le seuil haut doit être supérieur au seuil bas.", strict=True)
-        ordered("rate_min_bp", "rate_max_bp", "rate_max", "Le taux maximal doit être supérieur ou égal au taux minimal.")
-        ordered("amount_floor_cents", "amount_ceiling_cents", "amount_ceiling",
-                "Le plafond doit être supérieur ou égal au plancher.")
-        ordered("opens_on", "closes_on", "closes_on", "La clôture doit suivre l'ouverture.")
-        ordered("prefiling_on", "closes_on", "prefiling_on", "Le pré-dépôt doit précéder la clôture.")
-        if data.get("state_family") and data.get("funder_level") != "state":
-            errors["state_family"] = "Seul un programme de l'État relève d'une dotation de l'État."
-        if data.get("state_family") and "subvention" not in (data.get("aid_types") or []):
-            errors["state_family"] = "Une dotation de l'État est une subvention : cochez ce type d'aide."
-        if data.get("epci_kinds") and "epci" not in (data.get("beneficiary_kinds") or []):
-            errors["epci_kinds"] = "Les types d'intercommunalité ne valent que si les intercommunalités sont bénéficiaires."
-        if data.get("recurrence") == "permanent" and data.get("closes_on"):
-            errors["closes_on"] = "Un programme permanent n'a pas de date de clôture."
+        errors = consistency_errors(data)
         if errors:
             raise ValidationError({name: [message] for name, message in errors.items()})
+
+
+def consistency_errors(data) -> dict[str, str]:
+    """The rules that tie a programme's fields together (field → French message); for the form, and
+    for content that arrives otherwise (an import's dates, a held change accepted)."""
+    errors: dict[str, str] = {}
+
+    def ordered(low_key, high_key, high_field, message, strict=False):
+        low, high = data.get(low_key), data.get(high_key)
+        if low is not None and high is not None and (low >= high if strict else low > high):
+            errors[high_field] = message
+
+    ordered("population_min", "population_below", "population_below",
+            "Le seuil haut doit être supérieur au seuil bas.", strict=True)
+    ordered("epci_population_min", "epci_population_below", "epci_population_below",
+            "Le seuil haut doit être supérieur au seuil bas.", strict=True)
+    ordered("rate_min_bp", "rate_max_bp", "rate_max", "Le taux maximal doit être supérieur ou égal au taux minimal.")
+    ordered("amount_floor_cents", "amount_ceiling_cents", "amount_ceiling",
+            "Le plafond doit être supérieur ou égal au plancher.")
+    ordered("opens_on", "closes_on", "closes_on", "La clôture doit suivre l'ouverture.")
+    ordered("prefiling_on", "closes_on", "prefiling_on", "Le pré-dépôt doit précéder la clôture.")
+    if data.get("state_family") and data.get("funder_level") != "state":
+        errors["state_family"] = "Seul un programme de l'État relève d'une dotation de l'État."
+    if data.get("state_family") and "subvention" not in (data.get("aid_types") or []):
+        errors["state_family"] = "Une dotation de l'État est une subvention : cochez ce type d'aide."
+    if data.get("epci_kinds") and "epci" not in (data.get("beneficiary_kinds") or []):
+        errors["epci_kinds"] = "Les types d'intercommunalité ne valent que si les intercommunalités sont bénéficiaires."
+    if data.get("recurrence") == "permanent" and data.get("closes_on"):
+        errors["closes_on"] = "Un programme permanent n'a pas de date de clôture."
+    return errors
 
 
 PROGRAMME_LIST_FIELDS = ("aid_types", "themes", "beneficiary_kinds", "epci_kinds", "expense_kinds", "project_stages")

@@ -11,6 +11,7 @@ import datetime as dt
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.catalog import taxonomy
 from marketplace.catalog.schemas import format_euros
@@ -378,11 +379,16 @@ def import_programmes():
                     raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
                 run = importer.import_programmes(db, current_user, tenant, upload.filename, data,
                                                  licence=form.data["licence"], default_level=form.data["default_level"])
+                db.commit()
+            except IntegrityError:
+                # The same file sent twice at once (a double click): the first import wins whole.
+                db.rollback()
+                form.add_error("file", "Ce fichier vient d'être importé par une autre demande : consultez son rapport "
+                                       "ci-dessous, puis importez-le à nouveau si besoin (rien ne sera dupliqué).")
             except ServiceError as exc:
                 db.rollback()
                 form.add_error(exc.field or "file", exc.message)
             else:
-                db.commit()
                 flash(f"Fichier importé : {run.created_count} créé(s), {run.dates_count} mis à jour, "
                       f"{run.held_count} en attente, {run.unchanged_count} inchangé(s), {run.rejected_count} rejeté(s).",
                       "success" if not run.rejected_count else "warning")

@@ -346,6 +346,45 @@ def test_with_a_default_level_the_sample_loses_only_its_two_incoherent_rows(db, 
     assert {e["line"] for e in entries(run, "rejected")} >= {205}
 
 
+def test_changes_that_would_contradict_the_programme_are_held_or_refused_not_applied(client, db, people, indexed):
+    run_import(db, people, csv_bytes({**ROW, "Financeurs": "Préfecture de l'Indre"}))
+    programme = programmes_of(db, people)[0]
+    # Its funder sets it up as a DSIL grant opening in June 2031.
+    funding.update_programme(db, people.funder, programme, {"state_family": "DSIL", "opens_on": dt.date(2031, 6, 1)})
+    publish(db, people, programme)
+    db.commit()
+    # A closing date before that opening is not applied at once: held for review.
+    run = run_import(db, people, csv_bytes({**ROW, "Financeurs": "Préfecture de l'Indre", "Date Clôture": "31/03/2031"}))
+    db.commit()
+    assert entries(run)[0]["outcome"] == "held" and programme.closes_on == dt.date(2031, 12, 31)
+    # Accepting it, or a funder that is no longer the State on a DSIL line, is refused in French.
+    sign_in(client, people.curator, people.curator_m)
+    url = f"/operateur/financements/{programme.id}/modification-importee"
+    page = text(client.post(url, data={"action": "accept"}, follow_redirects=True))
+    assert "Cette modification rendrait la fiche incohérente (la clôture doit suivre l'ouverture)" in page
+    funding.update_programme(db, people.funder, programme, {"opens_on": None})
+    importer.discard_pending(db, people.curator, programme)
+    db.commit()
+    run_import(db, people, csv_bytes({**ROW, "Date Clôture": "31/03/2031"}))  # now a Région's programme
+    db.commit()
+    page = text(client.post(url, data={"action": "accept"}, follow_redirects=True))
+    assert "incohérente (seul un programme de l'État relève d'une dotation de l'État)" in page
+    db.expire_all()
+    assert db.get(Programme, programme.id).funders == ["Préfecture de l'Indre"]
+
+
+def test_a_tiny_workbook_declaring_a_huge_sheet_is_refused_at_once(db, people):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(HEADER)
+    workbook.active.cell(row=100_000, column=2_000, value="x")
+    data = io.BytesIO()
+    workbook.save(data)
+    with pytest.raises(importer.ImportFileError, match="Trop de lignes"):
+        run_import(db, people, data.getvalue(), "bombe.xlsx")
+
+
 def test_an_operator_uploads_through_the_form_with_csrf_and_reads_the_report(app, client, db, people):
     app.config["WTF_CSRF_ENABLED"] = True
     sign_in(client, people.funder, people.funder_m)
