@@ -599,6 +599,10 @@ def _update(session: Session, actor: User, run: ProgrammeImport, programme: Prog
         if services.update_programme(session, actor, programme, {name: row.data[name] for name in dates},
                                      origin=origin):
             messages.append(_date_words(dates, live))
+            if programme.status is ProgrammeStatus.closed and (programme.closes_on is None
+                                                               or programme.closes_on >= services.today()):
+                # Reopening is a curation step (its funder or ANCT): said, not done.
+                messages.append("le programme est clos : rouvrez-le pour qu'il soit de nouveau proposé")
         else:  # its funder had already typed them in
             messages.append("dates de la source déjà en place")
             dates = {}

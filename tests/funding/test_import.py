@@ -441,3 +441,14 @@ def test_a_held_change_answers_404_to_another_funder(client, db, people):
     assert programme.title not in text(client.get("/operateur/financements/modifications-importees"))
     db.expire_all()
     assert db.get(Programme, programme.id).pending_changes is not None
+
+
+def test_a_later_closing_date_on_a_closed_programme_says_it_should_be_reopened(db, people):
+    run_import(db, people, csv_bytes(ROW))
+    programme = programmes_of(db, people)[0]
+    publish(db, people, programme)
+    funding.close(db, people.funder, programme)
+    run = run_import(db, people, csv_bytes({**ROW, "Date Clôture": "30/06/2032"}))
+    assert entries(run)[0]["outcome"] == "dates"
+    assert entries(run)[0]["message"].endswith("le programme est clos : rouvrez-le pour qu'il soit de nouveau proposé")
+    assert programme.status is ProgrammeStatus.closed and programme.closes_on == dt.date(2032, 6, 30)
