@@ -23,7 +23,7 @@ def test_a_city_finds_its_funding_and_saves_an_alert_in_a_browser(demo_app, live
     assert everything > 5
 
     page.get_by_role("link", name=re.compile(r"^Subvention \(\d+\)$")).click()
-    expect(page.get_by_role("link", name=re.compile(r"^✓ Subvention"))).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile(r"^✓ Filtre actif : Subvention"))).to_be_visible()
     page.get_by_label("Rechercher dans mes financements").fill("eclairage public")
     page.get_by_role("button", name="Rechercher").click()
     expect(page).to_have_url(re.compile(r"q=eclairage\+public"))
