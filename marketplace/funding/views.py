@@ -66,6 +66,20 @@ def _viewer() -> Viewer:
     return services.viewer_for(get_db(), current_user, current_membership())
 
 
+def _funder_tenant(viewer: Viewer):
+    """The operator tenant the signed-in person acts for, when they are one of its funders."""
+    membership = current_membership()
+    return membership.tenant if membership is not None and viewer.is_funder else None
+
+
+def _uploaded(limit: int) -> tuple[str, bytes]:
+    """The posted file's name and bytes, one byte past ``limit`` at most (enough to say "too big")."""
+    upload = request.files.get("file")
+    if not upload or not upload.filename:
+        return "", b""
+    return upload.filename, upload.stream.read(limit + 1)
+
+
 def _or_404(getter, *args):
     try:
         return getter(get_db(), *args)
@@ -207,8 +221,8 @@ def history(programme_id: int):
 def programmes():
     db = get_db()
     viewer = _viewer()
-    membership = current_membership()
-    mine = services.programmes_of(db, membership.tenant) if membership and viewer.is_funder else []
+    funder = _funder_tenant(viewer)
+    mine = services.programmes_of(db, funder) if funder else []
     status = request.args.get("etat")
     status = ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None
     return render_template("funding/op_programmes.html", mine=mine, viewer=viewer, status=status,
@@ -362,14 +376,11 @@ def workflow(programme_id: int):
 def import_programmes():
     db = get_db()
     viewer = _viewer()
-    membership = current_membership()
-    tenant = membership.tenant if membership is not None and viewer.is_funder else None
+    tenant = _funder_tenant(viewer)
     form = empty_form()
     if request.method == "POST":
         form = parse_form(ProgrammeImportFormSchema())
-        upload = request.files.get("file")
-        # One byte more than allowed: enough to say "too big" without reading more.
-        data = upload.stream.read(importer.MAX_FILE_BYTES + 1) if upload and upload.filename else b""
+        filename, data = _uploaded(importer.MAX_FILE_BYTES)
         if form.ok:
             try:
                 if tenant is None:
@@ -377,7 +388,7 @@ def import_programmes():
                                        "importer ses programmes.", "file")
                 if not data:
                     raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
-                run = importer.import_programmes(db, current_user, tenant, upload.filename, data,
+                run = importer.import_programmes(db, current_user, tenant, filename, data,
                                                  licence=form.data["licence"], default_level=form.data["default_level"])
                 db.commit()
             except IntegrityError:
@@ -535,10 +546,10 @@ def labels():
         form = parse_form(LabelFormSchema())
         if form.ok:
             try:
-                membership = current_membership()
-                if membership is None or not viewer.is_funder:
+                funder = _funder_tenant(viewer)
+                if funder is None:
                     raise ServiceError("Agissez pour une organisation d'opérateur pour créer un label.")
-                label = services.create_label(db, current_user, membership.tenant, form.data)
+                label = services.create_label(db, current_user, funder, form.data)
             except ServiceError as exc:
                 form.add_error(exc.field, exc.message)
             else:
@@ -558,8 +569,7 @@ def label(label_id: int):
     for key in ("name", "description", "source_url", "licence"):
         form.raw[key] = getattr(found, key)
     if request.method == "POST" and request.form.get("upload"):
-        upload = request.files.get("file")
-        data = upload.stream.read(MAX_LABEL_FILE + 1) if upload and upload.filename else b""
+        _, data = _uploaded(MAX_LABEL_FILE)
         if not data:
             flash("Choisissez un fichier CSV de codes INSEE.", "error")
         elif len(data) > MAX_LABEL_FILE:
