@@ -24,3 +24,12 @@ def format_int_fr(value: int | None) -> str:
     if value is None:
         return ""
     return f"{value:,}".replace(",", "\u202f")
+
+
+def decode_upload(data: bytes) -> tuple[str, str]:
+    """An uploaded text file (CSV) → (text, encoding name): UTF-8 with or without BOM, else
+    Windows-1252, which spreadsheets on French Windows use unless told otherwise."""
+    try:
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "Windows-1252"

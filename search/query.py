@@ -328,7 +328,6 @@ def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
     with handle.lock:
         searcher = handle.acquire()
         cache = handle.cache
-        _facet_sets(searcher, cache)
         ids = _docnums_by_id(searcher, cache)
         allowed = frozenset(ids[key] for key in only if key in ids)
         plan = build_plan(q)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from marketplace import audit
 from marketplace.db import all_tenants, bound_to_tenant, utcnow
 from marketplace.funding import mine
+from marketplace.signing import row_for_identity, row_identity
 from marketplace.funding.models import (
     AlertFrequency,
     AlertStatus,
@@ -62,17 +63,13 @@ class TokenExpired(ServiceError):
 
 # Tokens ----------------------------------------------------------------------------------------
 
-def _identity(alert: FundingAlert) -> list[int]:
-    return [alert.id, int(alert.created_at.timestamp() * 1_000_000)]
-
-
 def confirm_token(secret: str, alert: FundingAlert) -> str:
-    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(_identity(alert))
+    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT).dumps(row_identity(alert))
 
 
 def unsubscribe_token(secret: str, alert: FundingAlert) -> str:
     # No expiry: a digest read months later must still stop the mails.
-    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(_identity(alert))
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(row_identity(alert))
 
 
 def alert_for_token(session: Session, secret: str, token: str, *, purpose: str) -> FundingAlert:
@@ -87,11 +84,8 @@ def alert_for_token(session: Session, secret: str, token: str, *, purpose: str) 
                            "« Mes alertes ».") from None
     except BadSignature:
         raise NotFound("Ce lien n'est pas valide.") from None
-    if not (isinstance(identity, list) and len(identity) == 2 and all(type(v) is int for v in identity)):
-        raise NotFound("Ce lien n'est pas valide.")
-    with all_tenants(session):
-        alert = session.get(FundingAlert, identity[0])
-    if alert is None or _identity(alert) != identity:
+    alert = row_for_identity(session, FundingAlert, identity)
+    if alert is None:
         raise NotFound("Cette alerte n'existe plus.")
     return alert
 
@@ -163,7 +157,12 @@ def resend_confirmation(session: Session, actor: User, alert: FundingAlert) -> N
         raise ServiceError("Un message de confirmation vient d'être envoyé : attendez quelques minutes avant "
                            "d'en demander un autre.")
     if alert.status is AlertStatus.unsubscribed:
-        resubscribe(session, actor, alert)
+        # Subscribed again: pending until confirmed again, and nothing from before is sent.
+        alert.status = AlertStatus.pending
+        alert.unsubscribed_at = None
+        alert.since = now
+        audit.record(session, E.funding_alert_updated, actor_id=actor.id, tenant_id=alert.tenant_id, obj=alert,
+                     change="réabonnement")
     alert.confirmation_sent_at = now
 
 
@@ -176,17 +175,6 @@ def unsubscribe(session: Session, alert: FundingAlert, actor: User | None = None
     audit.record(session, E.funding_alert_unsubscribed, actor_id=actor.id if actor else None,
                  tenant_id=alert.tenant_id, obj=alert, email=alert.email)
     return True
-
-
-def resubscribe(session: Session, actor: User, alert: FundingAlert) -> None:
-    """Back to pending: the address is confirmed again, and the digests start from now."""
-    if alert.status is not AlertStatus.unsubscribed:
-        raise ServiceError("Cette alerte n'est pas désabonnée.")
-    alert.status = AlertStatus.pending
-    alert.unsubscribed_at = None
-    alert.since = utcnow()
-    audit.record(session, E.funding_alert_updated, actor_id=actor.id, tenant_id=alert.tenant_id, obj=alert,
-                 change="réabonnement")
 
 
 def _drop_owed_mails(session: Session, alert: FundingAlert) -> None:
@@ -223,7 +211,7 @@ def period_for(alert: FundingAlert, on: dt.date) -> str | None:
 @dataclass
 class DigestOutcome:
     alert_id: int
-    digest_id: int | None
+    digest_id: int
     items: int
 
 
@@ -254,7 +242,7 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
         entries.append({"key": item.key, "stamp": item.stamp, "change": change, "title": item.title,
                         "summary": item.summary, "path": item.path, "reason": item.offer.reason,
                         "closes_on": item.closes_on.isoformat() if item.closes_on else None})
-    digest = FundingAlertDigest(tenant_id=alert.tenant_id, alert_id=alert.id, period=period, cutoff=now,
+    digest = FundingAlertDigest(tenant_id=alert.tenant_id, alert_id=alert.id, period=period,
                                 item_count=len(entries), entries=entries,
                                 mailed_at=None if entries else now)
     try:
@@ -264,7 +252,7 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
     except IntegrityError:  # another worker wrote this period in the meantime
         return None
     session.add_all(FundingAlertItem(tenant_id=alert.tenant_id, alert_id=alert.id, item_key=e["key"],
-                                     stamp=e["stamp"], digest_id=digest.id, change=e["change"]) for e in entries)
+                                     stamp=e["stamp"], digest_id=digest.id) for e in entries)
     alert.last_digest_at = now
     return DigestOutcome(alert.id, digest.id, len(entries))
 

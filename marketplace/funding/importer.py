@@ -54,7 +54,7 @@ from marketplace.funding.models import (
 )
 from marketplace.funding.eligibility import lower_first
 from marketplace.funding.schemas import ProgrammeFormSchema, consistency_errors
-from marketplace.text import fold
+from marketplace.text import decode_upload, fold
 from tenants.models import AuditEventType as E, Tenant, User
 from tenants.services import NotFound, ServiceError
 
@@ -149,11 +149,7 @@ def read_file(filename: str, data: bytes) -> SourceFile:
 def _decode(data: bytes) -> tuple[str, str]:
     if b"\x00" in data[:4096]:
         raise ImportFileError("Ce fichier n'est ni un CSV ni un classeur XLSX (contenu binaire).")
-    try:
-        return data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        # Spreadsheets on French Windows save CSV in Windows-1252 unless told otherwise.
-        return data.decode("cp1252", errors="replace"), "Windows-1252"
+    return decode_upload(data)
 
 
 def _read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]], str]:

@@ -243,8 +243,8 @@ def _matches(item: Item, chosen: dict[str, tuple[str, ...]], on: dt.date, skip: 
 
 
 def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
-         search_root: Path | None = None, items: list[Item] | None = None) -> Result:
-    everything = items if items is not None else eligible_items(session, tenant)
+         search_root: Path | None = None) -> Result:
+    everything = eligible_items(session, tenant)
     message = None
     if criteria.q:
         pool, message = _text_order(everything, criteria.q, search_root)
@@ -265,13 +265,16 @@ def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
     return Result(criteria, matched, facets, len(everything), message)
 
 
+STEPS = {"prefiling": "Date limite de pré-dépôt", "closing": "Clôture"}
+
+
 def deadlines(items: Iterable[Item], on: dt.date) -> list[tuple[Item, str, dt.date]]:
-    """(item, what, date) for every dated step still to come: pre-filing and closing."""
+    """(item, step, date) for every dated step from ``on``: pre-filing and closing (STEPS)."""
     rows = []
     for item in items:
-        for what, date in (("Date limite de pré-dépôt", item.prefiling_on), ("Clôture", item.closes_on)):
+        for step, date in (("prefiling", item.prefiling_on), ("closing", item.closes_on)):
             if date is not None and date >= on:
-                rows.append((item, what, date))
+                rows.append((item, step, date))
     return sorted(rows, key=lambda r: (r[2], fold(r[0].title)))
 
 
@@ -288,14 +291,13 @@ def ical(items: Iterable[Item], *, on: dt.date, base_url: str, tenant_name: str)
     calendar.add("x-wr-timezone", "Europe/Paris")
     base = base_url.rstrip("/")
     stamp = dt.datetime.now(dt.UTC)
-    for item, what, date in deadlines(items, on - dt.timedelta(days=31)):
+    for item, step, date in deadlines(items, on - dt.timedelta(days=31)):
         event = Event()
-        step = "prefiling" if what.startswith("Date limite") else "closing"
         event.add("uid", f"{item.key.replace(':', '-')}-{step}@passerelle")
         event.add("dtstamp", stamp)
         event.add("dtstart", date)
         event.add("dtend", date + dt.timedelta(days=1))
-        event.add("summary", f"{what} : {item.title}")
+        event.add("summary", f"{STEPS[step]} : {item.title}")
         event.add("description", f"{item.summary}\nÉligible : {item.offer.reason}.\n{base}{item.path}")
         event.add("url", f"{base}{item.path}")
         event.add("transp", "TRANSPARENT")

@@ -13,11 +13,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
 from jobs.mail import send_mail
+from marketplace.db import bound_to_tenant
 from marketplace.forms import FormResult, empty_form, parse_form
 from marketplace.funding import alerts, mine
 from marketplace.funding.models import AlertFrequency, AlertStatus
 from marketplace.funding.schemas import AlertFormSchema
 from marketplace.funding.services import NotFound, ServiceError, today
+from marketplace.signing import row_for_identity, row_identity
 from marketplace.text import slugify
 from marketplace.web import csrf, current_membership, get_db, page_arg, require_membership, settings
 from tenants.models import Membership, Role, TenantKind
@@ -58,18 +60,11 @@ def index():
     return render_template("funding_mine/index.html", result=result, criteria=criteria, tenant=tenant,
                            items=result.page(page, PER_PAGE), page=page, per_page=PER_PAGE, today=today(),
                            facets=mine.FACETS, toggle_url=toggle_url, page_args=page_args,
-                           feed_url=_feed_url(current_membership()),
-                           alert_form=empty_form(), default_email=current_user.email,
-                           frequencies=AlertFrequency)
-
-
-def _feed_identity(membership: Membership) -> list[int]:
-    # The creation time too: SQLite reuses a deleted row's id, and an old feed must not reach a new member.
-    return [membership.id, int(membership.created_at.timestamp() * 1_000_000)]
+                           feed_url=_feed_url(current_membership()))
 
 
 def _feed_url(membership: Membership) -> str:
-    token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(_feed_identity(membership))
+    token = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).dumps(row_identity(membership))
     return settings().base_url.rstrip("/") + url_for("funding_mine.calendar_feed", token=token)
 
 
@@ -91,18 +86,12 @@ def calendar_download():
 def calendar_feed(token: str):
     """The subscribed feed of a calendar app (no cookies): a membership's signed identity. Removing
     the membership, disabling the user or suspending the tenant ends the feed."""
-    from marketplace.db import all_tenants, bound_to_tenant
-
     db = get_db()
     try:
-        identity = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token)
+        membership = row_for_identity(db, Membership, URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token))
     except BadSignature:
         abort(404)
-    if not (isinstance(identity, list) and len(identity) == 2 and all(type(v) is int for v in identity)):
-        abort(404)
-    with all_tenants(db):
-        membership = db.get(Membership, identity[0])
-    if (membership is None or _feed_identity(membership) != identity or membership.user.is_disabled
+    if (membership is None or membership.user.is_disabled
             or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active):
         abort(404)
     with bound_to_tenant(db, membership.tenant_id):

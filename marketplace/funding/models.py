@@ -659,7 +659,6 @@ class FundingAlertDigest(TenantOwned, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("funding_alerts.id", ondelete="CASCADE"), index=True)
     period: Mapped[str] = mapped_column(String(10))
-    cutoff: Mapped[dt.datetime]
     item_count: Mapped[int] = mapped_column(default=0)
     # What the mail says, written with the digest (title, path, change, reason, closing date): the
     # mail job renders it, so a retried mail says the same thing.
@@ -679,4 +678,3 @@ class FundingAlertItem(TenantOwned, Base):
     item_key: Mapped[str] = mapped_column(String(40), primary_key=True)
     stamp: Mapped[str] = mapped_column(String(40), primary_key=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("funding_alert_digests.id", ondelete="CASCADE"), index=True)
-    change: Mapped[str] = mapped_column(String(10))  # nouveau | modifié

@@ -45,6 +45,7 @@ from marketplace.funding.schemas import (
     format_percent,
 )
 from marketplace.funding.services import NotFound, ProgrammeFilters, ServiceError, Viewer
+from marketplace.text import decode_upload
 from marketplace.web import current_membership, get_db, page_arg, require_operator
 from tenants.models import TenantKind
 from tenants.territories import services as territories
@@ -576,7 +577,7 @@ def label(label_id: int):
             flash("Fichier trop volumineux (5 Mo au plus).", "error")
         else:
             try:
-                report = services.upload_label_communes(db, current_user, found, _decode(data))
+                report = services.upload_label_communes(db, current_user, found, decode_upload(data)[0])
             except ServiceError as exc:
                 flash(exc.message, "error")
             else:
@@ -593,11 +594,3 @@ def label(label_id: int):
     return render_template("funding/label.html", label=found, form=form, report=report,
                            count=services.label_commune_count(db, found),
                            communes=services.label_communes(db, found, limit=200)), 400 if form.errors else 200
-
-
-def _decode(data: bytes) -> str:
-    # Spreadsheets on French Windows save CSV in Windows-1252 unless told otherwise.
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
