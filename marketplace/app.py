@@ -1,7 +1,8 @@
-"""The application factory: settings → database → extensions → blueprints, in that order.
+"""The application factory, and the one module that knows every feature.
 
-No query runs at start-up: a missing database or registry shows up on the first request (or in
-``passerelle doctor``), never as an import-time crash.
+Settings → database → request plumbing → every feature's blueprints (from the lists below) → the
+job machinery, in that order. No query runs at start-up: a missing database or registry shows up
+on the first request (or in ``passerelle doctor``), never as an import-time crash.
 """
 from __future__ import annotations
 
@@ -13,10 +14,62 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from marketplace.db import TenantSession, make_engine, make_session_factory
-from marketplace.settings import Settings, load_settings
+import jobs
+from marketplace import home
+from marketplace.catalog import api as catalog_api
+from marketplace.catalog import indexing as catalog_indexing
+from marketplace.catalog import views as catalog_views
+from marketplace.core.db import TenantSession, make_engine, make_session_factory
+from marketplace.core.settings import Settings, load_settings
+from marketplace.funding import api as funding_api
+from marketplace.funding import indexing as funding_indexing
+from marketplace.funding import views as funding_views
+from marketplace.funding.mine import views as mine_views
+from marketplace.funding.plan import api as plan_api
+from marketplace.funding.plan import views as plan_views
+from marketplace.ops import views as ops_views
+from marketplace.web import api as web_api
+from marketplace.web import csrf, edge
+from search import api as search_api
+from search import views as search_views
+from tenants import admin_views
+from tenants import api as tenant_api
+from tenants import views as tenant_views
+from tenants import web as tenants_web
+from tenants.territories import api as territories_api
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("passerelle.app")
+
+# Every feature, by what it gives the app. A new feature is added here and nowhere else.
+PAGES = [  # HTML blueprints
+    home.bp,
+    tenant_views.auth_bp, tenant_views.workspace_bp, tenant_views.operator_bp, admin_views.bp,
+    ops_views.bp,
+    search_views.bp,
+    catalog_views.bp, catalog_views.workspace_bp, catalog_views.operator_bp,
+    funding_views.bp, funding_views.operator_bp,
+    plan_views.bp,
+    mine_views.bp,
+]
+API = [  # flask-smorest blueprints, served under /api/v1
+    territories_api.blp,
+    tenant_api.blp,
+    search_api.blp,
+    plan_api.blp,
+    funding_api.blp, funding_api.territory_blp,
+    catalog_api.blp,
+]
+TASKS = [  # modules declaring background jobs (and their schedules), imported by jobs.init_app
+    "marketplace.mail.tasks",
+    "tenants.tasks",
+    "search.tasks",
+    "marketplace.ops.tasks",
+    "marketplace.funding.tasks",
+    "marketplace.funding.mine.tasks",
+]
+# The document types of the search index register themselves when their module is imported.
+SEARCH_PROVIDERS = [catalog_indexing, funding_indexing]
 
 
 @dataclass
@@ -28,7 +81,7 @@ class Passerelle:
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     settings = settings or load_settings()
-    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app = edge.PasserelleFlask(__name__, static_folder="static", template_folder="templates")
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.resolved_secret_key(),
@@ -46,11 +99,14 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for noisy in ("alembic.runtime.plugins", "alembic.autogenerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    from marketplace import web
-
-    web.init_app(app)
-
-    from marketplace.api import init_api
-
-    init_api(app)
+    edge.init_app(app)
+    tenants_web.init_app(app)
+    for bp in PAGES:
+        app.register_blueprint(bp)
+    web_api.init_app(app)
+    for blp in API:
+        web_api.api.register_blueprint(blp, url_prefix=web_api.PREFIX + blp.url_prefix)
+        csrf.exempt(blp)
+    jobs.init_app(app, TASKS)
+    log.info("application Passerelle construite")
     return app

@@ -9,19 +9,26 @@ import time
 from pathlib import Path
 
 import click
+from alembic import command
+from alembic.config import Config
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+from sqlalchemy import select
 
-from marketplace.settings import ConfigError
+from marketplace import demo as demo_data
+from marketplace.app import create_app
+from marketplace.core import audit
+from marketplace.core.errors import ServiceError
+from marketplace.core.settings import ConfigError
+from marketplace.launcher import launch
+from search.index import state
+from search.service import rebuild
+from tenants import services as tenant_services
+from tenants.models import Role, Tenant, TenantEvent, TenantKind
+from tenants.territories import services as territory_services
+from jobs.worker import run_cron, run_worker
 
-
-def _create_app():
-    from marketplace.app import create_app
-
-    return create_app()
-
-
-cli = FlaskGroup(create_app=_create_app, add_default_commands=False, load_dotenv=False,
+cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, load_dotenv=False,
                  help="Passerelle : administration et lancement.")
 cli.add_command(shell_command)
 cli.add_command(routes_command)
@@ -34,8 +41,6 @@ def _session():
 # Database -------------------------------------------------------------------------------------
 
 def alembic_config(url: str | None = None):
-    from alembic.config import Config
-
     cfg = Config(str(Path(__file__).resolve().parent.parent / "migrations" / "alembic.ini"))
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -52,8 +57,6 @@ def db():
 @with_appcontext
 def db_upgrade(revision):
     """Applique les migrations jusqu'à REVISION (head par défaut)."""
-    from alembic import command
-
     command.upgrade(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), revision)
 
 
@@ -62,8 +65,6 @@ def db_upgrade(revision):
 @with_appcontext
 def db_downgrade(revision):
     """Revient à REVISION (« base » pour tout défaire)."""
-    from alembic import command
-
     command.downgrade(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), revision)
 
 
@@ -72,8 +73,6 @@ def db_downgrade(revision):
 @with_appcontext
 def db_revision(message):
     """Crée une migration à partir des modèles (autogenerate)."""
-    from alembic import command
-
     command.revision(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), message=message,
                      autogenerate=True)
 
@@ -82,8 +81,6 @@ def db_revision(message):
 @with_appcontext
 def db_check():
     """Vérifie que les migrations et les modèles concordent."""
-    from alembic import command
-
     command.check(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url))
     click.echo("Les modèles et les migrations concordent.")
 
@@ -101,10 +98,7 @@ def territories():
 @with_appcontext
 def territories_import(source):
     """Importe (ou met à jour) régions, départements, EPCI et communes. Idempotent."""
-    from marketplace import audit
-    from tenants.models import AuditEventType
-    from tenants.territories import services
-
+    services = territory_services
     if source:
         snapshot = services.snapshot_from_upstream(source)
         services.write_snapshot(snapshot)
@@ -115,7 +109,7 @@ def territories_import(source):
     session = _session()
     with click.progressbar(length=total, label="Import des territoires", file=sys.stderr) as bar:
         report = services.import_snapshot(session, snapshot, progress=bar.update)
-    audit.record(session, AuditEventType.territories_imported, actor_id=None, tenant_id=None,
+    audit.record(session, TenantEvent.territories_imported, actor_id=None, tenant_id=None,
                  object_type="territories", **report.created)
     session.commit()
     click.echo(report.summary())
@@ -132,8 +126,6 @@ def search_group():
 @with_appcontext
 def search_reindex():
     """Reconstruit l'index à partir de la base, puis le met en service d'un coup."""
-    from search.service import rebuild
-
     session = _session()
     bar = None
 
@@ -156,8 +148,6 @@ def search_reindex():
 @with_appcontext
 def search_status():
     """État de l'index."""
-    from search.index import state
-
     s = state(current_app.config["SETTINGS"].search_dir)
     click.echo(f"{'disponible' if s.available else 'indisponible'} — {s.doc_count} document(s)"
                f"{' — ' + s.error if s.error else ''}{' — reconstruction en cours' if s.rebuilding else ''}")
@@ -174,18 +164,10 @@ def demo():
 @with_appcontext
 def demo_seed():
     """Crée les organisations et comptes de démonstration (sans effet s'ils existent)."""
-    from marketplace.demo import DEMO_PASSWORD, seed
-
     session = _session()
-    accounts = seed(session)
+    accounts = demo_data.seed(session)
     session.commit()
-    print_demo_accounts(accounts, DEMO_PASSWORD)
-
-
-def print_demo_accounts(accounts, password) -> None:
-    click.echo(f"Comptes de démonstration (mot de passe : {password}) :")
-    for email, label in accounts:
-        click.echo(f"  {email:<40} {label}")
+    demo_data.print_accounts(accounts)
 
 
 # Users ----------------------------------------------------------------------------------------
@@ -197,10 +179,7 @@ def print_demo_accounts(accounts, password) -> None:
 @with_appcontext
 def create_admin(email, full_name, password):
     """Crée un administrateur de la plateforme (membre administrateur de l'opérateur ANCT)."""
-    from tenants import services
-    from tenants.models import Role, Tenant, TenantKind
-    from sqlalchemy import select
-
+    services = tenant_services
     session = _session()
     try:
         user = services.create_user(session, email, full_name, password, is_platform_admin=True)
@@ -210,7 +189,7 @@ def create_admin(email, full_name, password):
                                               "Agence nationale de la cohésion des territoires (ANCT)")
         services.add_membership(session, user, operator, Role.admin)
         session.commit()
-    except services.ServiceError as exc:
+    except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Administrateur créé : {user.email} ({operator.name})")
 
@@ -224,8 +203,6 @@ def create_admin(email, full_name, password):
 @with_appcontext
 def worker(burst, queues, name):
     """Lance un worker RQ (avec le planificateur des tâches différées)."""
-    from jobs.worker import run_worker
-
     run_worker(current_app.config["SETTINGS"], queues.split(",") if queues else None, burst=burst, name=name)
 
 
@@ -233,8 +210,6 @@ def worker(burst, queues, name):
 @with_appcontext
 def cron():
     """Lance le planificateur des tâches périodiques (un seul par installation)."""
-    from jobs.worker import run_cron
-
     run_cron(current_app.config["SETTINGS"])
 
 
@@ -245,8 +220,6 @@ def cron():
 @click.option("--workers", type=int, default=2, help="Processus web (gunicorn).")
 def run(port, workers):
     """Lance Passerelle en mode embarqué : base, file d'attente, worker, planificateur et web."""
-    from marketplace.launcher import launch
-
     launch(port=port, web_workers=workers)
 
 

@@ -1,11 +1,14 @@
 """The demo dataset: real territories, fictional people. Idempotent: seeding twice changes nothing."""
 from __future__ import annotations
 
+import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from marketplace.catalog.demo import seed_catalog
+from marketplace.funding.demo import seed_funding
 from tenants import services
-from tenants.models import Role, Tenant, TenantKind, TenantStatus, User
+from tenants.models import Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
 
 DEMO_PASSWORD = "passerelle-demo-2026"
@@ -83,12 +86,8 @@ def seed(session: Session) -> list[tuple[str, str]]:
                                  message="Nous souhaitons rejoindre l'achat groupé d'éclairage public.")
     accounts.append((email, "demande d'ouverture en attente — Ville d'Issoudun"))
     session.flush()
-    from marketplace.catalog.demo import seed_catalog
-
     seed_catalog(session, tenants)
-    from marketplace.funding.demo import seed_funding
-
-    accounts += seed_funding(session, tenants)
+    accounts += seed_funding(session, tenants, operator=OPERATOR, password=DEMO_PASSWORD)
     return accounts
 
 
@@ -96,4 +95,12 @@ def is_seeded(session: Session) -> bool:
     return session.scalar(select(User.id).where(User.email == USERS[0][0])) is not None
 
 
-__all__ = ["DEMO_PASSWORD", "seed", "is_seeded", "TenantStatus"]
+def print_accounts(accounts: list[tuple[str, str]]) -> None:
+    click.echo(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) :")
+    for email, label in accounts:
+        click.echo(f"  {email:<40} {label}")
+
+
+def demo_accounts() -> list[tuple[str, str]]:
+    """The accounts the launcher prints once the site is ready."""
+    return [(u[0], f"{u[3].label} — {u[2]}") for u in USERS]

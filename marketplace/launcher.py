@@ -13,9 +13,14 @@ import sys
 import time
 
 import click
+from sqlalchemy import select
 
 from jobs.connection import EMBEDDED_URL_ENV, start_embedded_redis, stop_embedded_redis
-from marketplace.settings import load_settings
+from marketplace import demo
+from marketplace.core.db import make_engine, make_session_factory
+from marketplace.core.settings import load_settings
+from search.index import current_dir
+from tenants.territories.models import Commune
 
 
 def launch(port: int | None = None, web_workers: int = 2) -> None:
@@ -57,10 +62,7 @@ def launch(port: int | None = None, web_workers: int = 2) -> None:
         if _wait_for_web(port, children[-1], lambda: stopping):
             click.echo("")
             click.secho(f"Passerelle est prête : http://127.0.0.1:{port}", bold=True)
-            from marketplace.cli import print_demo_accounts
-            from marketplace.demo import DEMO_PASSWORD, USERS
-
-            print_demo_accounts([(u[0], f"{u[3].label} — {u[2]}") for u in USERS], DEMO_PASSWORD)
+            demo.print_accounts(demo.demo_accounts())
             click.echo("Ctrl-C pour tout arrêter.")
         while not stopping:
             for child in children:
@@ -111,23 +113,14 @@ def _step(args, env, label) -> None:
 
 
 def _prepare_data(passerelle, env) -> None:
-    from sqlalchemy import select
-
-    from marketplace.db import make_engine, make_session_factory
-    from marketplace.demo import is_seeded
-    from marketplace.settings import load_settings
-    from tenants.territories.models import Commune
-
     engine = make_engine(load_settings().sqlalchemy_url)
     with make_session_factory(engine)() as session:
         has_territories = session.scalar(select(Commune.insee).limit(1)) is not None
-        seeded = is_seeded(session)
+        seeded = demo.is_seeded(session)
     engine.dispose()
     if not has_territories:
         _step(passerelle + ["territories", "import"], env, "Import des territoires (première fois)")
     if not seeded:
         _step(passerelle + ["demo", "seed"], env, "Données de démonstration (première fois)")
-    from search.index import current_dir
-
     if not seeded or current_dir(load_settings().search_dir) is None:
         _step(passerelle + ["search", "reindex"], env, "Index de recherche")

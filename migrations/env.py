@@ -12,7 +12,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from marketplace.settings import load_settings
+    from marketplace.core.settings import load_settings
 
     return load_settings().sqlalchemy_url
 
@@ -27,7 +27,7 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from marketplace.db import make_engine
+        from marketplace.core.db import make_engine
 
         engine = make_engine(_url())
         with engine.connect() as connection:

@@ -14,7 +14,7 @@ from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, Stem
 from whoosh.lang import stopwords_for_language
 from whoosh.support.charset import accent_map
 
-from marketplace.text import fold
+from marketplace.core.text import fold
 
 SYNONYMS_CSV = Path(__file__).parent / "data" / "synonyms-collectivites.csv"
 

@@ -5,12 +5,12 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from marketplace.schemas import BaseSchema
+from marketplace.core.schemas import BaseSchema
 from marketplace.web import get_db, settings
 from search.facets import FACETS, filters_from_args
 from search.query import SORTS, SearchRequest
 from search.service import run_search
-from search.views import rebuild_soon
+from search.tasks import rebuild_soon
 
 blp = Blueprint("search_api", __name__, url_prefix="/search",
                 description="Recherche plein texte (solutions ; programmes et appels à venir)")

@@ -1,6 +1,7 @@
 """What the index holds, and where each document type comes from.
 
-Each domain registers a *provider* for its document type: ``provider(session, object_id)``
+Each domain registers a *provider* for its document type (its ``indexing`` module, imported by
+``marketplace.app`` with the rest of the domain): ``provider(session, object_id)``
 returns the document (a dict with the keys below) or ``None`` when the object must not be
 searchable (a draft, an archived solution, a deleted row): the index then drops it.
 A provider also lists every public id, for a full rebuild.
@@ -10,7 +11,7 @@ Document keys (all optional except id, type, object_id, title):
     type          "solution" | "programme" | "call" | "startup"
     object_id     12
     title, summary, body, extra   texts (French analysis); extra = names of reference cities, standards…
-    domains       list of taxonomy slugs (marketplace.catalog.taxonomy.DOMAINS)
+    domains       list of taxonomy slugs (marketplace.core.taxonomy.DOMAINS)
     hosting       slug of taxonomy.HOSTING
     price_model   slug of taxonomy.PRICE_MODELS
     sizes         size-class slugs the solution suits (taxonomy.SIZES)
@@ -49,26 +50,11 @@ def register(doc_type: str, load: Callable[[Any, int], Document | None],
 
 
 def providers() -> dict[str, Provider]:
-    _load_builtin_providers()
     return dict(_providers)
 
 
 def provider(doc_type: str) -> Provider:
-    _load_builtin_providers()
     try:
         return _providers[doc_type]
     except KeyError:
         raise ValueError(f"unknown document type {doc_type!r}") from None
-
-
-def _load_builtin_providers() -> None:
-    # Domains register on import; importing them here keeps the search package free of
-    # import-time coupling while making sure every provider is known.
-    import importlib
-
-    for module in ("marketplace.catalog.indexing", "marketplace.funding.indexing"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise

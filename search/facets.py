@@ -1,7 +1,7 @@
 """How facets are named in URLs (French, shareable) and labelled on pages."""
 from __future__ import annotations
 
-from marketplace.catalog.taxonomy import DOMAINS, HOSTING, PRICE_MODELS, SIZES
+from marketplace.core.taxonomy import DOMAINS, HOSTING, PRICE_MODELS, SIZES
 
 TYPES = {"solution": "Solutions", "programme": "Programmes de financement", "call": "Appels à projets"}
 

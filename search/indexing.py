@@ -36,6 +36,6 @@ def indexing_skipped(session: Session) -> bool:
 def index_later(session: Session, doc_type: str, object_id: int) -> None:
     if indexing_skipped(session):
         return
-    from jobs.search import index_document
+    from search.tasks import index_document
 
     index_document.after_commit(session, doc_type, object_id, job_id=f"index-{doc_type}-{object_id}")

@@ -21,7 +21,7 @@ from functools import lru_cache
 from markupsafe import escape
 from whoosh import query as wq
 
-from marketplace.text import fold
+from marketplace.core.text import fold
 from search.analysis import FRENCH_STOPWORDS, stem_terms, synonyms
 from search.index import IndexUnavailable, handle_for
 from search.schema import FACET_FIELDS, MATCH_FIELD

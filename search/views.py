@@ -8,18 +8,9 @@ from marketplace.web import get_db, page_arg, settings
 from search.facets import FACETS, filters_from_args, label
 from search.query import SORTS, SearchRequest
 from search.service import run_search
+from search.tasks import rebuild_soon
 
 bp = Blueprint("search", __name__)
-
-
-def rebuild_soon() -> None:
-    """The index is missing or unreadable: ask a worker to rebuild it (once, whatever the traffic)."""
-    from jobs.search import rebuild_index
-
-    try:
-        rebuild_index.enqueue(job_id="search-rebuild")
-    except Exception:  # the queue itself may be down: the page still answers
-        pass
 
 
 @bp.route("/recherche")

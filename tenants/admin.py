@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.text import fold
-from tenants.models import AuditEventType as E, Membership, Tenant, TenantKind, TenantStatus, User
-from tenants.services import NotFound, ServiceError, cross_tenant_read
+from marketplace.core import audit
+from marketplace.core.text import fold
+from tenants.models import TenantEvent as E, Membership, Tenant, TenantKind, TenantStatus, User
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.audit import cross_tenant_read
 
 
 @dataclass

@@ -1,24 +1,19 @@
 """Platform admins' pages: every organisation, its members, suspension and reactivation."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from marketplace.web import get_db, page_arg, require_platform_admin
+from marketplace.web import get_db, on_refusal, page_arg
+from marketplace.web.forms import empty_form, parse_form
 from tenants import admin
 from tenants.models import TenantKind, TenantStatus
-from tenants.services import NotFound, ServiceError
+from tenants.schemas import SuspendSchema
+from tenants.web import require_platform_admin
 
 bp = Blueprint("admin", __name__, url_prefix="/operateur/organisations")
 
 STATUS_LABELS = {"pending": "En attente", "active": "Active", "suspended": "Suspendue", "rejected": "Refusée"}
-
-
-def _tenant(tenant_id: int):
-    try:
-        return admin.get_tenant(get_db(), tenant_id)
-    except NotFound:
-        abort(404)
 
 
 @bp.route("/")
@@ -28,7 +23,6 @@ def tenants():
     page = page_arg()
     q, kind, status = request.args.get("q", "")[:100], request.args.get("type"), request.args.get("statut")
     rows, total = admin.list_tenants(db, current_user, q=q, kind=kind, status=status, page=page)
-    db.commit()  # the audited member counts
     return render_template("admin/tenants.html", rows=rows, total=total, page=page, per_page=50, q=q, kind=kind,
                            status=status, kinds=TenantKind, statuses=STATUS_LABELS)
 
@@ -37,39 +31,31 @@ def tenants():
 @require_platform_admin
 def tenant(tenant_id: int):
     db = get_db()
-    target = _tenant(tenant_id)
-    members = admin.tenant_members(db, current_user, target)
-    db.commit()
-    return render_template("admin/tenant.html", tenant=target, members=members, statuses=STATUS_LABELS)
+    target = admin.get_tenant(db, tenant_id)
+    return render_template("admin/tenant.html", tenant=target, members=admin.tenant_members(db, current_user, target),
+                           statuses=STATUS_LABELS)
 
 
 @bp.route("/<int:tenant_id>/suspendre", methods=["GET", "POST"])
 @require_platform_admin
 def suspend(tenant_id: int):
-    db = get_db()
-    target = _tenant(tenant_id)
-    error = None
-    if request.method == "POST":
-        try:
-            admin.suspend(db, current_user, target, request.form.get("reason", "")[:500])
-        except ServiceError as exc:
-            error = exc.message
-        else:
-            db.commit()
-            flash(f"{target.name} est suspendue : ses membres n'y ont plus accès.", "success")
-            return redirect(url_for("admin.tenant", tenant_id=target.id))
-    return render_template("admin/suspend.html", tenant=target, error=error), 400 if error else 200
+    target = admin.get_tenant(get_db(), tenant_id)
+    if request.method == "GET":
+        return render_template("admin/suspend.html", tenant=target, form=empty_form())
+    form = parse_form(SuspendSchema())
+    if not form.ok:
+        return render_template("admin/suspend.html", tenant=target, form=form), 400
+    on_refusal(lambda: render_template("admin/suspend.html", tenant=target, form=form))
+    admin.suspend(get_db(), current_user, target, form.data["reason"])
+    flash(f"{target.name} est suspendue : ses membres n'y ont plus accès.", "success")
+    return redirect(url_for("admin.tenant", tenant_id=target.id))
 
 
 @bp.route("/<int:tenant_id>/reactiver", methods=["POST"])
 @require_platform_admin
 def reactivate(tenant_id: int):
-    db = get_db()
-    target = _tenant(tenant_id)
-    try:
-        admin.reactivate(db, current_user, target)
-        db.commit()
-        flash(f"{target.name} est de nouveau active.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
+    target = admin.get_tenant(get_db(), tenant_id)
+    on_refusal(url_for("admin.tenant", tenant_id=target.id))
+    admin.reactivate(get_db(), current_user, target)
+    flash(f"{target.name} est de nouveau active.", "success")
     return redirect(url_for("admin.tenant", tenant_id=target.id))

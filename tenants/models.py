@@ -1,4 +1,4 @@
-"""Tenants, people, memberships, invitations, API tokens, territory claims and the audit log."""
+"""Tenants, people, memberships, invitations, API tokens and territory claims."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     String,
@@ -17,13 +16,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, TenantOwned, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # Stored as VARCHAR (native_enum=False, no CHECK): portable, and a new value (a new audit event
-    # type, say) needs no migration; the Python enum refuses unknown values on load and store.
-    return Enum(cls, name=name, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
+from marketplace.core.audit import event_types
+from marketplace.core.clock import utcnow
+from marketplace.core.db import Base, TenantOwned, enum_column
 
 
 class TenantKind(enum.StrEnum):
@@ -72,10 +67,10 @@ class Tenant(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[TenantKind] = mapped_column(_enum(TenantKind, "tenant_kind"))
+    kind: Mapped[TenantKind] = mapped_column(enum_column(TenantKind, "tenant_kind"))
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(120), unique=True)
-    status: Mapped[TenantStatus] = mapped_column(_enum(TenantStatus, "tenant_status"), default=TenantStatus.active)
+    status: Mapped[TenantStatus] = mapped_column(enum_column(TenantStatus, "tenant_status"), default=TenantStatus.active)
     siren: Mapped[str | None] = mapped_column(String(9))
     commune_insee: Mapped[str | None] = mapped_column(ForeignKey("communes.insee"))
     epci_siren: Mapped[str | None] = mapped_column(ForeignKey("epcis.siren"))
@@ -129,7 +124,7 @@ class Membership(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
@@ -152,7 +147,7 @@ class Invitation(TenantOwned, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -206,7 +201,7 @@ class TerritoryClaim(TenantOwned, Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     job_title: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[ClaimStatus] = mapped_column(_enum(ClaimStatus, "claim_status"), default=ClaimStatus.pending)
+    status: Mapped[ClaimStatus] = mapped_column(enum_column(ClaimStatus, "claim_status"), default=ClaimStatus.pending)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[dt.datetime | None]
@@ -216,7 +211,10 @@ class TerritoryClaim(TenantOwned, Base):
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
 
-class AuditEventType(enum.StrEnum):
+@event_types
+class TenantEvent(enum.StrEnum):
+    """Tenants, people, memberships, invitations, tokens, claims and the territory registry."""
+
     user_signed_in = "user.signed_in"
     user_signed_out = "user.signed_out"
     user_sign_in_failed = "user.sign_in_failed"
@@ -238,87 +236,7 @@ class AuditEventType(enum.StrEnum):
     membership_removed = "membership.removed"
     api_token_created = "api_token.created"
     api_token_revoked = "api_token.revoked"
-    cross_tenant_read = "tenant.cross_tenant_read"
-    job_retried = "job.retried"
-    search_reindex_requested = "search.reindex_requested"
     territories_imported = "territories.imported"
-    # The annuaire: every step of a solution's curation, and what buyers and cities do with it.
-    solution_created = "solution.created"
-    solution_updated = "solution.updated"
-    solution_submitted = "solution.submitted"
-    solution_withdrawn = "solution.withdrawn"
-    solution_published = "solution.published"
-    solution_rejected = "solution.rejected"
-    solution_archived = "solution.archived"
-    solution_restored = "solution.restored"
-    solution_edit_proposed = "solution.edit_proposed"
-    solution_edit_withdrawn = "solution.edit_withdrawn"
-    solution_edit_approved = "solution.edit_approved"
-    solution_edit_rejected = "solution.edit_rejected"
-    reference_added = "reference.added"
-    reference_removed = "reference.removed"
-    reference_verified = "reference.verified"
-    reference_declined = "reference.declined"
-    shortlist_item_added = "shortlist.item_added"
-    shortlist_item_removed = "shortlist.item_removed"
-    lead_created = "lead.created"
-    lead_handled = "lead.handled"
-    # Funding plans of a collectivité (marketplace.funding.plan).
-    funding_plan_created = "funding_plan.created"
-    funding_plan_updated = "funding_plan.updated"
-    funding_plan_duplicated = "funding_plan.duplicated"
-    funding_plan_deleted = "funding_plan.deleted"
-    # Saved searches of "Mes financements" with their digests (marketplace.funding.alerts).
-    funding_alert_created = "funding_alert.created"
-    funding_alert_confirmed = "funding_alert.confirmed"
-    funding_alert_updated = "funding_alert.updated"
-    funding_alert_unsubscribed = "funding_alert.unsubscribed"
-    funding_alert_deleted = "funding_alert.deleted"
-    # Funding programmes, their calls and labels (marketplace.funding): every curation step.
-    programme_created = "programme.created"
-    programme_updated = "programme.updated"
-    programme_scope_changed = "programme.scope_changed"
-    programme_submitted = "programme.submitted"
-    programme_withdrawn = "programme.withdrawn"
-    programme_published = "programme.published"
-    programme_sent_back = "programme.sent_back"
-    programme_closed = "programme.closed"
-    programme_reopened = "programme.reopened"
-    programme_archived = "programme.archived"
-    programme_restored = "programme.restored"
-    call_created = "call.created"
-    call_updated = "call.updated"
-    call_published = "call.published"
-    call_closed = "call.closed"
-    call_archived = "call.archived"
-    call_restored = "call.restored"
-    label_created = "label.created"
-    label_updated = "label.updated"
-    label_communes_uploaded = "label.communes_uploaded"
-    # The programme import (marketplace.funding.importer): one event per file, and per held change.
-    programmes_imported = "programmes.imported"
-    programme_changes_held = "programme.changes_held"
-    programme_changes_accepted = "programme.changes_accepted"
-    programme_changes_discarded = "programme.changes_discarded"
-
-
-class AuditEvent(Base):
-    """Who did what to which object. Written in the same transaction as the change."""
-
-    __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_tenant_created", "tenant_id", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # Nullable: platform-level events (a sign-in, an import) belong to no tenant.
-    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    event_type: Mapped[AuditEventType] = mapped_column(_enum(AuditEventType, "audit_event_type"))
-    object_type: Mapped[str | None] = mapped_column(String(60))
-    object_id: Mapped[str | None] = mapped_column(String(60))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-    actor: Mapped[User | None] = relationship(lazy="joined")
 
 
 class LoginAttempt(Base):

@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from marketplace.schemas import BaseSchema
+from marketplace.core.schemas import BaseSchema
 from tenants.models import Role
 
 _roles = validate.OneOf([r.value for r in Role], error="Rôle inconnu.")
@@ -57,3 +57,7 @@ class SwitchSchema(BaseSchema):
 class ClaimDecisionSchema(BaseSchema):
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"], error="Décision inconnue."))
     comment = fields.String(load_default="", validate=validate.Length(max=2000, error="2 000 caractères au plus."))
+
+
+class SuspendSchema(BaseSchema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500, error="500 caractères au plus."))

@@ -8,13 +8,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.db import TenantSession, all_tenants, bound_to_tenant, utcnow
-from marketplace.text import fold, slugify
+from marketplace.core import audit
+from marketplace.core.audit import AuditEvent, cross_tenant_read
+from marketplace.core.db import TenantSession, all_tenants, bound_to_tenant
+from marketplace.core.text import fold, slugify
 from tenants.models import (
     ApiToken,
-    AuditEvent,
-    AuditEventType as E,
+    TenantEvent as E,
     ClaimStatus,
     Invitation,
     LoginAttempt,
@@ -28,21 +28,10 @@ from tenants.models import (
 )
 from tenants.security import hash_password, needs_rehash, new_token, password_problem, token_hash, verify_password
 from tenants.territories.models import Commune, Epci
+from marketplace.core.clock import utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
 INVITATION_VALIDITY = dt.timedelta(days=7)
-
-
-class ServiceError(ValueError):
-    """A rule refused the action; the message is shown to the user as is (French)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class NotFound(LookupError):
-    """The object does not exist for this tenant (answered 404, never 403)."""
 
 
 # Users and sign-in ----------------------------------------------------------------------------
@@ -118,7 +107,7 @@ def set_password(session: Session, user: User, password: str) -> None:
 
 def memberships_of(session: TenantSession, user: User) -> list[Membership]:
     """A user's own memberships in every tenant (their tenant switcher): not a cross-tenant read."""
-    with all_tenants(session):
+    with all_tenants(session, because="a person's own memberships (their tenant switcher)"):
         stmt = (
             select(Membership)
             .join(Tenant, Membership.tenant_id == Tenant.id)
@@ -129,7 +118,7 @@ def memberships_of(session: TenantSession, user: User) -> list[Membership]:
 
 
 def membership_for(session: TenantSession, user: User, tenant_id: int) -> Membership | None:
-    with all_tenants(session):
+    with all_tenants(session, because="a person's own membership in one tenant"):
         return session.scalar(
             select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == tenant_id)
         )
@@ -227,7 +216,7 @@ def revoke_invitation(session: TenantSession, actor: User, invitation: Invitatio
 
 def invitation_by_token(session: TenantSession, token: str) -> Invitation | None:
     """Token holders may read the invitation whatever tenant they are in: the token is the proof."""
-    with all_tenants(session):
+    with all_tenants(session, because="the invitation token is the proof: its holder may read the invitation"):
         invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
     if invitation is None or invitation.accepted_at or invitation.revoked_at or invitation.expires_at < utcnow():
         return None
@@ -237,7 +226,7 @@ def invitation_by_token(session: TenantSession, token: str) -> Invitation | None
 def accept_invitation(session: TenantSession, invitation: Invitation, user: User) -> Membership:
     if normalise_email(user.email) != invitation.email:
         raise ServiceError("Cette invitation a été envoyée à une autre adresse électronique.")
-    with all_tenants(session):
+    with all_tenants(session, because="the invited person joins the inviting tenant"):
         membership = membership_for(session, user, invitation.tenant_id)
         if membership is None:
             membership = add_membership(session, user, invitation.tenant, invitation.role)
@@ -288,7 +277,7 @@ def revoke_api_token(session: TenantSession, actor: User, api_token: ApiToken) -
 
 
 def membership_for_api_token(session: TenantSession, token: str) -> Membership | None:
-    with all_tenants(session):
+    with all_tenants(session, because="a token names its membership; the token is the authorisation"):
         api_token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
         if api_token is None or api_token.revoked_at is not None:
             return None
@@ -405,7 +394,7 @@ def decide_claim(session: TenantSession, operator: User, claim: TerritoryClaim, 
         raise ServiceError("Cette demande a déjà été traitée.")
     if not approve and not comment.strip():
         raise ServiceError("Expliquez le refus : le demandeur le lira.", "comment")
-    with all_tenants(session):
+    with all_tenants(session, because="the operator decides the claim it has just read (audited in get_claim)"):
         claim.status = ClaimStatus.approved if approve else ClaimStatus.rejected
         claim.decided_by_id = operator.id
         claim.decided_at = utcnow()
@@ -422,23 +411,6 @@ def decide_claim(session: TenantSession, operator: User, claim: TerritoryClaim, 
             audit.record(session, E.claim_rejected, actor_id=operator.id, tenant_id=tenant.id, obj=claim,
                          comment=comment.strip())
         session.flush()
-
-
-class cross_tenant_read:
-    """Explicit, audited lifting of the tenant guard, for operators and jobs."""
-
-    def __init__(self, session: TenantSession, actor: User | None, reason: str, **data):
-        self.session, self.actor, self.reason, self.data = session, actor, reason, data
-        self._cm = None
-
-    def __enter__(self):
-        audit.record(self.session, E.cross_tenant_read, actor_id=self.actor.id if self.actor else None,
-                     tenant_id=self.session.tenant_id, object_type="tenants", reason=self.reason, **self.data)
-        self._cm = all_tenants(self.session)
-        return self._cm.__enter__()
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
 
 
 def tenant_audit_log(session: Session, tenant_id: int, page: int, per_page: int = 50) -> tuple[list[AuditEvent], int]:

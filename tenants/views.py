@@ -1,6 +1,7 @@
 """Sign-in, sign-up and territory claims, the tenant workspace, and the operators' claim review.
 
-Views are thin: parse the form (marshmallow) → call a service → commit → side effects → render.
+Views are thin: parse the form (marshmallow) → call a service → render; the edge commits once, then
+the mails queued by the services go out.
 """
 from __future__ import annotations
 
@@ -11,21 +12,11 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_login import current_user, login_required, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from jobs.mail import send_mail
-from marketplace import audit
-from marketplace.forms import empty_form, parse_form
-from marketplace.web import (
-    client_ip,
-    current_membership,
-    get_db,
-    page_arg,
-    remember_password,
-    require_membership,
-    require_operator,
-    settings,
-)
-from tenants import services
-from tenants.models import AuditEventType, Role, TenantKind, User
+from marketplace.core import audit
+from marketplace.web import client_ip, get_db, on_refusal, page_arg, safe_next, settings
+from marketplace.web.forms import empty_form, parse_form
+from tenants import mails, services
+from tenants.models import Role, TenantEvent, TenantKind, User
 from tenants.schemas import (
     AccountSchema,
     ClaimDecisionSchema,
@@ -38,26 +29,14 @@ from tenants.schemas import (
     SwitchSchema,
     TokenSchema,
 )
-from tenants.services import NotFound, ServiceError
 from tenants.territories import services as territories
+from tenants.web import current_membership, remember_password, require_membership, require_operator
 
 auth_bp = Blueprint("auth", __name__)
 workspace_bp = Blueprint("workspace", __name__, url_prefix="/espace")
 operator_bp = Blueprint("operator", __name__, url_prefix="/operateur")
 
 RESET_MAX_AGE = 3600
-
-
-def _safe_next(target: str | None) -> str | None:
-    # Only same-site paths: an open redirect would make our sign-in page a phishing relay.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
-def _mail(to: str, subject: str, template: str, **context) -> None:
-    body = render_template(f"mail/{template}.txt", **context)
-    send_mail.after_commit(get_db(), to, subject, body)
 
 
 # Sign-in, sign-out, password reset -----------------------------------------------------------
@@ -76,7 +55,6 @@ def sign_in():
             result = services.sign_in(db, form.data["email"], form.data["password"], client_ip(),
                                       max_failures=s.login_max_failures,
                                       window=dt.timedelta(minutes=s.login_window_minutes))
-            db.commit()
             if result.throttled:
                 form.add_error(None, f"Trop de tentatives de connexion. Réessayez dans {s.login_window_minutes} minutes.")
                 status = 429
@@ -87,7 +65,7 @@ def sign_in():
                 session.clear()
                 login_user(result.user)
                 remember_password(result.user)
-                return redirect(_safe_next(form.data.get("next")) or url_for("workspace.home"))
+                return redirect(safe_next(form.data.get("next")) or url_for("workspace.home"))
         else:
             status = 400
     return render_template("auth/sign_in.html", form=form, next=request.values.get("next", "")), status
@@ -97,9 +75,8 @@ def sign_in():
 def sign_out():
     if current_user.is_authenticated:
         db = get_db()
-        audit.record(db, AuditEventType.user_signed_out, actor_id=current_user.id, tenant_id=None,
+        audit.record(db, TenantEvent.user_signed_out, actor_id=current_user.id, tenant_id=None,
                      object_type="users", object_id=current_user.id)
-        db.commit()
         logout_user()
     session.clear()
     flash("Vous êtes déconnecté·e.", "success")
@@ -123,10 +100,8 @@ def forgot_password():
             if user is not None and user.is_active:
                 # The token carries the tail of the current hash: it dies once the password changes.
                 token = _reset_serializer().dumps({"uid": user.id, "h": (user.password_hash or "")[-16:]})
-                audit.record(db, AuditEventType.password_reset_requested, actor_id=None, tenant_id=None, obj=user)
-                _mail(user.email, "Réinitialisation de votre mot de passe Passerelle", "reset",
-                      user=user, url=settings().base_url + url_for("auth.reset_password", token=token))
-                db.commit()
+                audit.record(db, TenantEvent.password_reset_requested, actor_id=None, tenant_id=None, obj=user)
+                mails.send_password_reset(db, user, settings().base_url + url_for("auth.reset_password", token=token))
             # Same answer whether the address exists or not: no account enumeration.
             flash("Si un compte existe pour cette adresse, un courriel vient de lui être envoyé.", "info")
             return redirect(url_for("auth.sign_in"))
@@ -153,14 +128,10 @@ def reset_password(token: str):
         if form.ok and form.data["password"] != form.data["password_confirm"]:
             form.add_error("password_confirm", "Les deux mots de passe ne correspondent pas.")
         if form.ok:
-            try:
-                services.set_password(db, user, form.data["password"])
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                db.commit()
-                flash("Votre mot de passe a été changé. Connectez-vous.", "success")
-                return redirect(url_for("auth.sign_in"))
+            on_refusal(lambda: render_template("auth/reset.html", form=form))
+            services.set_password(db, user, form.data["password"])
+            flash("Votre mot de passe a été changé. Connectez-vous.", "success")
+            return redirect(url_for("auth.sign_in"))
     return render_template("auth/reset.html", form=form), 400 if form.errors else 200
 
 
@@ -196,34 +167,29 @@ def register():
                 if not services.is_valid_siren((data.get("siren") or "").replace(" ", "")):
                     form.add_error("siren", "Le numéro SIREN doit compter 9 chiffres valides.")
         if not form.errors:
-            try:
-                user = current_user._get_current_object() if current_user.is_authenticated else None
-                if user is None:
-                    user = services.create_user(db, account_form.data["email"], account_form.data["full_name"],
-                                                account_form.data["password"])
-                if form.data["kind"] == "collectivite":
-                    claim = services.claim_territory(
-                        db, user,
-                        commune=None if (form.data["represent_epci"] or epci_named) else commune,
-                        epci=epci_named or (commune.epci if form.data["represent_epci"] else None),
-                        job_title=form.data["job_title"], message=form.data["message"])
-                    tenant = claim.tenant
-                    flash("Votre demande a été transmise à l'ANCT. Vous serez prévenu·e par courriel dès "
-                          "qu'elle sera confirmée.", "success")
-                else:
-                    tenant = services.create_tenant(db, user, TenantKind.startup, form.data["startup_name"],
-                                                    siren=form.data["siren"], admin=user)
-                    flash(f"L'espace de {tenant.name} est prêt.", "success")
-                db.commit()
-            except ServiceError as exc:
-                db.rollback()
-                form.add_error(exc.field, exc.message)
+            on_refusal(lambda: render_template("auth/register.html", form=form, candidates=candidates))
+            user = current_user._get_current_object() if current_user.is_authenticated else None
+            if user is None:
+                user = services.create_user(db, account_form.data["email"], account_form.data["full_name"],
+                                            account_form.data["password"])
+            if form.data["kind"] == "collectivite":
+                claim = services.claim_territory(
+                    db, user,
+                    commune=None if (form.data["represent_epci"] or epci_named) else commune,
+                    epci=epci_named or (commune.epci if form.data["represent_epci"] else None),
+                    job_title=form.data["job_title"], message=form.data["message"])
+                tenant = claim.tenant
+                flash("Votre demande a été transmise à l'ANCT. Vous serez prévenu·e par courriel dès "
+                      "qu'elle sera confirmée.", "success")
             else:
-                if not current_user.is_authenticated:
-                    login_user(user)
-                    remember_password(user)
-                session["tenant_id"] = tenant.id
-                return redirect(url_for("workspace.home"))
+                tenant = services.create_tenant(db, user, TenantKind.startup, form.data["startup_name"],
+                                                siren=form.data["siren"], admin=user)
+                flash(f"L'espace de {tenant.name} est prêt.", "success")
+            if not current_user.is_authenticated:
+                login_user(user)
+                remember_password(user)
+            session["tenant_id"] = tenant.id
+            return redirect(url_for("workspace.home"))
     return render_template("auth/register.html", form=form, candidates=candidates), 400 if form.errors else 200
 
 
@@ -236,34 +202,32 @@ def accept_invitation(token: str):
                                text="Cette invitation a expiré, a été annulée ou a déjà été utilisée."), 404
     existing = services.find_user_by_email(db, invitation.email)
     form = empty_form()
-    if request.method == "POST":
-        try:
-            if current_user.is_authenticated:
-                user = current_user._get_current_object()
-            elif existing is not None:
-                return redirect(url_for("auth.sign_in", next=request.path))
-            else:
-                form = parse_form(AccountSchema())
-                if form.ok and services.normalise_email(form.data["email"]) != invitation.email:
-                    form.add_error("email", "Utilisez l'adresse à laquelle l'invitation a été envoyée.")
-                if not form.ok:
-                    return render_template("auth/invitation.html", invitation=invitation, existing=existing,
-                                           form=form), 400
-                user = services.create_user(db, form.data["email"], form.data["full_name"], form.data["password"])
-            membership = services.accept_invitation(db, invitation, user)
-            db.commit()
-        except ServiceError as exc:
-            db.rollback()
-            form.add_error(exc.field, exc.message)
-        else:
-            if not current_user.is_authenticated:
-                login_user(user)
-                remember_password(user)
-            session["tenant_id"] = membership.tenant_id
-            flash(f"Bienvenue dans l'espace de {membership.tenant.name}.", "success")
-            return redirect(url_for("workspace.home"))
-    return render_template("auth/invitation.html", invitation=invitation, existing=existing, form=form), \
-        400 if form.errors else 200
+
+    def render(status: int = 200):
+        return render_template("auth/invitation.html", invitation=invitation, existing=existing, form=form), status
+
+    if request.method == "GET":
+        return render()
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+    elif existing is not None:
+        return redirect(url_for("auth.sign_in", next=request.path))
+    else:
+        form = parse_form(AccountSchema())
+        if form.ok and services.normalise_email(form.data["email"]) != invitation.email:
+            form.add_error("email", "Utilisez l'adresse à laquelle l'invitation a été envoyée.")
+        if not form.ok:
+            return render(400)
+    on_refusal(render)
+    if existing is None and not current_user.is_authenticated:
+        user = services.create_user(db, form.data["email"], form.data["full_name"], form.data["password"])
+    membership = services.accept_invitation(db, invitation, user)
+    if not current_user.is_authenticated:
+        login_user(user)
+        remember_password(user)
+    session["tenant_id"] = membership.tenant_id
+    flash(f"Bienvenue dans l'espace de {membership.tenant.name}.", "success")
+    return redirect(url_for("workspace.home"))
 
 
 # The workspace ------------------------------------------------------------------------------
@@ -284,11 +248,10 @@ def switch():
     if membership is None:
         abort(404)
     session["tenant_id"] = membership.tenant_id
-    audit.record(db, AuditEventType.tenant_switched, actor_id=current_user.id, tenant_id=membership.tenant_id,
+    audit.record(db, TenantEvent.tenant_switched, actor_id=current_user.id, tenant_id=membership.tenant_id,
                  obj=membership.tenant)
-    db.commit()
     flash(f"Vous agissez maintenant pour {membership.tenant.name}.", "info")
-    return redirect(_safe_next(request.form.get("next")) or url_for("workspace.home"))
+    return redirect(safe_next(request.form.get("next")) or url_for("workspace.home"))
 
 
 @workspace_bp.route("/membres", methods=["GET", "POST"])
@@ -302,45 +265,34 @@ def members():
             abort(403)
         form = parse_form(InviteSchema())
         if form.ok:
-            try:
-                invitation, token = services.invite(db, current_user, membership.tenant, form.data["email"],
-                                                    Role(form.data["role"]))
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                _mail(invitation.email, f"Invitation à rejoindre {membership.tenant.name} sur Passerelle",
-                      "invitation", invitation=invitation, inviter=current_user,
-                      url=settings().base_url + url_for("auth.accept_invitation", token=token))
-                db.commit()
-                flash(f"Invitation envoyée à {invitation.email}.", "success")
-                return redirect(url_for("workspace.members"))
+            on_refusal(lambda: _members_page(form))
+            invitation, token = services.invite(db, current_user, membership.tenant, form.data["email"],
+                                                Role(form.data["role"]))
+            mails.send_invitation(db, invitation, current_user,
+                                  settings().base_url + url_for("auth.accept_invitation", token=token))
+            flash(f"Invitation envoyée à {invitation.email}.", "success")
+            return redirect(url_for("workspace.members"))
+    return _members_page(form), 400 if form.errors else 200
+
+
+def _members_page(form):
+    db = get_db()
     return render_template("workspace/members.html", members=services.tenant_members(db),
-                           invitations=services.pending_invitations(db), form=form,
-                           roles=list(Role)), 400 if form.errors else 200
-
-
-def _get_or_404(getter, *args):
-    try:
-        return getter(get_db(), *args)
-    except NotFound:
-        abort(404)
+                           invitations=services.pending_invitations(db), form=form, roles=list(Role))
 
 
 @workspace_bp.route("/membres/<int:membership_id>/role", methods=["POST"])
 @require_membership(Role.admin)
 def change_role(membership_id: int):
     db = get_db()
-    target = _get_or_404(services.get_membership, membership_id)
+    target = services.get_membership(db, membership_id)
     form = parse_form(RoleSchema())
     if not form.ok:
         flash(form.errors.get("role", "Rôle invalide."), "error")
         return redirect(url_for("workspace.members"))
-    try:
-        services.change_role(db, current_user, target, Role(form.data["role"]))
-        db.commit()
-        flash(f"{target.user.full_name} est maintenant {target.role.label.lower()}.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
+    on_refusal(url_for("workspace.members"))
+    services.change_role(db, current_user, target, Role(form.data["role"]))
+    flash(f"{target.user.full_name} est maintenant {target.role.label.lower()}.", "success")
     return redirect(url_for("workspace.members"))
 
 
@@ -348,18 +300,15 @@ def change_role(membership_id: int):
 @require_membership(Role.admin)
 def remove_member(membership_id: int):
     db = get_db()
-    target = _get_or_404(services.get_membership, membership_id)
+    target = services.get_membership(db, membership_id)
     if request.method == "GET":
         return render_template("confirm.html", title=f"Retirer {target.user.full_name} de l'organisation ?",
                                text="Cette personne perdra immédiatement l'accès à l'espace de l'organisation "
                                     "et ses jetons d'API seront révoqués.",
                                confirm_label="Retirer", cancel_url=url_for("workspace.members"))
-    try:
-        services.remove_member(db, current_user, target)
-        db.commit()
-        flash(f"{target.user.full_name} a été retiré·e de l'organisation.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
+    on_refusal(url_for("workspace.members"))
+    services.remove_member(db, current_user, target)
+    flash(f"{target.user.full_name} a été retiré·e de l'organisation.", "success")
     return redirect(url_for("workspace.members"))
 
 
@@ -367,13 +316,10 @@ def remove_member(membership_id: int):
 @require_membership(Role.admin)
 def revoke_invitation(invitation_id: int):
     db = get_db()
-    invitation = _get_or_404(services.get_invitation, invitation_id)
-    try:
-        services.revoke_invitation(db, current_user, invitation)
-        db.commit()
-        flash(f"L'invitation de {invitation.email} est annulée.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
+    invitation = services.get_invitation(db, invitation_id)
+    on_refusal(url_for("workspace.members"))
+    services.revoke_invitation(db, current_user, invitation)
+    flash(f"L'invitation de {invitation.email} est annulée.", "success")
     return redirect(url_for("workspace.members"))
 
 
@@ -387,12 +333,10 @@ def tokens():
     if request.method == "POST":
         form = parse_form(TokenSchema())
         if form.ok:
-            try:
-                _, new_token = services.create_api_token(db, current_user, membership, form.data["name"])
-                db.commit()
-                form = empty_form()
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
+            on_refusal(lambda: render_template("workspace/tokens.html", tokens=services.tokens_of(db, membership),
+                                               form=form, new_token=None))
+            _, new_token = services.create_api_token(db, current_user, membership, form.data["name"])
+            form = empty_form()
     return render_template("workspace/tokens.html", tokens=services.tokens_of(db, membership), form=form,
                            new_token=new_token), 400 if form.errors else 200
 
@@ -401,9 +345,8 @@ def tokens():
 @require_membership(Role.viewer)
 def revoke_token(token_id: int):
     db = get_db()
-    api_token = _get_or_404(services.get_api_token, token_id, current_membership())
+    api_token = services.get_api_token(db, token_id, current_membership())
     services.revoke_api_token(db, current_user, api_token)
-    db.commit()
     flash(f"Le jeton « {api_token.name} » est révoqué.", "success")
     return redirect(url_for("workspace.tokens"))
 
@@ -421,36 +364,24 @@ def audit_log():
 @operator_bp.route("/demandes")
 @require_operator
 def claims():
-    db = get_db()
-    rows = services.pending_claims(db, current_user)
-    db.commit()  # the audited cross-tenant read
-    return render_template("operator/claims.html", claims=rows)
+    return render_template("operator/claims.html", claims=services.pending_claims(get_db(), current_user))
 
 
 @operator_bp.route("/demandes/<int:claim_id>", methods=["GET", "POST"])
 @require_operator
 def claim(claim_id: int):
     db = get_db()
-    try:
-        target = services.get_claim(db, current_user, claim_id)
-    except NotFound:
-        abort(404)
+    target = services.get_claim(db, current_user, claim_id)
     form = empty_form()
     if request.method == "POST":
         form = parse_form(ClaimDecisionSchema())
         if form.ok:
             approve = form.data["decision"] == "approve"
-            try:
-                services.decide_claim(db, current_user, target, approve, form.data["comment"])
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                _mail(target.user.email,
-                      "Votre espace Passerelle est ouvert" if approve else "Votre demande sur Passerelle",
-                      "claim_decision", claim=target, approve=approve,
-                      url=settings().base_url + url_for("workspace.home"))
-                db.commit()
-                flash("Demande acceptée : l'espace est ouvert." if approve else "Demande refusée.", "success")
-                return redirect(url_for("operator.claims"))
-    db.commit()
+            # Shown again, the claim is read again (and that read audited): the refused decision is not kept.
+            on_refusal(lambda: render_template("operator/claim.html", form=form,
+                                               claim=services.get_claim(db, current_user, claim_id)))
+            services.decide_claim(db, current_user, target, approve, form.data["comment"])
+            mails.send_claim_decision(db, target, approve, settings().base_url + url_for("workspace.home"))
+            flash("Demande acceptée : l'espace est ouvert." if approve else "Demande refusée.", "success")
+            return redirect(url_for("operator.claims"))
     return render_template("operator/claim.html", claim=target, form=form), 400 if form.errors else 200

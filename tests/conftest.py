@@ -19,8 +19,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
-from marketplace.db import TenantSession, make_engine
-from marketplace.settings import load_settings
+from marketplace.core.db import TenantSession, make_engine
+from marketplace.core.settings import load_settings
+
+pytest_plugins = ["tests.browser"]
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL")
 ON_POSTGRES = bool(PG_ADMIN_URL)
@@ -191,43 +193,19 @@ def settings(tmp_path, redis_url, engine):
 
 @pytest.fixture
 def app(settings, engine, session_factory, redis):
-    from jobs import context
     from marketplace.app import create_app
 
+    # create_app hands the app to the jobs (jobs.init_app): jobs run in-process (SimpleWorker) see
+    # the same app and data.
     app = create_app(settings, engine=engine)
     app.extensions["passerelle"].session_factory = session_factory
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    context._app = app  # jobs run in-process (SimpleWorker) see the same app and data
     yield app
-    context._app = None
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def sign_in(client, user, membership=None):
-    """Open a session for this user as the sign-in view would."""
-    with client.session_transaction() as s:
-        s["_user_id"] = str(user.id)
-        s["_fresh"] = True
-        s["pwd"] = (user.password_hash or "")[-16:]
-        if membership is not None:
-            s["tenant_id"] = membership.tenant_id
-
-
-def run_jobs(redis_conn, queues=("default", "mail", "search", "matching")):
-    """Run queued jobs in this process (RQ SimpleWorker): retries and timeouts are honoured."""
-    from rq import SimpleWorker
-
-    from jobs import get_queue
-    from jobs.worker import _import_job_modules
-
-    _import_job_modules()
-    worker = SimpleWorker([get_queue(q, redis_conn) for q in queues], connection=redis_conn)
-    worker.work(burst=True)
-    return worker
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import io
 
 from search.service import rebuild
 from tenants.models import Role
-from tests.conftest import run_jobs, sign_in
+from tests.helpers import run_jobs, sign_in
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
 
 

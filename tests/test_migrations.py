@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from marketplace.cli import alembic_config
-from marketplace.db import make_engine
+from marketplace.core.db import make_engine
 from marketplace.models import metadata
 
 

@@ -1,5 +1,5 @@
 """Public pages are in French, accessible and in the State design system."""
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.factories import make_city, make_member
 
 
@@ -51,7 +51,7 @@ def test_workspace_shows_the_territory_facts(client, db):
 
 def test_outbox_page_exists_only_in_embedded_mode(client, app):
     assert client.get("/dev/courriels").status_code == 200
-    from marketplace.settings import load_settings
+    from marketplace.core.settings import load_settings
 
     app.config["SETTINGS"] = load_settings(passerelle_home=app.config["SETTINGS"].passerelle_home,
                                            smtp_host="smtp.exemple.fr")

@@ -1,6 +1,6 @@
 import pytest
 
-from marketplace.settings import ConfigError, MailBackend, Mode, load_settings
+from marketplace.core.settings import ConfigError, MailBackend, Mode, load_settings
 
 
 def test_embedded_defaults_need_no_configuration(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from marketplace.api import require_token
+from tenants.web import require_token
 from marketplace.catalog import services
 from marketplace.catalog.schemas import (
     SolutionDraftOutSchema,
@@ -13,9 +13,10 @@ from marketplace.catalog.schemas import (
     SolutionQuerySchema,
     SolutionSchema,
 )
-from marketplace.catalog.services import NotFound, ServiceError, Viewer
+from marketplace.catalog.services import Viewer
 from marketplace.web import get_db
 from tenants.models import Role, TenantKind
+from marketplace.core.errors import NotFound
 
 blp = Blueprint("solutions", __name__, url_prefix="/solutions",
                 description="Annuaire raisonné : les solutions publiées et leurs références")
@@ -39,7 +40,7 @@ def solution(solution_id):
         # Published only, whoever asks: the API is the public annuaire, not the owner's workspace.
         return services.get_visible_solution(get_db(), solution_id, Viewer.anonymous())
     except NotFound:
-        abort(404, message=f"Aucune solution publiée n'a l'identifiant {solution_id}.")
+        raise NotFound(f"Aucune solution publiée n'a l'identifiant {solution_id}.") from None
 
 
 @blp.route("", methods=["POST"])
@@ -51,10 +52,4 @@ def create(data):
     membership = require_token()
     if membership.tenant.kind is not TenantKind.startup or not membership.role.at_least(Role.member):
         abort(403, message="Seuls les membres d'une startup peuvent proposer une solution.")
-    db = get_db()
-    try:
-        created = services.create_solution(db, current_user, membership.tenant, data)
-    except ServiceError as exc:
-        abort(422, message=exc.message, errors={"json": {exc.field: [exc.message]}} if exc.field else None)
-    db.commit()
-    return created
+    return services.create_solution(get_db(), current_user, membership.tenant, data)

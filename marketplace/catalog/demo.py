@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from marketplace.catalog import services
 from marketplace.catalog.models import Solution
 from marketplace.catalog.schemas import SolutionSchema
-from marketplace.db import bound_to_tenant
+from marketplace.core.db import bound_to_tenant
 from tenants.models import Tenant, User
 from tenants.territories.models import Commune, Epci
 

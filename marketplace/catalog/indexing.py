@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.catalog import taxonomy
+from marketplace.core import taxonomy
 from marketplace.catalog.models import Solution, SolutionStatus
-from marketplace.catalog.rendering import plain_text
+from marketplace.core.rendering import plain_text
 from search.documents import Document, register
 
 # The public page's path (marketplace.catalog.views.solution): jobs build documents without a

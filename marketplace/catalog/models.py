@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -27,9 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.catalog import taxonomy
-from marketplace.db import Base, TenantOwned, utcnow
-from tenants.models import Tenant, User, _enum
+from marketplace.core import taxonomy
+from marketplace.core.audit import event_types
+from marketplace.core.clock import utcnow
+from marketplace.core.db import Base, TenantOwned, enum_column
+from marketplace.core.workflow import Action, Workflow
+from tenants.models import Tenant, User
 from tenants.territories.models import Commune, Epci
 
 
@@ -49,18 +53,50 @@ class SolutionStatus(enum.StrEnum):
         return {"draft": "new", "submitted": "info", "published": "success", "archived": "warning"}[self.value]
 
 
-# The curation workflow, in one place: Solution.move_to() refuses anything not listed here.
-TRANSITIONS: dict[SolutionStatus, set[SolutionStatus]] = {
-    SolutionStatus.draft: {SolutionStatus.submitted, SolutionStatus.archived},
-    # back to draft: rejected by an operator (with a comment) or withdrawn by its owner
-    SolutionStatus.submitted: {SolutionStatus.published, SolutionStatus.draft, SolutionStatus.archived},
-    SolutionStatus.published: {SolutionStatus.archived},
-    SolutionStatus.archived: {SolutionStatus.draft},
-}
+@event_types
+class CatalogEvent(enum.StrEnum):
+    """Every step of a solution's curation, and what buyers and cities do with it."""
+
+    solution_created = "solution.created"
+    solution_updated = "solution.updated"
+    solution_submitted = "solution.submitted"
+    solution_withdrawn = "solution.withdrawn"
+    solution_published = "solution.published"
+    solution_rejected = "solution.rejected"
+    solution_archived = "solution.archived"
+    solution_restored = "solution.restored"
+    solution_edit_proposed = "solution.edit_proposed"
+    solution_edit_withdrawn = "solution.edit_withdrawn"
+    solution_edit_approved = "solution.edit_approved"
+    solution_edit_rejected = "solution.edit_rejected"
+    reference_added = "reference.added"
+    reference_removed = "reference.removed"
+    reference_verified = "reference.verified"
+    reference_declined = "reference.declined"
+    shortlist_item_added = "shortlist.item_added"
+    shortlist_item_removed = "shortlist.item_removed"
+    lead_created = "lead.created"
+    lead_handled = "lead.handled"
 
 
-class IllegalTransition(ValueError):
-    pass
+_S = SolutionStatus
+# The curation workflow, in one place (marketplace.core.workflow): back to draft when an operator
+# rejects a submission (with a comment) or its owner withdraws it; an archived solution is
+# reviewed again before it is published again.
+SOLUTION_WORKFLOW = Workflow("solution", {
+    "submit": Action({_S.draft}, _S.submitted, "Seul un brouillon peut être soumis à validation.",
+                     CatalogEvent.solution_submitted, sets=("submitted_at",)),
+    "withdraw": Action({_S.submitted}, _S.draft, "Cette solution n'est pas en cours de validation.",
+                       CatalogEvent.solution_withdrawn),
+    "publish": Action({_S.submitted}, _S.published, "Cette solution n'attend pas de validation.",
+                      CatalogEvent.solution_published, keeps_first=("published_at",), clears=("archived_at",)),
+    "reject": Action({_S.submitted}, _S.draft, "Cette solution n'attend pas de validation.",
+                     CatalogEvent.solution_rejected),
+    "archive": Action({_S.draft, _S.submitted, _S.published}, _S.archived, "Cette solution est déjà archivée.",
+                      CatalogEvent.solution_archived, sets=("archived_at",)),
+    "restore": Action({_S.archived}, _S.draft, "Seule une solution archivée peut être remise en brouillon.",
+                      CatalogEvent.solution_restored, clears=("archived_at",)),
+}, owner=lambda solution: solution.owner_tenant_id)
 
 
 # The fields a startup writes and an operator reviews. An edit to a published solution is stored
@@ -88,7 +124,7 @@ class Solution(Base):
     # Not tenant_id: the guard must not hide a published solution from buyers. Ownership is
     # checked by the services (marketplace.catalog.services.get_owned_solution).
     owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    status: Mapped[SolutionStatus] = mapped_column(_enum(SolutionStatus, "solution_status"),
+    status: Mapped[SolutionStatus] = mapped_column(enum_column(SolutionStatus, "solution_status"),
                                                    default=SolutionStatus.draft)
 
     # Content: the published version once the solution is published.
@@ -98,8 +134,9 @@ class Solution(Base):
     domains: Mapped[list[str]] = mapped_column(JSON, default=list)
     sizes: Mapped[list[str]] = mapped_column(JSON, default=list)
     price_model: Mapped[str] = mapped_column(String(20))
-    price_min_ht_cents: Mapped[int | None]
-    price_max_ht_cents: Mapped[int | None]
+    # BIGINT: amounts are bounded once for the whole product (marketplace.core.money.MAX_CENTS).
+    price_min_ht_cents: Mapped[int | None] = mapped_column(BigInteger)
+    price_max_ht_cents: Mapped[int | None] = mapped_column(BigInteger)
     price_unit: Mapped[str] = mapped_column(String(120), default="")  # "par point lumineux et par an"
     hosting: Mapped[str] = mapped_column(String(10))
     gdpr_dpa: Mapped[bool] = mapped_column(default=False)  # accord de traitement (RGPD art. 28)
@@ -128,19 +165,6 @@ class Solution(Base):
         cascade="all, delete-orphan")
     revisions: Mapped[list["SolutionRevision"]] = relationship(
         back_populates="solution", order_by="SolutionRevision.id.desc()", cascade="all, delete-orphan")
-
-    def move_to(self, status: SolutionStatus) -> None:
-        if status not in TRANSITIONS[self.status]:
-            raise IllegalTransition(f"{self.status.value} → {status.value}")
-        now = utcnow()
-        self.status = status
-        if status is SolutionStatus.submitted:
-            self.submitted_at = now
-        elif status is SolutionStatus.published:
-            self.published_at = self.published_at or now
-            self.archived_at = None
-        elif status is SolutionStatus.archived:
-            self.archived_at = now
 
     @property
     def is_published(self) -> bool:
@@ -209,7 +233,7 @@ class SolutionRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id", ondelete="CASCADE"), index=True)
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[RevisionStatus] = mapped_column(_enum(RevisionStatus, "revision_status"),
+    status: Mapped[RevisionStatus] = mapped_column(enum_column(RevisionStatus, "revision_status"),
                                                    default=RevisionStatus.pending)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -255,7 +279,7 @@ class SolutionReference(Base):
     epci_siren: Mapped[str | None] = mapped_column(ForeignKey("epcis.siren"), index=True)
     year: Mapped[int]
     testimonial: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[ReferenceStatus] = mapped_column(_enum(ReferenceStatus, "reference_status"),
+    status: Mapped[ReferenceStatus] = mapped_column(enum_column(ReferenceStatus, "reference_status"),
                                                     default=ReferenceStatus.declared)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[dt.datetime | None]

@@ -1,13 +1,12 @@
 """The edge of the annuaire: every input (HTML forms and JSON) is validated here, per field, in French."""
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from marketplace.catalog import taxonomy
-from marketplace.schemas import BaseSchema
+from marketplace.core import taxonomy
+from marketplace.core.schemas import BaseSchema, StringList, cents, object_id, page_number
+from marketplace.core.schemas import Euros as EurosHT
+from marketplace.core.schemas import length as _length
 
 _TRUTHY = {"on", "1", "true", "oui", True}
 _FALSY = {"off", "0", "false", "non", "", False}
@@ -15,71 +14,6 @@ _FALSY = {"off", "0", "false", "non", "", False}
 
 def _one_of(vocabulary: dict, message: str):
     return validate.OneOf(list(vocabulary), error=message)
-
-
-def _length(maximum: int, minimum: int | None = None):
-    if minimum:
-        return validate.Length(min=minimum, max=maximum,
-                               error=f"Entre {minimum} et {maximum} caractères.")
-    return validate.Length(max=maximum, error=f"{maximum} caractères au plus.")
-
-
-class StringList(fields.List):
-    """A list of short texts; a form sends one text, comma- or line-separated ("GTFS, NeTEx")."""
-
-    def __init__(self, max_items: int = 20, item_length: int = 60, separators: str = r"[,;\n]", **kw):
-        super().__init__(fields.String(validate=_length(item_length)), **kw)
-        self.max_items = max_items
-        self.separators = separators
-
-    def _deserialize(self, value, attr, data, **kw):
-        if isinstance(value, str):
-            value = [part.strip() for part in re.split(self.separators, value)]
-        if isinstance(value, list):
-            # Duplicates and blanks are noise, not errors.
-            seen, cleaned = set(), []
-            for item in value:
-                if isinstance(item, str) and item.strip() and item.strip().lower() not in seen:
-                    seen.add(item.strip().lower())
-                    cleaned.append(item.strip())
-            value = cleaned
-        result = super()._deserialize(value, attr, data, **kw)
-        if len(result) > self.max_items:
-            raise ValidationError(f"{self.max_items} éléments au plus.")
-        return result
-
-
-class EurosHT(fields.Field):
-    """An amount typed in euros ("1 200,50", "1200.5") → integer cents. Money is never a float."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value * 100
-        text = str(value).replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace("€", "")
-        text = text.replace(",", ".")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError("Montant attendu, en euros (ex. : 1 200,50).") from None
-        if amount < 0:
-            raise ValidationError("Le montant ne peut pas être négatif.")
-        if amount > Decimal("100000000"):
-            raise ValidationError("Montant trop élevé.")
-        cents = amount * 100
-        if cents != cents.to_integral_value():
-            raise ValidationError("Deux décimales au plus.")
-        return int(cents)
-
-    def _serialize(self, value, attr, obj, **kw):
-        return None if value is None else format_euros(value)
-
-
-def format_euros(cents: int | None) -> str:
-    """12050 → '120,50' (for a form field; the pages use the |euros filter)."""
-    if cents is None:
-        return ""
-    euros, rest = divmod(cents, 100)
-    return f"{euros},{rest:02d}" if rest else str(euros)
 
 
 class SolutionSchema(BaseSchema):
@@ -95,10 +29,8 @@ class SolutionSchema(BaseSchema):
                         validate=validate.Length(min=1, error="Choisissez au moins une taille de territoire."),
                         error_messages={"required": "Choisissez au moins une taille de territoire."})
     price_model = fields.String(required=True, validate=_one_of(taxonomy.PRICE_MODELS, "Modèle de prix inconnu."))
-    price_min_ht_cents = fields.Integer(load_default=None, allow_none=True,
-                                        validate=validate.Range(min=0, error="Le montant ne peut pas être négatif."))
-    price_max_ht_cents = fields.Integer(load_default=None, allow_none=True,
-                                        validate=validate.Range(min=0, error="Le montant ne peut pas être négatif."))
+    price_min_ht_cents = cents(load_default=None, allow_none=True)
+    price_max_ht_cents = cents(load_default=None, allow_none=True)
     price_unit = fields.String(load_default="", validate=_length(120))
     hosting = fields.String(required=True, validate=_one_of(taxonomy.HOSTING, "Lieu d'hébergement inconnu."))
     gdpr_dpa = fields.Boolean(load_default=False, truthy=_TRUTHY, falsy=_FALSY)
@@ -146,7 +78,7 @@ class ReviewSchema(BaseSchema):
 
 
 class ShortlistAddSchema(BaseSchema):
-    solution_id = fields.Integer(required=True)
+    solution_id = object_id(required=True)
     note = fields.String(load_default="", validate=_length(2000))
 
 
@@ -161,7 +93,7 @@ class LeadSchema(BaseSchema):
 
 
 class SolutionQuerySchema(BaseSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Page 1 au moins."))
+    page = page_number()
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Entre 1 et 100."))
     domain = fields.String(load_default=None, validate=_one_of(taxonomy.DOMAINS, "Domaine inconnu."))
 

@@ -19,11 +19,12 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.catalog import taxonomy
+from marketplace.core import audit
+from marketplace.core import taxonomy
 from marketplace.catalog.models import (
+    CatalogEvent as E,
     CONTENT_FIELDS,
-    IllegalTransition,
+    SOLUTION_WORKFLOW,
     Lead,
     ReferenceStatus,
     RevisionStatus,
@@ -33,15 +34,15 @@ from marketplace.catalog.models import (
     SolutionRevision,
     SolutionStatus,
 )
-from marketplace.catalog.rendering import plain_text
-from marketplace.db import TenantSession, all_tenants, utcnow
-from marketplace.text import fold
+from marketplace.core.rendering import plain_text
+from marketplace.core.db import TenantSession, all_tenants
+from marketplace.core.text import fold
 from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
-from tenants.models import AuditEventType as E, Tenant, TenantKind, User
-from tenants.services import NotFound, ServiceError
+from tenants.models import Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
+from marketplace.core.clock import utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
-__all__ = ["NotFound", "ServiceError"]
 
 MAX_COMPARE = 4
 
@@ -202,30 +203,23 @@ def withdraw_edit(session: Session, actor: User, solution: Solution) -> None:
                  obj=solution, revision_id=pending.id)
 
 
-def _move(solution: Solution, status: SolutionStatus, message: str) -> None:
+# The curation workflow (SOLUTION_WORKFLOW) -------------------------------------------------------
+
+def _room_to_publish(session: Session, solution: Solution) -> None:
     try:
-        solution.move_to(status)
-    except IllegalTransition:
-        raise ServiceError(message) from None
+        check_publication_quota(session, solution.owner, solution)
+    except ServiceError:
+        raise ServiceError(f"{solution.owner.name} a déjà le nombre de solutions publiées que permet son "
+                           "offre : elle doit en archiver une avant cette publication.") from None
 
-
-# The curation workflow -------------------------------------------------------------------------
 
 def submit(session: Session, actor: User, solution: Solution) -> None:
-    if solution.status is not SolutionStatus.draft:
-        raise ServiceError("Seul un brouillon peut être soumis à validation.")
-    check_publication_quota(session, solution.owner, solution, counting_submitted=True)
-    _move(solution, SolutionStatus.submitted, "Seul un brouillon peut être soumis à validation.")
-    audit.record(session, E.solution_submitted, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
-                 obj=solution)
+    SOLUTION_WORKFLOW.apply(session, solution, "submit", actor, guard=lambda: check_publication_quota(
+        session, solution.owner, solution, counting_submitted=True))
 
 
 def withdraw_submission(session: Session, actor: User, solution: Solution) -> None:
-    if solution.status is not SolutionStatus.submitted:
-        raise ServiceError("Cette solution n'est pas en cours de validation.")
-    _move(solution, SolutionStatus.draft, "Cette solution n'est pas en cours de validation.")
-    audit.record(session, E.solution_withdrawn, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
-                 obj=solution)
+    SOLUTION_WORKFLOW.apply(session, solution, "withdraw", actor)
 
 
 def approve(session: Session, operator: User, solution: Solution, comment: str = "") -> str:
@@ -233,15 +227,9 @@ def approve(session: Session, operator: User, solution: Solution, comment: str =
     comment = comment.strip()
     now = utcnow()
     if solution.status is SolutionStatus.submitted:
-        try:
-            check_publication_quota(session, solution.owner, solution)
-        except ServiceError:
-            raise ServiceError(f"{solution.owner.name} a déjà le nombre de solutions publiées que permet son "
-                               "offre : elle doit en archiver une avant cette publication.") from None
-        _move(solution, SolutionStatus.published, "Cette solution n'attend pas de validation.")
+        SOLUTION_WORKFLOW.apply(session, solution, "publish", operator, guard=lambda: _room_to_publish(session, solution),
+                                comment=comment or None)
         solution.review_comment, solution.reviewed_at, solution.reviewed_by_id = comment, now, operator.id
-        audit.record(session, E.solution_published, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
-                     obj=solution, comment=comment or None)
         _reindex(session, solution)
         return "published"
     pending = solution.pending_revision
@@ -265,10 +253,8 @@ def reject(session: Session, operator: User, solution: Solution, comment: str) -
         raise ServiceError("Expliquez le refus : la startup lira ce commentaire pour corriger sa fiche.", "comment")
     now = utcnow()
     if solution.status is SolutionStatus.submitted:
-        _move(solution, SolutionStatus.draft, "Cette solution n'attend pas de validation.")
+        SOLUTION_WORKFLOW.apply(session, solution, "reject", operator, comment=comment)
         solution.review_comment, solution.reviewed_at, solution.reviewed_by_id = comment, now, operator.id
-        audit.record(session, E.solution_rejected, actor_id=operator.id, tenant_id=solution.owner_tenant_id,
-                     obj=solution, comment=comment)
         return "rejected"
     pending = solution.pending_revision
     if solution.is_published and pending is not None:
@@ -282,26 +268,19 @@ def reject(session: Session, operator: User, solution: Solution, comment: str) -
 
 def archive(session: Session, actor: User, solution: Solution) -> None:
     """The owner or an operator takes a solution off the annuaire (pending edits are dropped)."""
-    if solution.status is SolutionStatus.archived:
-        raise ServiceError("Cette solution est déjà archivée.")
     was_published = solution.is_published
+    SOLUTION_WORKFLOW.apply(session, solution, "archive", actor, was_published=was_published)
     pending = solution.pending_revision
     if pending is not None:
         pending.status = RevisionStatus.withdrawn
         pending.updated_at = utcnow()
-    _move(solution, SolutionStatus.archived, "Cette solution ne peut pas être archivée.")
-    audit.record(session, E.solution_archived, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
-                 obj=solution, was_published=was_published)
     if was_published:
         _reindex(session, solution)
 
 
 def restore(session: Session, actor: User, solution: Solution) -> None:
     """An archived solution goes back to draft; it must be reviewed again to be published."""
-    _move(solution, SolutionStatus.draft, "Seule une solution archivée peut être remise en brouillon.")
-    solution.archived_at = None
-    audit.record(session, E.solution_restored, actor_id=actor.id, tenant_id=solution.owner_tenant_id,
-                 obj=solution)
+    SOLUTION_WORKFLOW.apply(session, solution, "restore", actor)
 
 
 # Lists -----------------------------------------------------------------------------------------
@@ -608,13 +587,13 @@ def leads_received(session: TenantSession, startup: Tenant) -> list[Lead]:
         return []
     # The guard would keep only leads *written* by this tenant (none): lifted for this one
     # statement, whose criterion is the startup side.
-    with all_tenants(session):
+    with all_tenants(session, because="a startup reads the leads written to it, filtered on its own id just below"):
         stmt = select(Lead).where(Lead.startup_tenant_id == startup.id).order_by(Lead.created_at.desc())
         return list(session.scalars(stmt))
 
 
 def get_received_lead(session: TenantSession, startup: Tenant, lead_id: int) -> Lead:
-    with all_tenants(session):
+    with all_tenants(session, because="a startup reads one lead written to it, checked against its own id just below"):
         lead = session.get(Lead, lead_id)
     if lead is None or startup.kind is not TenantKind.startup or lead.startup_tenant_id != startup.id:
         raise NotFound()
@@ -628,14 +607,14 @@ def mark_lead_handled(session: TenantSession, actor: User, startup: Tenant, lead
         return
     # The row is the buyer's: the guard refuses to flush it from the startup's session unless
     # lifted, so the change is flushed inside the lifted block.
-    with all_tenants(session):
+    with all_tenants(session, because="the lead is the buyer's row; the startup marks it handled after the check above"):
         lead.handled_at = utcnow()
         audit.record(session, E.lead_handled, actor_id=actor.id, tenant_id=startup.id, obj=lead)
         session.flush()
 
 
 def new_leads_count(session: TenantSession, startup: Tenant) -> int:
-    with all_tenants(session):
+    with all_tenants(session, because="a startup counts the leads written to it, filtered on its own id"):
         return session.scalar(select(func.count()).select_from(Lead).where(
             Lead.startup_tenant_id == startup.id, Lead.handled_at.is_(None))) or 0
 

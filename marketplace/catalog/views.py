@@ -1,19 +1,17 @@
 """Pages of the annuaire: public solution pages and comparison, the startup's and the city's
 workspace pages, and the operators' moderation.
 
-Views are thin: parse (schema) → check access → call a service → commit → side effects → render.
-Every object looked up by id goes through a service that answers NotFound for other tenants.
+Views are thin: parse (schema) → check access → call a service → render; the edge commits once
+(``marketplace.web``). Every object looked up by id goes through a service that answers NotFound
+for other tenants.
 """
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
-from jobs.mail import send_mail
-from marketplace.catalog import logos, services, taxonomy
+from marketplace.catalog import logos, mails, services
 from marketplace.catalog.models import SolutionStatus
-from marketplace.catalog.rendering import render_markdown
 from marketplace.catalog.schemas import (
     LeadSchema,
     NoteSchema,
@@ -21,13 +19,15 @@ from marketplace.catalog.schemas import (
     ReviewSchema,
     ShortlistAddSchema,
     SolutionFormSchema,
-    format_euros,
 )
-from marketplace.catalog.services import NotFound, ServiceError, Viewer
-from marketplace.forms import FormResult, empty_form, parse_form
-from marketplace.web import current_membership, get_db, page_arg, require_membership, require_operator, settings
+from marketplace.catalog.services import Viewer
+from marketplace.core import money, taxonomy
+from marketplace.core.errors import ServiceError
+from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
+from marketplace.web.forms import FormResult, empty_form, parse_form
 from tenants.models import Role, TenantKind
 from tenants.territories import services as territories
+from tenants.web import current_membership, require_membership, require_operator
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 workspace_bp = Blueprint("catalog_ws", __name__, url_prefix="/espace", template_folder="templates")
@@ -51,47 +51,17 @@ def _viewer() -> Viewer:
     return Viewer(tenant_id=membership.tenant_id if membership else None, is_operator=is_operator)
 
 
-def _or_404(getter, *args):
-    try:
-        return getter(get_db(), *args)
-    except NotFound:
-        abort(404)
-
-
 def _tenant():
     return current_membership().tenant
 
 
 def _owned(solution_id: int):
-    return _or_404(services.get_owned_solution, current_membership().tenant_id, solution_id)
+    return services.get_owned_solution(get_db(), current_membership().tenant_id, solution_id)
 
 
 def _is_buyer() -> bool:
     m = current_membership() if current_user.is_authenticated else None
     return m is not None and m.tenant.kind is TenantKind.collectivite and m.tenant.is_active
-
-
-def _mail(to: str, subject: str, template: str, **context) -> None:
-    body = render_template(f"catalog/mail/{template}.txt", **context)
-    send_mail.after_commit(get_db(), to, subject, body)
-
-
-def _euros(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    euros, rest = divmod(cents, 100)
-    text = f"{euros:,}".replace(",", "\u202f")
-    return f"{text},{rest:02d}\u00a0€" if rest else f"{text}\u00a0€"
-
-
-@bp.app_template_filter("euros")
-def _euros_filter(cents):
-    return _euros(cents)
-
-
-@bp.app_template_filter("markdown")
-def _markdown_filter(text):
-    return Markup(render_markdown(text))  # sanitised by nh3: safe to mark
 
 
 @bp.app_context_processor
@@ -126,7 +96,7 @@ def index():
 def solution(solution_id: int):
     db = get_db()
     viewer = _viewer()
-    found = _or_404(services.get_visible_solution, solution_id, viewer)
+    found = services.get_visible_solution(db, solution_id, viewer)
     is_owner = viewer.tenant_id == found.owner_tenant_id
     buyer = _tenant() if _is_buyer() else None
     return render_template(
@@ -139,7 +109,7 @@ def solution(solution_id: int):
 @bp.route("/solutions/<int:solution_id>/logo")
 def logo(solution_id: int):
     viewer = _viewer()
-    found = _or_404(services.get_visible_solution, solution_id, viewer)
+    found = services.get_visible_solution(get_db(), solution_id, viewer)
     name = found.logo
     if request.args.get("version") == "proposee":
         # A proposed logo is not public until an operator approves it.
@@ -159,36 +129,30 @@ def logo(solution_id: int):
 @bp.route("/solutions/comparer")
 def compare():
     db = get_db()
-    error, solutions, missing, status = None, [], 0, 200
     try:
         ids = services.parse_compare_ids(request.args.getlist("ids"))
         solutions, missing = services.solutions_to_compare(db, ids)
-    except ServiceError as exc:
-        error, status = exc.message, 400
-    return render_template("catalog/compare.html", solutions=solutions, missing=missing, error=error,
-                           max_compare=services.MAX_COMPARE), status
+    except ServiceError as exc:  # a shared link that asks too much: the page says so, with what it can
+        return render_template("catalog/compare.html", solutions=[], missing=0, error=exc.message,
+                               max_compare=services.MAX_COMPARE), 400
+    return render_template("catalog/compare.html", solutions=solutions, missing=missing, error=None,
+                           max_compare=services.MAX_COMPARE)
 
 
 @bp.route("/solutions/<int:solution_id>/contacter", methods=["GET", "POST"])
 @require_membership(Role.member, kinds=CITY)
 def contact(solution_id: int):
     db = get_db()
-    found = _or_404(services.get_visible_solution, solution_id, Viewer.anonymous())
+    found = services.get_visible_solution(db, solution_id, Viewer.anonymous())
     form = empty_form()
     if request.method == "POST":
         form = parse_form(LeadSchema())
         if form.ok:
-            try:
-                lead = services.contact_startup(db, current_user, _tenant(), found.id, form.data["message"])
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                _mail(found.contact_email, f"Demande de contact de {lead.buyer_tenant.name} sur Passerelle",
-                      "lead", lead=lead, solution=found, buyer=current_user,
-                      url=settings().base_url + url_for("catalog_ws.leads"))
-                db.commit()
-                flash(f"Votre message a été transmis à {found.owner.name}.", "success")
-                return redirect(url_for("catalog.solution", solution_id=found.id))
+            on_refusal(lambda: render_template("catalog/contact.html", solution=found, form=form))
+            lead = services.contact_startup(db, current_user, _tenant(), found.id, form.data["message"])
+            mails.send_lead(db, lead, current_user, settings().base_url + url_for("catalog_ws.leads"))
+            flash(f"Votre message a été transmis à {found.owner.name}.", "success")
+            return redirect(url_for("catalog.solution", solution_id=found.id))
     return render_template("catalog/contact.html", solution=found, form=form), 400 if form.errors else 200
 
 
@@ -200,7 +164,7 @@ def _solution_form(raw_from=None) -> FormResult:
     if raw_from is not None:
         for key, value in raw_from.items():
             if key in ("price_min_ht_cents", "price_max_ht_cents"):
-                form.raw[key.removesuffix("_cents")] = format_euros(value)
+                form.raw[key.removesuffix("_cents")] = money.euros_input(value)
             elif key == "open_data_standards":
                 form.raw[key] = ", ".join(value or [])
             elif isinstance(value, bool):
@@ -248,18 +212,13 @@ def new_solution():
         form = empty_form()
         form.raw.update(contact_name=current_user.full_name, contact_email=current_user.email)
         return _render_form(form)
-    db = get_db()
     form = _parse_solution_form()
-    if form.ok:
-        try:
-            created = services.create_solution(db, current_user, _tenant(), form.data)
-        except ServiceError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            db.commit()
-            flash("Brouillon enregistré. Ajoutez vos références, puis soumettez la solution à validation.", "success")
-            return redirect(url_for("catalog_ws.my_solutions"))
-    return _render_form(form, status=400)
+    if not form.ok:
+        return _render_form(form, status=400)
+    on_refusal(lambda: _render_form(form))
+    services.create_solution(get_db(), current_user, _tenant(), form.data)
+    flash("Brouillon enregistré. Ajoutez vos références, puis soumettez la solution à validation.", "success")
+    return redirect(url_for("catalog_ws.my_solutions"))
 
 
 @workspace_bp.route("/solutions/<int:solution_id>/modifier", methods=["GET", "POST"])
@@ -271,55 +230,46 @@ def edit_solution(solution_id: int):
         pending = found.pending_revision
         return _render_form(_solution_form(pending.content if pending else found.content()), found)
     form = _parse_solution_form()
-    if form.ok:
-        try:
-            outcome = services.update_solution(db, current_user, found, form.data)
-        except ServiceError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            db.commit()
-            flash({"saved": "Modifications enregistrées.",
-                   "proposed": "Modification envoyée à l'ANCT pour validation. La version publiée reste en "
-                               "ligne d'ici là.",
-                   "unchanged": "La fiche est identique à la version publiée : rien à valider."}[outcome],
-                  "success")
-            return redirect(url_for("catalog_ws.my_solutions"))
-    return _render_form(form, found, 400)
+    if not form.ok:
+        return _render_form(form, found, 400)
+    on_refusal(lambda: _render_form(form, found))
+    outcome = services.update_solution(db, current_user, found, form.data)
+    flash({"saved": "Modifications enregistrées.",
+           "proposed": "Modification envoyée à l'ANCT pour validation. La version publiée reste en ligne d'ici là.",
+           "unchanged": "La fiche est identique à la version publiée : rien à valider."}[outcome], "success")
+    return redirect(url_for("catalog_ws.my_solutions"))
 
 
-def _act(solution_id: int, action, success: str, *, owned=True):
+def _act(solution_id: int, action, success: str, back: str, *, owned=True):
+    """A workflow button: the action, then back to ``back`` with its confirmation (or its refusal)."""
     db = get_db()
-    found = _owned(solution_id) if owned else _or_404(services.get_any_solution, solution_id)
-    try:
-        action(db, current_user, found)
-        db.commit()
-        flash(success, "success")
-    except ServiceError as exc:
-        db.rollback()
-        flash(exc.message, "error")
-    return found
+    found = _owned(solution_id) if owned else services.get_any_solution(db, solution_id)
+    on_refusal(back)
+    action(db, current_user, found)
+    flash(success, "success")
+    return redirect(back)
 
 
 @workspace_bp.route("/solutions/<int:solution_id>/soumettre", methods=["POST"])
 @require_membership(Role.member, kinds=STARTUP)
 def submit(solution_id: int):
-    _act(solution_id, services.submit, "Solution soumise à validation : l'ANCT l'examine sous quelques jours.")
-    return redirect(url_for("catalog_ws.my_solutions"))
+    return _act(solution_id, services.submit, "Solution soumise à validation : l'ANCT l'examine sous quelques jours.",
+                url_for("catalog_ws.my_solutions"))
 
 
 @workspace_bp.route("/solutions/<int:solution_id>/retirer", methods=["POST"])
 @require_membership(Role.member, kinds=STARTUP)
 def withdraw(solution_id: int):
-    _act(solution_id, services.withdraw_submission, "La demande de validation est retirée : la solution est "
-                                                    "de nouveau un brouillon.")
-    return redirect(url_for("catalog_ws.my_solutions"))
+    return _act(solution_id, services.withdraw_submission,
+                "La demande de validation est retirée : la solution est de nouveau un brouillon.",
+                url_for("catalog_ws.my_solutions"))
 
 
 @workspace_bp.route("/solutions/<int:solution_id>/annuler-modification", methods=["POST"])
 @require_membership(Role.member, kinds=STARTUP)
 def withdraw_edit(solution_id: int):
-    _act(solution_id, services.withdraw_edit, "La modification en attente est annulée.")
-    return redirect(url_for("catalog_ws.my_solutions"))
+    return _act(solution_id, services.withdraw_edit, "La modification en attente est annulée.",
+                url_for("catalog_ws.my_solutions"))
 
 
 @workspace_bp.route("/solutions/<int:solution_id>/archiver", methods=["GET", "POST"])
@@ -328,8 +278,8 @@ def archive(solution_id: int):
     found = _owned(solution_id)
     if request.method == "GET":
         return _confirm_archive(found, url_for("catalog_ws.my_solutions"))
-    _act(solution_id, services.archive, f"« {found.name} » est archivée : elle n'apparaît plus dans l'annuaire.")
-    return redirect(url_for("catalog_ws.my_solutions"))
+    return _act(solution_id, services.archive, f"« {found.name} » est archivée : elle n'apparaît plus dans l'annuaire.",
+                url_for("catalog_ws.my_solutions"))
 
 
 def _confirm_archive(found, cancel_url):
@@ -343,8 +293,8 @@ def _confirm_archive(found, cancel_url):
 @workspace_bp.route("/solutions/<int:solution_id>/restaurer", methods=["POST"])
 @require_membership(Role.member, kinds=STARTUP)
 def restore(solution_id: int):
-    _act(solution_id, services.restore, "La solution est de nouveau un brouillon.")
-    return redirect(url_for("catalog_ws.my_solutions"))
+    return _act(solution_id, services.restore, "La solution est de nouveau un brouillon.",
+                url_for("catalog_ws.my_solutions"))
 
 
 # Startup workspace: references --------------------------------------------------------------------
@@ -365,16 +315,12 @@ def references(solution_id: int):
             if choice.error:
                 form.add_error("territory", choice.error)
             else:
-                try:
-                    services.add_reference(db, current_user, found, commune=choice.commune, epci=choice.epci,
-                                           year=form.data["year"], testimonial=form.data["testimonial"])
-                except ServiceError as exc:
-                    form.add_error(exc.field, exc.message)
-                else:
-                    db.commit()
-                    flash("Référence ajoutée. La collectivité peut maintenant la confirmer depuis son espace.",
-                          "success")
-                    return redirect(url_for("catalog_ws.references", solution_id=found.id))
+                on_refusal(lambda: render_template("catalog/references.html", solution=found, form=form,
+                                                   candidates=candidates))
+                services.add_reference(db, current_user, found, commune=choice.commune, epci=choice.epci,
+                                       year=form.data["year"], testimonial=form.data["testimonial"])
+                flash("Référence ajoutée. La collectivité peut maintenant la confirmer depuis son espace.", "success")
+                return redirect(url_for("catalog_ws.references", solution_id=found.id))
     return render_template("catalog/references.html", solution=found, form=form, candidates=candidates), \
         400 if form.errors else 200
 
@@ -383,10 +329,9 @@ def references(solution_id: int):
 @require_membership(Role.member, kinds=STARTUP)
 def remove_reference(reference_id: int):
     db = get_db()
-    reference = _or_404(services.get_owned_reference, current_membership().tenant_id, reference_id)
+    reference = services.get_owned_reference(db, current_membership().tenant_id, reference_id)
     solution_id, name = reference.solution_id, reference.territory_name
     services.remove_reference(db, current_user, reference)
-    db.commit()
     flash(f"La référence {name} est retirée.", "success")
     return redirect(url_for("catalog_ws.references", solution_id=solution_id))
 
@@ -403,9 +348,8 @@ def leads():
 @require_membership(Role.member, kinds=STARTUP)
 def lead_handled(lead_id: int):
     db = get_db()
-    lead = _or_404(services.get_received_lead, _tenant(), lead_id)
+    lead = services.get_received_lead(db, _tenant(), lead_id)
     services.mark_lead_handled(db, current_user, _tenant(), lead)
-    db.commit()
     flash("Demande marquée comme traitée.", "success")
     return redirect(url_for("catalog_ws.leads"))
 
@@ -422,35 +366,26 @@ def shortlist():
         form = parse_form(ShortlistAddSchema())
         if not form.ok:
             abort(400)
-        item, added = _or_404(services.add_to_shortlist, current_user, _tenant(), form.data["solution_id"],
-                              form.data["note"])
-        db.commit()
+        item, added = services.add_to_shortlist(db, current_user, _tenant(), form.data["solution_id"],
+                                                form.data["note"])
         flash(f"« {item.solution.name} » est dans votre sélection." if added else
               f"« {item.solution.name} » était déjà dans votre sélection.", "success")
-        return redirect(_safe_back() or url_for("catalog_ws.shortlist"))
+        return redirect(safe_next(request.form.get("next")) or url_for("catalog_ws.shortlist"))
     tenant = _tenant()
     return render_template("catalog/shortlist.html", items=services.shortlist(db, tenant),
                            leads=services.leads_sent(db, tenant), max_compare=services.MAX_COMPARE)
-
-
-def _safe_back() -> str | None:
-    target = request.form.get("next")
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 @workspace_bp.route("/selection/<int:item_id>/note", methods=["POST"])
 @require_membership(Role.member, kinds=CITY)
 def shortlist_note(item_id: int):
     db = get_db()
-    item = _or_404(services.get_shortlist_item, _tenant(), item_id)
+    item = services.get_shortlist_item(db, _tenant(), item_id)
     form = parse_form(NoteSchema())
     if not form.ok:
         flash(form.errors.get("note", "Note invalide."), "error")
     else:
         services.update_note(db, current_user, item, form.data["note"])
-        db.commit()
         flash("Note enregistrée.", "success")
     return redirect(url_for("catalog_ws.shortlist"))
 
@@ -459,10 +394,9 @@ def shortlist_note(item_id: int):
 @require_membership(Role.member, kinds=CITY)
 def shortlist_remove(item_id: int):
     db = get_db()
-    item = _or_404(services.get_shortlist_item, _tenant(), item_id)
+    item = services.get_shortlist_item(db, _tenant(), item_id)
     name = item.solution.name
     services.remove_from_shortlist(db, current_user, item)
-    db.commit()
     flash(f"« {name} » est retirée de votre sélection.", "success")
     return redirect(url_for("catalog_ws.shortlist"))
 
@@ -487,9 +421,8 @@ def city_references():
 
 def _decide_reference(reference_id: int, confirm: bool):
     db = get_db()
-    reference = _or_404(services.get_reference_for_city, _tenant(), reference_id)
+    reference = services.get_reference_for_city(db, _tenant(), reference_id)
     services.decide_reference(db, current_user, _tenant(), reference, confirm)
-    db.commit()
     flash(f"Référence confirmée : « {reference.solution.name} » affiche le badge « Référence vérifiée »."
           if confirm else f"Référence contestée : elle n'apparaît plus sur la fiche de « {reference.solution.name} ».",
           "success")
@@ -525,26 +458,23 @@ def moderation():
 @require_operator
 def review(solution_id: int):
     db = get_db()
-    found = _or_404(services.get_any_solution, solution_id)
+    found = services.get_any_solution(db, solution_id)
     form = empty_form()
     if request.method == "POST":
         form = parse_form(ReviewSchema())
         if form.ok:
-            try:
-                if form.data["decision"] == "approve":
-                    outcome = services.approve(db, current_user, found, form.data["comment"])
-                else:
-                    outcome = services.reject(db, current_user, found, form.data["comment"])
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
+            on_refusal(lambda: render_template("catalog/review.html", solution=found, pending=found.pending_revision,
+                                               form=form))
+            if form.data["decision"] == "approve":
+                outcome = services.approve(db, current_user, found, form.data["comment"])
             else:
-                db.commit()
-                flash({"published": f"« {found.name} » est publiée.",
-                       "edit_approved": f"La modification de « {found.name} » est en ligne.",
-                       "rejected": f"« {found.name} » est renvoyée en brouillon à la startup.",
-                       "edit_rejected": f"La modification de « {found.name} » est refusée ; "
-                                        "la version publiée reste en ligne."}[outcome], "success")
-                return redirect(url_for("catalog_op.moderation"))
+                outcome = services.reject(db, current_user, found, form.data["comment"])
+            flash({"published": f"« {found.name} » est publiée.",
+                   "edit_approved": f"La modification de « {found.name} » est en ligne.",
+                   "rejected": f"« {found.name} » est renvoyée en brouillon à la startup.",
+                   "edit_rejected": f"La modification de « {found.name} » est refusée ; "
+                                    "la version publiée reste en ligne."}[outcome], "success")
+            return redirect(url_for("catalog_op.moderation"))
     return render_template("catalog/review.html", solution=found, pending=found.pending_revision, form=form), \
         400 if form.errors else 200
 
@@ -552,8 +482,8 @@ def review(solution_id: int):
 @operator_bp.route("/<int:solution_id>/archiver", methods=["GET", "POST"])
 @require_operator
 def operator_archive(solution_id: int):
-    found = _or_404(services.get_any_solution, solution_id)
+    found = services.get_any_solution(get_db(), solution_id)
     if request.method == "GET":
         return _confirm_archive(found, url_for("catalog_op.review", solution_id=found.id))
-    _act(solution_id, services.archive, f"« {found.name} » est archivée.", owned=False)
-    return redirect(url_for("catalog_op.moderation"))
+    return _act(solution_id, services.archive, f"« {found.name} » est archivée.", url_for("catalog_op.moderation"),
+                owned=False)

@@ -16,9 +16,10 @@ from marketplace.funding.schemas import (
     ProgrammePageSchema,
     ProgrammeQuerySchema,
 )
-from marketplace.funding.services import NotFound, ProgrammeFilters, Viewer
+from marketplace.funding.services import ProgrammeFilters, Viewer
 from marketplace.web import get_db
 from tenants.territories.models import Commune, Departement, Epci, Region
+from marketplace.core.errors import NotFound
 
 blp = Blueprint("programmes", __name__, url_prefix="/programmes",
                 description="Guichet des financements : programmes publiés, leurs appels et leur éligibilité calculée")

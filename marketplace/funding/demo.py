@@ -295,11 +295,11 @@ FUNDER_PROGRAMMES = {
 }
 
 
-def seed_funding(session: Session, tenants_by_name: dict[str, Tenant]) -> list[tuple[str, str]]:
-    """Seed labels, funders and programmes; returns the funders' demo accounts (e-mail, what)."""
-    from marketplace.demo import DEMO_PASSWORD, OPERATOR
-
-    anct = tenants_by_name[OPERATOR]
+def seed_funding(session: Session, tenants_by_name: dict[str, Tenant], *, operator: str,
+                 password: str) -> list[tuple[str, str]]:
+    """Seed labels, funders and programmes; returns the funders' demo accounts (e-mail, what).
+    ``operator``: the name of ANCT's tenant; ``password``: the demo accounts' password."""
+    anct = tenants_by_name[operator]
     curator = tenants.find_user_by_email(session, ANCT_CURATOR)
     reviewer = tenants.find_user_by_email(session, ANCT_REVIEWER)
     accounts = []
@@ -308,7 +308,7 @@ def seed_funding(session: Session, tenants_by_name: dict[str, Tenant]) -> list[t
         tenant = tenants_by_name.get(name) or session.scalar(select(Tenant).where(Tenant.name == name))
         if tenant is None:
             tenant = tenants_by_name[name] = tenants.create_tenant(session, None, TenantKind.operator, name)
-        user = tenants.find_user_by_email(session, email) or tenants.create_user(session, email, full_name, DEMO_PASSWORD)
+        user = tenants.find_user_by_email(session, email) or tenants.create_user(session, email, full_name, password)
         if tenants.membership_for(session, user, tenant.id) is None:
             tenants.add_membership(session, user, tenant, Role.member)
         funders[name] = (tenant, user)

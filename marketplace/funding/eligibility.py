@@ -50,7 +50,6 @@ from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
-from marketplace.db import utcnow
 from marketplace.funding.models import (
     BENEFICIARY_KINDS,
     EPCI_KINDS,
@@ -62,9 +61,10 @@ from marketplace.funding.models import (
     ProgrammeScope,
     ProgrammeStatus,
 )
-from marketplace.text import fold, format_int_fr
+from marketplace.core.text import fold, format_int_fr
 from tenants.models import Tenant
 from tenants.territories.models import Commune, Departement, Epci, Region
+from marketplace.core.clock import utcnow
 
 LEVEL_ORDER = ("france", "region", "departement", "epci", "commune", "label")
 Key = tuple[str, str]

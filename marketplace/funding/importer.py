@@ -39,10 +39,10 @@ from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.db import utcnow
+from marketplace.core import audit
 from marketplace.funding import services
 from marketplace.funding.models import (
+    FundingEvent as E,
     AID_TYPES,
     BENEFICIARY_KINDS,
     FIELD_LABELS,
@@ -54,9 +54,10 @@ from marketplace.funding.models import (
 )
 from marketplace.funding.eligibility import lower_first
 from marketplace.funding.schemas import ProgrammeFormSchema, consistency_errors
-from marketplace.text import decode_upload, fold
-from tenants.models import AuditEventType as E, Tenant, User
-from tenants.services import NotFound, ServiceError
+from marketplace.core.text import decode_upload, fold
+from tenants.models import Tenant, User
+from marketplace.core.clock import today, utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -506,7 +507,7 @@ def import_programmes(session: Session, actor: User, tenant: Tenant, filename: s
     source = read_file(filename, data)
     source_name, source_licence = _source_of(source, filename)
     licence = (licence or "").strip() or source_licence
-    today = services.today()
+    day = today()
     run = ProgrammeImport(tenant_id=tenant.id, actor_id=actor.id, filename=filename, source=source_name,
                           licence=licence[:120], rows=len(source.rows), report={})
     session.add(run)
@@ -530,7 +531,7 @@ def import_programmes(session: Session, actor: User, tenant: Tenant, filename: s
     first_line: dict[str, int] = {}
     for (line, cells), source_id in zip(source.rows, ids):
         origin = f"import {source_name}, {filename}, ligne {line}"
-        provenance = f"Import {source_name} du {today:%d/%m/%Y} ({filename}, ligne {line})"
+        provenance = f"Import {source_name} du {day:%d/%m/%Y} ({filename}, ligne {line})"
         if source_id and source_id in first_line:
             title = _cell(source, cells, "title")
             entries.append(Entry(line, "rejected", title, f"même identifiant que la ligne {first_line[source_id]} "
@@ -596,7 +597,7 @@ def _update(session: Session, actor: User, run: ProgrammeImport, programme: Prog
                                      origin=origin):
             messages.append(_date_words(dates, live))
             if programme.status is ProgrammeStatus.closed and (programme.closes_on is None
-                                                               or programme.closes_on >= services.today()):
+                                                               or programme.closes_on >= today()):
                 # Reopening is a curation step (its funder or ANCT): said, not done.
                 messages.append("le programme est clos : rouvrez-le pour qu'il soit de nouveau proposé")
         else:  # its funder had already typed them in

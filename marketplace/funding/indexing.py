@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.catalog.rendering import plain_text
+from marketplace.core.rendering import plain_text
 from marketplace.funding.models import (
     FUNDER_LEVELS,
     SCOPE_LEVELS,

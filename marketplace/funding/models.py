@@ -38,14 +38,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.catalog import taxonomy
-from marketplace.db import Base, TenantOwned, utcnow
-from tenants.models import Tenant, User, _enum
+from marketplace.core import taxonomy
+from marketplace.core.audit import event_types
+from marketplace.core.clock import utcnow
+from marketplace.core.db import Base, TenantOwned, enum_column
+from marketplace.core.workflow import Action, Workflow
+from tenants.models import Tenant, User
 from tenants.territories.models import Commune, Epci
 
 # Vocabularies ---------------------------------------------------------------------------------
 # Slugs are stored (and exposed by the API); labels are shown. Themes are the annuaire's domains
-# (marketplace.catalog.taxonomy.DOMAINS), so that programmes and solutions match on them.
+# (marketplace.core.taxonomy.DOMAINS), so that programmes and solutions match on them.
 
 
 class FunderLevel(enum.StrEnum):
@@ -165,18 +168,6 @@ class ProgrammeStatus(enum.StrEnum):
         return self in (ProgrammeStatus.published, ProgrammeStatus.closed)
 
 
-# The curation workflow, in one place: Programme.move_to() refuses anything not listed here.
-TRANSITIONS: dict[ProgrammeStatus, set[ProgrammeStatus]] = {
-    ProgrammeStatus.draft: {ProgrammeStatus.in_review, ProgrammeStatus.archived},
-    # back to draft: sent back by ANCT (with a comment) or withdrawn by its funder
-    ProgrammeStatus.in_review: {ProgrammeStatus.published, ProgrammeStatus.draft, ProgrammeStatus.archived},
-    ProgrammeStatus.published: {ProgrammeStatus.closed, ProgrammeStatus.archived},
-    # reopened: the funder pushed the closing date back, or the programme was closed by mistake
-    ProgrammeStatus.closed: {ProgrammeStatus.published, ProgrammeStatus.archived},
-    ProgrammeStatus.archived: {ProgrammeStatus.draft},
-}
-
-
 class CallStatus(enum.StrEnum):
     draft = "draft"
     published = "published"
@@ -192,17 +183,78 @@ class CallStatus(enum.StrEnum):
         return {"draft": "new", "published": "success", "closed": "warning", "archived": "warning"}[self.value]
 
 
+@event_types
+class FundingEvent(enum.StrEnum):
+    """Programmes, their calls and labels, the import, and the collectivités' alerts."""
+
+    programme_created = "programme.created"
+    programme_updated = "programme.updated"
+    programme_scope_changed = "programme.scope_changed"
+    programme_submitted = "programme.submitted"
+    programme_withdrawn = "programme.withdrawn"
+    programme_published = "programme.published"
+    programme_sent_back = "programme.sent_back"
+    programme_closed = "programme.closed"
+    programme_reopened = "programme.reopened"
+    programme_archived = "programme.archived"
+    programme_restored = "programme.restored"
+    call_created = "call.created"
+    call_updated = "call.updated"
+    call_published = "call.published"
+    call_closed = "call.closed"
+    call_archived = "call.archived"
+    call_restored = "call.restored"
+    label_created = "label.created"
+    label_updated = "label.updated"
+    label_communes_uploaded = "label.communes_uploaded"
+    # The programme import: one event per file, and per held change.
+    programmes_imported = "programmes.imported"
+    programme_changes_held = "programme.changes_held"
+    programme_changes_accepted = "programme.changes_accepted"
+    programme_changes_discarded = "programme.changes_discarded"
+    # Saved searches of "Mes financements" with their digests.
+    funding_alert_created = "funding_alert.created"
+    funding_alert_confirmed = "funding_alert.confirmed"
+    funding_alert_updated = "funding_alert.updated"
+    funding_alert_unsubscribed = "funding_alert.unsubscribed"
+    funding_alert_deleted = "funding_alert.deleted"
+
+
+_P = ProgrammeStatus
+_E = FundingEvent
+# The curation workflow (marketplace.core.workflow). Back to draft: sent back by ANCT (with a
+# comment) or withdrawn by its funder. Reopened: the funder pushed the closing date back, or the
+# programme was closed by mistake.
+PROGRAMME_WORKFLOW = Workflow("programme", {
+    "submit": Action({_P.draft}, _P.in_review, "Seul un brouillon peut être soumis à relecture.",
+                     _E.programme_submitted, sets=("submitted_at",)),
+    "withdraw": Action({_P.in_review}, _P.draft, "Ce programme n'est pas en relecture.", _E.programme_withdrawn),
+    "publish": Action({_P.in_review}, _P.published, "Ce programme n'attend pas de relecture.",
+                      _E.programme_published, keeps_first=("published_at",), clears=("closed_at", "archived_at")),
+    "send_back": Action({_P.in_review}, _P.draft, "Ce programme n'attend pas de relecture.", _E.programme_sent_back),
+    "close": Action({_P.published}, _P.closed, "Seul un programme publié peut être clos.", _E.programme_closed,
+                    sets=("closed_at",)),
+    "reopen": Action({_P.closed}, _P.published, "Seul un programme clos peut être rouvert.", _E.programme_reopened,
+                     keeps_first=("published_at",), clears=("closed_at", "archived_at")),
+    "archive": Action({_P.draft, _P.in_review, _P.published, _P.closed}, _P.archived, "Ce programme est déjà archivé.",
+                      _E.programme_archived, sets=("archived_at",)),
+    "restore": Action({_P.archived}, _P.draft, "Seul un programme archivé peut être remis en brouillon.",
+                      _E.programme_restored, clears=("archived_at",)),
+}, owner=lambda programme: programme.owner_tenant_id)
+
+_C = CallStatus
 # A call is a dated window of a programme ANCT already reviewed: its funder opens and closes it.
-CALL_TRANSITIONS: dict[CallStatus, set[CallStatus]] = {
-    CallStatus.draft: {CallStatus.published, CallStatus.archived},
-    CallStatus.published: {CallStatus.closed, CallStatus.archived},
-    CallStatus.closed: {CallStatus.published, CallStatus.archived},
-    CallStatus.archived: {CallStatus.draft},
-}
-
-
-class IllegalTransition(ValueError):
-    pass
+# "Ouvrir" and "Rouvrir" both lead to published, each from its own state only.
+CALL_WORKFLOW = Workflow("call", {
+    "publish": Action({_C.draft}, _C.published, "Un appel s'ouvre depuis un brouillon (ou rouvrez-le s'il est clos).",
+                      _E.call_published, keeps_first=("published_at",), clears=("closed_at",)),
+    "close": Action({_C.published}, _C.closed, "Seul un appel ouvert peut être clos.", _E.call_closed,
+                    sets=("closed_at",)),
+    "reopen": Action({_C.closed}, _C.published, "Seul un appel clos peut être rouvert.", _E.call_published,
+                     clears=("closed_at",)),
+    "archive": Action({_C.draft, _C.published, _C.closed}, _C.archived, "Cet appel est déjà archivé.", _E.call_archived),
+    "restore": Action({_C.archived}, _C.draft, "Seul un appel archivé peut être remis en brouillon.", _E.call_restored),
+}, owner=lambda call: call.programme.owner_tenant_id)
 
 
 # The fields an operator writes. Versions snapshot them (plus the status, territory and calls).
@@ -260,7 +312,7 @@ class Programme(Base):
     # Not tenant_id: the guard must not hide a published programme. Ownership is checked by the
     # services (marketplace.funding.services.get_editable_programme).
     owner_tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    status: Mapped[ProgrammeStatus] = mapped_column(_enum(ProgrammeStatus, "programme_status"),
+    status: Mapped[ProgrammeStatus] = mapped_column(enum_column(ProgrammeStatus, "programme_status"),
                                                     default=ProgrammeStatus.draft)
     version: Mapped[int] = mapped_column(default=0)  # number of the last ProgrammeVersion
 
@@ -269,7 +321,7 @@ class Programme(Base):
     description: Mapped[str] = mapped_column(Text, default="")  # Markdown, rendered sanitised
     funders: Mapped[list[str]] = mapped_column(JSON, default=list)
     instructing_body: Mapped[str] = mapped_column(String(200), default="")
-    funder_level: Mapped[FunderLevel] = mapped_column(_enum(FunderLevel, "funder_level"))
+    funder_level: Mapped[FunderLevel] = mapped_column(enum_column(FunderLevel, "funder_level"))
     state_family: Mapped[str | None] = mapped_column(String(20))
     aid_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -290,7 +342,7 @@ class Programme(Base):
     expense_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     project_stages: Mapped[list[str]] = mapped_column(JSON, default=list)
 
-    recurrence: Mapped[Recurrence] = mapped_column(_enum(Recurrence, "programme_recurrence"),
+    recurrence: Mapped[Recurrence] = mapped_column(enum_column(Recurrence, "programme_recurrence"),
                                                    default=Recurrence.permanent)
     opens_on: Mapped[dt.date | None] = mapped_column(Date)
     prefiling_on: Mapped[dt.date | None] = mapped_column(Date)  # date limite de pré-dépôt
@@ -335,21 +387,6 @@ class Programme(Base):
         order_by="(ProgrammeCall.closes_on, ProgrammeCall.id)")
     versions: Mapped[list["ProgrammeVersion"]] = relationship(
         back_populates="programme", cascade="all, delete-orphan", order_by="ProgrammeVersion.number.desc()")
-
-    def move_to(self, status: ProgrammeStatus) -> None:
-        if status not in TRANSITIONS[self.status]:
-            raise IllegalTransition(f"{self.status.value} → {status.value}")
-        now = utcnow()
-        self.status = status
-        if status is ProgrammeStatus.in_review:
-            self.submitted_at = now
-        elif status is ProgrammeStatus.published:
-            self.published_at = self.published_at or now
-            self.closed_at = self.archived_at = None
-        elif status is ProgrammeStatus.closed:
-            self.closed_at = now
-        elif status is ProgrammeStatus.archived:
-            self.archived_at = now
 
     @property
     def is_published(self) -> bool:
@@ -458,7 +495,7 @@ class ProgrammeCall(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), index=True)
-    status: Mapped[CallStatus] = mapped_column(_enum(CallStatus, "call_status"), default=CallStatus.draft)
+    status: Mapped[CallStatus] = mapped_column(enum_column(CallStatus, "call_status"), default=CallStatus.draft)
     kind: Mapped[str] = mapped_column(String(3), default="aap")  # aap | ami
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -483,17 +520,6 @@ class ProgrammeCall(Base):
     @property
     def is_public(self) -> bool:
         return self.status in (CallStatus.published, CallStatus.closed) and self.programme.status.is_public
-
-    def move_to(self, status: CallStatus) -> None:
-        if status not in CALL_TRANSITIONS[self.status]:
-            raise IllegalTransition(f"{self.status.value} → {status.value}")
-        now = utcnow()
-        self.status = status
-        if status is CallStatus.published:
-            self.published_at = self.published_at or now
-            self.closed_at = None
-        elif status is CallStatus.closed:
-            self.closed_at = now
 
 
 class ProgrammeVersion(Base):
@@ -633,8 +659,8 @@ class FundingAlert(TenantOwned, Base):
     name: Mapped[str] = mapped_column(String(120))
     email: Mapped[str] = mapped_column(String(254))
     criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    frequency: Mapped[AlertFrequency] = mapped_column(_enum(AlertFrequency, "alert_frequency"))
-    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), default=AlertStatus.pending)
+    frequency: Mapped[AlertFrequency] = mapped_column(enum_column(AlertFrequency, "alert_frequency"))
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus, "alert_status"), default=AlertStatus.pending)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[dt.datetime | None]
     confirmation_sent_at: Mapped[dt.datetime | None]  # the last confirmation mail (resends are spaced)

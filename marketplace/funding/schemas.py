@@ -3,12 +3,13 @@ JSON shapes of programmes, calls and eligibility."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from marketplace.catalog import taxonomy
-from marketplace.catalog.schemas import EurosHT, StringList
+from marketplace.core import taxonomy
+from marketplace.core.schemas import Euros as EurosHT
+from marketplace.core.schemas import Percent, StringList, page_number
+from marketplace.core.schemas import length as _length
 from marketplace.funding.models import (
     AID_TYPES,
     BENEFICIARY_KINDS,
@@ -20,15 +21,9 @@ from marketplace.funding.models import (
     STATE_FAMILIES,
     Recurrence,
 )
-from marketplace.schemas import BaseSchema
+from marketplace.core.schemas import BaseSchema
 
 RECURRENCES = {r.value: r.label for r in Recurrence}
-
-
-def _length(maximum: int, minimum: int | None = None):
-    if minimum:
-        return validate.Length(min=minimum, max=maximum, error=f"Entre {minimum} et {maximum} caractères.")
-    return validate.Length(max=maximum, error=f"{maximum} caractères au plus.")
 
 
 def _choices(vocabulary: dict, message: str, *, required: bool = False, at_least: int = 0, at_most: int | None = None):
@@ -42,31 +37,6 @@ def _choices(vocabulary: dict, message: str, *, required: bool = False, at_least
         return fields.List(item, required=True, validate=checks,
                            error_messages={"required": "Choisissez au moins un élément."})
     return fields.List(item, load_default=list, validate=checks)
-
-
-class Percent(fields.Field):
-    """A rate typed in percent ("40", "40,5 %") → basis points (4050). Never a float."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        text = str(value).replace("%", "").replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
-        try:
-            rate = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError("Pourcentage attendu (ex. : 40 ou 40,5).") from None
-        if not Decimal(0) <= rate <= Decimal(100):
-            raise ValidationError("Un taux est compris entre 0 et 100 %.")
-        bp = rate * 100
-        if bp != bp.to_integral_value():
-            raise ValidationError("Deux décimales au plus.")
-        return int(bp)
-
-
-def format_percent(bp: int | None) -> str:
-    """4050 → '40,5' (form field); None → ''."""
-    if bp is None:
-        return ""
-    whole, rest = divmod(bp, 100)
-    return f"{whole},{rest:02d}".rstrip("0").rstrip(",") if rest else str(whole)
 
 
 def _population(field_name: str):
@@ -237,7 +207,7 @@ class HeldChangeSchema(BaseSchema):
 # API: queries ---------------------------------------------------------------------------------
 
 class ProgrammeQuerySchema(BaseSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Page 1 au moins."))
+    page = page_number()
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Entre 1 et 100."))
     theme = fields.String(load_default=None, validate=validate.OneOf(list(taxonomy.DOMAINS), error="Thématique inconnue."),
                           metadata={"description": "Thématique (slug de l'annuaire : eclairage-public…)"})
@@ -259,7 +229,7 @@ class ProgrammeQuerySchema(BaseSchema):
 
 
 class PageQuerySchema(BaseSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Page 1 au moins."))
+    page = page_number()
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000, error="Entre 1 et 1000."))
 
 

@@ -24,7 +24,6 @@ import csv
 import datetime as dt
 import io
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +31,11 @@ from sqlalchemy import String, cast, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.catalog import taxonomy
-from marketplace.catalog.schemas import format_euros
-from marketplace.db import utcnow
+from marketplace.core import audit, money
+from marketplace.core import taxonomy
 from marketplace.funding import eligibility
 from marketplace.funding.models import (
+    FundingEvent as E,
     AID_TYPES,
     BENEFICIARY_KINDS,
     CONTENT_FIELDS,
@@ -49,9 +47,10 @@ from marketplace.funding.models import (
     PROJECT_STAGES,
     SCOPE_LEVELS,
     STATE_FAMILIES,
+    CALL_WORKFLOW,
+    PROGRAMME_WORKFLOW,
     CallStatus,
     FunderLevel,
-    IllegalTransition,
     Label,
     LabelCommune,
     Programme,
@@ -61,16 +60,13 @@ from marketplace.funding.models import (
     ProgrammeVersion,
     Recurrence,
 )
-from marketplace.funding.schemas import format_percent
-from marketplace.text import fold, format_int_fr, slugify
+from marketplace.core.text import fold, format_int_fr, slugify
 from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
-from tenants.models import AuditEventType as E, Membership, Role, Tenant, TenantKind, User
-from tenants.services import NotFound, ServiceError
+from tenants.models import Membership, Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Departement, Epci, Region
+from marketplace.core.clock import today, utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
-__all__ = ["NotFound", "ServiceError"]
-
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 def _reindex(session: Session, programme: Programme) -> None:
     """The programme's public documents (and its calls') changed: re-index after the commit."""
@@ -79,11 +75,6 @@ def _reindex(session: Session, programme: Programme) -> None:
     index_later(session, "programme", programme.id)
     for call in programme.calls:
         index_later(session, "call", call.id)
-
-
-def today() -> dt.date:
-    # Closing dates are French calendar days: a call closing "le 31 mars" is open all that day in Paris.
-    return dt.datetime.now(PARIS).date()
 
 
 # Who is looking -------------------------------------------------------------------------------
@@ -209,9 +200,9 @@ def _in_words(key: str, value: Any) -> str | None:
     if value is None or value == [] or value == "":
         return ""
     if key.endswith("_cents"):
-        return format_euros(value) + " €"
+        return money.euros_input(value) + " €"
     if key.endswith("_bp"):
-        return format_percent(value) + " %"
+        return money.rate_input(value) + " %"
     if key == "status":
         return ProgrammeStatus(value).label
     if key == "recurrence":
@@ -442,13 +433,6 @@ def remove_scope(session: Session, actor: User, programme: Programme, scope_id: 
 
 # The curation workflow ------------------------------------------------------------------------
 
-def _move(programme: Programme, status: ProgrammeStatus, message: str) -> None:
-    try:
-        programme.move_to(status)
-    except IllegalTransition:
-        raise ServiceError(message) from None
-
-
 def _check_publishable(programme: Programme) -> None:
     if not programme.includes:
         raise ServiceError("Définissez d'abord le périmètre : au moins un territoire inclus "
@@ -462,32 +446,28 @@ def _past_closing(programme: Programme, on: dt.date | None = None) -> bool:
         and programme.closes_on < (on or today())
 
 
+def _reopenable(programme: Programme) -> None:
+    if _past_closing(programme):
+        raise ServiceError("La date de clôture est passée : repoussez-la d'abord (« Modifier »), sinon le "
+                           "programme serait clos de nouveau cette nuit.")
+
+
 def submit(session: Session, actor: User, programme: Programme) -> None:
-    if programme.status is not ProgrammeStatus.draft:
-        raise ServiceError("Seul un brouillon peut être soumis à relecture.")
-    _check_publishable(programme)
-    _move(programme, ProgrammeStatus.in_review, "Seul un brouillon peut être soumis à relecture.")
-    audit.record(session, E.programme_submitted, actor_id=actor.id, tenant_id=programme.owner_tenant_id, obj=programme)
+    PROGRAMME_WORKFLOW.apply(session, programme, "submit", actor, guard=lambda: _check_publishable(programme))
     _version(session, programme, actor, "Soumis à la relecture de l'ANCT")
 
 
 def withdraw(session: Session, actor: User, programme: Programme) -> None:
-    if programme.status is not ProgrammeStatus.in_review:
-        raise ServiceError("Ce programme n'est pas en relecture.")
-    _move(programme, ProgrammeStatus.draft, "Ce programme n'est pas en relecture.")
-    audit.record(session, E.programme_withdrawn, actor_id=actor.id, tenant_id=programme.owner_tenant_id, obj=programme)
+    PROGRAMME_WORKFLOW.apply(session, programme, "withdraw", actor)
     _version(session, programme, actor, "Retiré de la relecture par le financeur")
 
 
 def publish(session: Session, curator: User, programme: Programme, comment: str = "") -> None:
-    if programme.status is not ProgrammeStatus.in_review:
-        raise ServiceError("Ce programme n'attend pas de relecture.")
-    _check_publishable(programme)
-    _move(programme, ProgrammeStatus.published, "Ce programme n'attend pas de relecture.")
-    programme.review_comment, programme.reviewed_at, programme.reviewed_by_id = comment.strip(), utcnow(), curator.id
-    audit.record(session, E.programme_published, actor_id=curator.id, tenant_id=programme.owner_tenant_id,
-                 obj=programme, comment=comment.strip() or None)
-    _version(session, programme, curator, "Publié après relecture" + (f" : {comment.strip()}" if comment.strip() else ""))
+    comment = comment.strip()
+    PROGRAMME_WORKFLOW.apply(session, programme, "publish", curator, guard=lambda: _check_publishable(programme),
+                             comment=comment or None)
+    programme.review_comment, programme.reviewed_at, programme.reviewed_by_id = comment, utcnow(), curator.id
+    _version(session, programme, curator, "Publié après relecture" + (f" : {comment}" if comment else ""))
     _reindex(session, programme)
 
 
@@ -495,23 +475,17 @@ def send_back(session: Session, curator: User, programme: Programme, comment: st
     comment = comment.strip()
     if not comment:
         raise ServiceError("Expliquez ce qu'il faut corriger : le financeur lira ce commentaire.", "comment")
-    if programme.status is not ProgrammeStatus.in_review:
-        raise ServiceError("Ce programme n'attend pas de relecture.")
-    _move(programme, ProgrammeStatus.draft, "Ce programme n'attend pas de relecture.")
+    PROGRAMME_WORKFLOW.apply(session, programme, "send_back", curator, comment=comment)
     programme.review_comment, programme.reviewed_at, programme.reviewed_by_id = comment, utcnow(), curator.id
-    audit.record(session, E.programme_sent_back, actor_id=curator.id, tenant_id=programme.owner_tenant_id,
-                 obj=programme, comment=comment)
     _version(session, programme, curator, f"Renvoyé en brouillon : {comment}")
 
 
 def close(session: Session, actor: User | None, programme: Programme, *, automatic: bool = False) -> None:
-    _move(programme, ProgrammeStatus.closed, "Seul un programme publié peut être clos.")
+    PROGRAMME_WORKFLOW.apply(session, programme, "close", actor, automatic=automatic or None,
+                             closes_on=programme.closes_on.isoformat() if automatic and programme.closes_on else None)
     for call in programme.calls:
         if call.status is CallStatus.published:
-            call.move_to(CallStatus.closed)
-    audit.record(session, E.programme_closed, actor_id=actor.id if actor else None,
-                 tenant_id=programme.owner_tenant_id, obj=programme, automatic=automatic or None,
-                 closes_on=programme.closes_on.isoformat() if automatic and programme.closes_on else None)
+            CALL_WORKFLOW.apply(session, call, "close", actor, with_programme=True)
     summary = (f"Clos automatiquement : date de clôture dépassée ({programme.closes_on:%d/%m/%Y})"
                if automatic and programme.closes_on else "Clos")
     _version(session, programme, actor, summary)
@@ -519,33 +493,21 @@ def close(session: Session, actor: User | None, programme: Programme, *, automat
 
 
 def reopen(session: Session, actor: User, programme: Programme) -> None:
-    if programme.status is not ProgrammeStatus.closed:
-        raise ServiceError("Seul un programme clos peut être rouvert.")
-    if _past_closing(programme):
-        raise ServiceError("La date de clôture est passée : repoussez-la d'abord (« Modifier »), sinon le "
-                           "programme serait clos de nouveau cette nuit.")
-    _move(programme, ProgrammeStatus.published, "Seul un programme clos peut être rouvert.")
-    audit.record(session, E.programme_reopened, actor_id=actor.id, tenant_id=programme.owner_tenant_id, obj=programme)
+    PROGRAMME_WORKFLOW.apply(session, programme, "reopen", actor, guard=lambda: _reopenable(programme))
     _version(session, programme, actor, "Rouvert")
     _reindex(session, programme)
 
 
 def archive(session: Session, actor: User, programme: Programme) -> None:
     was_public = programme.status.is_public
-    if programme.status is ProgrammeStatus.archived:
-        raise ServiceError("Ce programme est déjà archivé.")
-    _move(programme, ProgrammeStatus.archived, "Ce programme ne peut pas être archivé.")
-    audit.record(session, E.programme_archived, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
-                 obj=programme, was_public=was_public)
+    PROGRAMME_WORKFLOW.apply(session, programme, "archive", actor, was_public=was_public)
     _version(session, programme, actor, "Archivé")
     if was_public:
         _reindex(session, programme)
 
 
 def restore(session: Session, actor: User, programme: Programme) -> None:
-    _move(programme, ProgrammeStatus.draft, "Seul un programme archivé peut être remis en brouillon.")
-    programme.archived_at = None
-    audit.record(session, E.programme_restored, actor_id=actor.id, tenant_id=programme.owner_tenant_id, obj=programme)
+    PROGRAMME_WORKFLOW.apply(session, programme, "restore", actor)
     _version(session, programme, actor, "Remis en brouillon")
 
 
@@ -597,9 +559,7 @@ def close_expired(session: Session, on: dt.date | None = None) -> int:
         ProgrammeCall.status == CallStatus.published, ProgrammeCall.closes_on.is_not(None),
         ProgrammeCall.closes_on < on).order_by(ProgrammeCall.id))
     for call in list(calls):
-        call.move_to(CallStatus.closed)
-        audit.record(session, E.call_closed, actor_id=None, tenant_id=call.programme.owner_tenant_id, obj=call,
-                     automatic=True)
+        CALL_WORKFLOW.apply(session, call, "close", None, automatic=True)
         _version(session, call.programme, None, f"Appel « {call.title} » clos automatiquement "
                                                 f"(date de clôture dépassée : {call.closes_on:%d/%m/%Y})")
         if not indexing_skipped(session):
@@ -643,31 +603,25 @@ def update_call(session: Session, actor: User, call: ProgrammeCall, data: dict[s
     return changed
 
 
-_CALL_ACTIONS = {
-    "publish": (CallStatus.published, E.call_published, "ouvert", "Un appel s'ouvre depuis un brouillon (ou rouvrez-le s'il est clos)."),
-    "close": (CallStatus.closed, E.call_closed, "clos", "Seul un appel ouvert peut être clos."),
-    "reopen": (CallStatus.published, E.call_published, "rouvert", "Seul un appel clos peut être rouvert."),
-    "archive": (CallStatus.archived, E.call_archived, "archivé", "Cet appel est déjà archivé."),
-    "restore": (CallStatus.draft, E.call_restored, "remis en brouillon", "Seul un appel archivé peut être remis en brouillon."),
-}
+# What each call action says once done ("Appel « AAP 2026 » ouvert.").
+_CALL_WORDS = {"publish": "ouvert", "close": "clos", "reopen": "rouvert", "archive": "archivé",
+               "restore": "remis en brouillon"}
+
+
+def _openable(call: ProgrammeCall) -> None:
+    if call.programme.status is not ProgrammeStatus.published:
+        raise ServiceError("Publiez d'abord le programme : un appel s'ouvre sur un programme publié.")
+    if call.closes_on is not None and call.closes_on < today():
+        raise ServiceError("La date de clôture de l'appel est passée : repoussez-la d'abord.")
 
 
 def apply_call_action(session: Session, actor: User, call: ProgrammeCall, action: str) -> str:
-    target, event, word, refusal = _CALL_ACTIONS[action]
-    # "Ouvrir" and "Rouvrir" both lead to published: each from its own state only.
-    if (action, call.status) in (("publish", CallStatus.closed), ("reopen", CallStatus.draft)):
-        raise ServiceError(refusal)
-    if target is CallStatus.published:
-        if call.programme.status is not ProgrammeStatus.published:
-            raise ServiceError("Publiez d'abord le programme : un appel s'ouvre sur un programme publié.")
-        if call.closes_on is not None and call.closes_on < today():
-            raise ServiceError("La date de clôture de l'appel est passée : repoussez-la d'abord.")
+    word = _CALL_WORDS.get(action)
+    if word is None:
+        raise ServiceError("Action inconnue.")
     was_public = call.is_public
-    try:
-        call.move_to(target)
-    except IllegalTransition:
-        raise ServiceError(refusal) from None
-    audit.record(session, event, actor_id=actor.id, tenant_id=call.programme.owner_tenant_id, obj=call)
+    opens = CALL_WORKFLOW.actions[action].target is CallStatus.published
+    CALL_WORKFLOW.apply(session, call, action, actor, guard=(lambda: _openable(call)) if opens else None)
     _version(session, call.programme, actor, f"Appel « {call.title} » {word}")
     if (was_public or call.is_public) and not indexing_skipped(session):
         index_later(session, "call", call.id)

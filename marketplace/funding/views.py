@@ -1,8 +1,8 @@
 """Pages of the funding guichet: public programme pages (rules in words, eligible communes, CSV,
 history) and the operators' curation (programmes, territory editor, workflow, calls, labels).
 
-Views are thin: parse (schema) → check access → call a service → commit → render. Every object
-looked up by id goes through a service that answers NotFound to whoever may not see it.
+Views are thin: parse (schema) → check access → call a service → render; the edge commits once.
+Every object looked up by id goes through a service that answers NotFound to whoever may not see it.
 """
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import datetime as dt
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from marketplace.catalog import taxonomy
-from marketplace.catalog.schemas import format_euros
-from marketplace.forms import FormResult, empty_form, parse_form
+from marketplace.core import money, taxonomy
+from marketplace.core.errors import ServiceError
+from marketplace.web.forms import FormResult, empty_form, parse_form
 from marketplace.funding import eligibility, importer, services
 from marketplace.funding.models import (
     AID_TYPES,
@@ -42,14 +41,14 @@ from marketplace.funding.schemas import (
     ProgrammeImportFormSchema,
     ScopeFormSchema,
     WorkflowSchema,
-    format_percent,
 )
-from marketplace.funding.services import NotFound, ProgrammeFilters, ServiceError, Viewer
-from marketplace.text import decode_upload
-from marketplace.web import current_membership, get_db, page_arg, require_operator
+from marketplace.funding.services import ProgrammeFilters, Viewer
+from marketplace.core.text import decode_upload
+from marketplace.web import get_db, on_refusal, page_arg, safe_next
 from tenants.models import TenantKind
 from tenants.territories import services as territories
 from tenants.territories.models import Commune, Departement, Epci, Region
+from tenants.web import current_membership, require_operator
 
 bp = Blueprint("funding", __name__, template_folder="templates")
 operator_bp = Blueprint("funding_op", __name__, url_prefix="/operateur/financements", template_folder="templates")
@@ -81,24 +80,12 @@ def _uploaded(limit: int) -> tuple[str, bytes]:
     return upload.filename, upload.stream.read(limit + 1)
 
 
-def _or_404(getter, *args):
-    try:
-        return getter(get_db(), *args)
-    except NotFound:
-        abort(404)
-
-
 def _city():
     """The signed-in collectivité, whose eligibility the pages show."""
     membership = current_membership() if current_user.is_authenticated else None
     if membership is None or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active:
         return None
     return membership.tenant
-
-
-@bp.app_template_filter("taux")
-def _rate_filter(bp: int | None) -> str:
-    return "" if bp is None else format_percent(bp) + "\u00a0%"
 
 
 @bp.app_template_filter("sentence")
@@ -167,7 +154,7 @@ def index():
 
 
 def _visible(programme_id: int):
-    return _or_404(services.get_visible_programme, programme_id, _viewer())
+    return services.get_visible_programme(get_db(), programme_id, _viewer())
 
 
 @bp.route("/financements/<int:programme_id>")
@@ -233,7 +220,7 @@ def programmes():
 
 
 def _editable(programme_id: int):
-    return _or_404(services.get_editable_programme, programme_id, _viewer())
+    return services.get_editable_programme(get_db(), programme_id, _viewer())
 
 
 def _programme_form(programme=None) -> FormResult:
@@ -243,9 +230,9 @@ def _programme_form(programme=None) -> FormResult:
         return form
     for key, value in programme.content().items():
         if key.endswith("_cents"):
-            form.raw[key.removesuffix("_cents")] = format_euros(value)
+            form.raw[key.removesuffix("_cents")] = money.euros_input(value)
         elif key.endswith("_bp"):
-            form.raw[key.removesuffix("_bp")] = format_percent(value)
+            form.raw[key.removesuffix("_bp")] = money.rate_input(value)
         elif key == "funders":
             form.raw[key] = "\n".join(value or [])
         elif isinstance(value, dt.date):
@@ -266,21 +253,16 @@ def _render_programme_form(form, programme=None, status=200):
 def new_programme():
     if request.method == "GET":
         return _render_programme_form(_programme_form())
-    db = get_db()
     form = parse_form(ProgrammeFormSchema(), multi=PROGRAMME_LIST_FIELDS)
+    if not form.ok:
+        return _render_programme_form(form, status=400)
+    on_refusal(lambda: _render_programme_form(form))
     membership = current_membership()
-    if form.ok:
-        try:
-            if membership is None:
-                raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page).")
-            created = services.create_programme(db, current_user, membership.tenant, form.data)
-        except ServiceError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            db.commit()
-            flash("Brouillon enregistré. Définissez maintenant son périmètre : qui peut en bénéficier.", "success")
-            return redirect(url_for("funding_op.scope", programme_id=created.id))
-    return _render_programme_form(form, status=400)
+    if membership is None:
+        raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page).")
+    created = services.create_programme(get_db(), current_user, membership.tenant, form.data)
+    flash("Brouillon enregistré. Définissez maintenant son périmètre : qui peut en bénéficier.", "success")
+    return redirect(url_for("funding_op.scope", programme_id=created.id))
 
 
 @operator_bp.route("/<int:programme_id>/modifier", methods=["GET", "POST"])
@@ -291,18 +273,13 @@ def edit_programme(programme_id: int):
     if request.method == "GET":
         return _render_programme_form(_programme_form(found), found)
     form = parse_form(ProgrammeFormSchema(), multi=PROGRAMME_LIST_FIELDS)
-    if form.ok:
-        try:
-            changed = services.update_programme(db, current_user, found, form.data)
-        except ServiceError as exc:
-            form.add_error(exc.field, exc.message)
-        else:
-            db.commit()
-            flash(("Modifications enregistrées : " + ", ".join(eligibility.lower_first(c) for c in changed) + ".")
-                  if changed
-                  else "Aucune modification.", "success")
-            return redirect(url_for("funding.programme", programme_id=found.id))
-    return _render_programme_form(form, found, 400)
+    if not form.ok:
+        return _render_programme_form(form, found, 400)
+    on_refusal(lambda: _render_programme_form(form, found))
+    changed = services.update_programme(db, current_user, found, form.data)
+    flash(("Modifications enregistrées : " + ", ".join(eligibility.lower_first(c) for c in changed) + ".")
+          if changed else "Aucune modification.", "success")
+    return redirect(url_for("funding.programme", programme_id=found.id))
 
 
 @operator_bp.route("/<int:programme_id>/perimetre", methods=["GET", "POST"])
@@ -312,30 +289,27 @@ def scope(programme_id: int):
     found = _editable(programme_id)
     form = empty_form()
     if request.method == "POST":
-        remove = request.form.get("remove")
+        remove = request.form.get("remove", "")
         if remove:
-            try:
-                services.remove_scope(db, current_user, found, int(remove))
-            except (NotFound, ValueError):
+            if not remove.isdigit() or len(remove) > 18:
                 abort(404)
-            except ServiceError as exc:
-                flash(exc.message, "error")
-            else:
-                db.commit()
-                flash("Ligne retirée du périmètre.", "success")
+            on_refusal(url_for("funding_op.scope", programme_id=found.id))
+            services.remove_scope(db, current_user, found, int(remove))
+            flash("Ligne retirée du périmètre.", "success")
             return redirect(url_for("funding_op.scope", programme_id=found.id))
         form = parse_form(ScopeFormSchema())
         if form.ok:
-            try:
-                rows = services.add_scope(db, current_user, found, include=form.data["mode"] == "include",
-                                          level=form.data["level"], value=form.data["value"])
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                db.commit()
-                flash(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} ajoutée{'s' if len(rows) > 1 else ''} "
-                      "au périmètre.", "success")
-                return redirect(url_for("funding_op.scope", programme_id=found.id))
+            on_refusal(lambda: _scope_page(found, form))
+            rows = services.add_scope(db, current_user, found, include=form.data["mode"] == "include",
+                                      level=form.data["level"], value=form.data["value"])
+            flash(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} ajoutée{'s' if len(rows) > 1 else ''} "
+                  "au périmètre.", "success")
+            return redirect(url_for("funding_op.scope", programme_id=found.id))
+    return _scope_page(found, form), 400 if form.errors else 200
+
+
+def _scope_page(found, form):
+    db = get_db()
     commune, _, probe_error = _territory_arg()
     return render_template(
         "funding/scope.html", programme=found, form=form, names=eligibility.scope_names(db, found.scope),
@@ -343,7 +317,7 @@ def scope(programme_id: int):
         regions=list(db.scalars(select(Region).order_by(Region.name))),
         departements=list(db.scalars(select(Departement).order_by(Departement.code))),
         labels=services.labels(db), probe=commune, probe_error=probe_error,
-        verdict=eligibility.check_commune(db, found, commune) if commune else None), 400 if form.errors else 200
+        verdict=eligibility.check_commune(db, found, commune) if commune else None)
 
 
 @operator_bp.route("/<int:programme_id>/etat", methods=["POST"])
@@ -352,22 +326,14 @@ def workflow(programme_id: int):
     db = get_db()
     viewer = _viewer()
     found = _editable(programme_id)
+    back = safe_next(request.form.get("next")) or url_for("funding.programme", programme_id=found.id)
     form = parse_form(WorkflowSchema())
     if not form.ok:
         flash(next(iter(form.errors.values())), "error")
-    else:
-        try:
-            message = services.apply_action(db, current_user, viewer, found, form.data["action"], form.data["comment"])
-        except ServiceError as exc:
-            db.rollback()
-            flash(exc.message, "error")
-        else:
-            db.commit()
-            flash(message, "success")
-    target = request.form.get("next")
-    if target and target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for("funding.programme", programme_id=found.id))
+        return redirect(back)
+    on_refusal(back)
+    flash(services.apply_action(db, current_user, viewer, found, form.data["action"], form.data["comment"]), "success")
+    return redirect(back)
 
 
 # Operators: import from CSV/XLSX, held changes --------------------------------------------------------
@@ -383,39 +349,33 @@ def import_programmes():
         form = parse_form(ProgrammeImportFormSchema())
         filename, data = _uploaded(importer.MAX_FILE_BYTES)
         if form.ok:
-            try:
-                if tenant is None:
-                    raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page) pour "
-                                       "importer ses programmes.", "file")
-                if not data:
-                    raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
-                run = importer.import_programmes(db, current_user, tenant, filename, data,
-                                                 licence=form.data["licence"], default_level=form.data["default_level"])
-                db.commit()
-            except IntegrityError:
-                # The same file sent twice at once (a double click): the first import wins whole.
-                db.rollback()
-                form.add_error("file", "Ce fichier vient d'être importé par une autre demande : consultez son rapport "
-                                       "ci-dessous, puis importez-le à nouveau si besoin (rien ne sera dupliqué).")
-            except ServiceError as exc:
-                db.rollback()
-                form.add_error(exc.field or "file", exc.message)
-            else:
-                flash(f"Fichier importé : {run.created_count} créé(s), {run.dates_count} mis à jour, "
-                      f"{run.held_count} en attente, {run.unchanged_count} inchangé(s), {run.rejected_count} rejeté(s).",
-                      "success" if not run.rejected_count else "warning")
-                return redirect(url_for("funding_op.import_report", import_id=run.id))
+            on_refusal(lambda: _import_page(form, viewer, tenant))
+            if tenant is None:
+                raise ServiceError("Agissez pour l'organisation du financeur (sélecteur en haut de page) pour "
+                                   "importer ses programmes.", "file")
+            if not data:
+                raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
+            run = importer.import_programmes(db, current_user, tenant, filename, data,
+                                             licence=form.data["licence"], default_level=form.data["default_level"])
+            flash(f"Fichier importé : {run.created_count} créé(s), {run.dates_count} mis à jour, "
+                  f"{run.held_count} en attente, {run.unchanged_count} inchangé(s), {run.rejected_count} rejeté(s).",
+                  "success" if not run.rejected_count else "warning")
+            return redirect(url_for("funding_op.import_report", import_id=run.id))
+    return _import_page(form, viewer, tenant), 400 if form.errors else 200
+
+
+def _import_page(form, viewer, tenant):
     return render_template("funding/import.html", form=form, viewer=viewer, tenant=tenant,
-                           imports=importer.imports_of(db, tenant) if tenant else [],
+                           imports=importer.imports_of(get_db(), tenant) if tenant else [],
                            max_mb=importer.MAX_FILE_BYTES // (1024 * 1024), max_rows=importer.MAX_ROWS,
-                           columns=importer.COLUMNS, required=importer.REQUIRED_COLUMNS), 400 if form.errors else 200
+                           columns=importer.COLUMNS, required=importer.REQUIRED_COLUMNS)
 
 
 @operator_bp.route("/import/<int:import_id>")
 @require_operator
 def import_report(import_id: int):
     membership = current_membership()
-    run = _or_404(importer.get_import, import_id, membership.tenant if membership else None)
+    run = importer.get_import(get_db(), import_id, membership.tenant if membership else None)
     outcome = request.args.get("resultat")
     outcome = outcome if outcome in importer.OUTCOMES else None
     entries = [e for e in run.report.get("entries", []) if outcome is None or e["outcome"] == outcome]
@@ -439,28 +399,22 @@ def held_change(programme_id: int):
     viewer = _viewer()
     found = _editable(programme_id)
     if request.method == "POST":
+        here = url_for("funding_op.held_change", programme_id=found.id)
         form = parse_form(HeldChangeSchema())
         if not form.ok:
             flash(next(iter(form.errors.values())), "error")
-        elif not viewer.is_curator:
-            flash("Seule l'équipe de l'ANCT relit les modifications importées.", "error")
+            return redirect(here)
+        on_refusal(here)
+        if not viewer.is_curator:
+            raise ServiceError("Seule l'équipe de l'ANCT relit les modifications importées.")
+        if form.data["action"] == "accept":
+            changed = importer.accept_pending(db, current_user, found)
+            flash("Modification acceptée : " + ", ".join(eligibility.lower_first(c) for c in changed) + "."
+                  if changed else "Modification acceptée : la fiche avait déjà ces valeurs.", "success")
         else:
-            try:
-                if form.data["action"] == "accept":
-                    changed = importer.accept_pending(db, current_user, found)
-                    message = ("Modification acceptée : " + ", ".join(eligibility.lower_first(c) for c in changed) + "."
-                               if changed else "Modification acceptée : la fiche avait déjà ces valeurs.")
-                else:
-                    importer.discard_pending(db, current_user, found)
-                    message = "Modification écartée : le programme reste tel quel, et la source ne la reproposera pas."
-            except ServiceError as exc:
-                db.rollback()
-                flash(exc.message, "error")
-            else:
-                db.commit()
-                flash(message, "success")
-                return redirect(url_for("funding_op.held_changes"))
-        return redirect(url_for("funding_op.held_change", programme_id=found.id))
+            importer.discard_pending(db, current_user, found)
+            flash("Modification écartée : le programme reste tel quel, et la source ne la reproposera pas.", "success")
+        return redirect(url_for("funding_op.held_changes"))
     return render_template("funding/held_change.html", programme=found, changes=importer.pending_diff(found),
                            in_words=importer.in_words, viewer=viewer,
                            run_id=(found.pending_changes or {}).get("import_id"))
@@ -486,14 +440,10 @@ def new_call(programme_id: int):
     if request.method == "POST":
         form = parse_form(CallFormSchema())
         if form.ok:
-            try:
-                services.create_call(db, current_user, found, form.data)
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                db.commit()
-                flash("Appel enregistré en brouillon : ouvrez-le quand il doit paraître.", "success")
-                return redirect(url_for("funding.programme", programme_id=found.id) + "#appels")
+            on_refusal(lambda: render_template("funding/call_form.html", programme=found, call=None, form=form))
+            services.create_call(db, current_user, found, form.data)
+            flash("Appel enregistré en brouillon : ouvrez-le quand il doit paraître.", "success")
+            return redirect(url_for("funding.programme", programme_id=found.id) + "#appels")
     return render_template("funding/call_form.html", programme=found, call=None, form=form), \
         400 if form.errors else 200
 
@@ -502,13 +452,14 @@ def new_call(programme_id: int):
 @require_operator
 def edit_call(call_id: int):
     db = get_db()
-    call = _or_404(services.get_editable_call, call_id, _viewer())
+    call = services.get_editable_call(db, call_id, _viewer())
     form = _call_form(call)
     if request.method == "POST":
         form = parse_form(CallFormSchema())
         if form.ok:
+            on_refusal(lambda: render_template("funding/call_form.html", programme=call.programme, call=call,
+                                               form=form))
             services.update_call(db, current_user, call, form.data)
-            db.commit()
             flash("Appel enregistré.", "success")
             return redirect(url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}")
     return render_template("funding/call_form.html", programme=call.programme, call=call, form=form), \
@@ -519,20 +470,15 @@ def edit_call(call_id: int):
 @require_operator
 def call_workflow(call_id: int):
     db = get_db()
-    call = _or_404(services.get_editable_call, call_id, _viewer())
+    call = services.get_editable_call(db, call_id, _viewer())
+    back = url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}"
     form = parse_form(CallActionSchema())
     if not form.ok:
         flash(next(iter(form.errors.values())), "error")
-    else:
-        try:
-            message = services.apply_call_action(db, current_user, call, form.data["action"])
-        except ServiceError as exc:
-            db.rollback()
-            flash(exc.message, "error")
-        else:
-            db.commit()
-            flash(message, "success")
-    return redirect(url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}")
+        return redirect(back)
+    on_refusal(back)
+    flash(services.apply_call_action(db, current_user, call, form.data["action"]), "success")
+    return redirect(back)
 
 
 # Operators: labels ----------------------------------------------------------------------------------
@@ -546,17 +492,14 @@ def labels():
     if request.method == "POST":
         form = parse_form(LabelFormSchema())
         if form.ok:
-            try:
-                funder = _funder_tenant(viewer)
-                if funder is None:
-                    raise ServiceError("Agissez pour une organisation d'opérateur pour créer un label.")
-                label = services.create_label(db, current_user, funder, form.data)
-            except ServiceError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                db.commit()
-                flash(f"Label « {label.name} » créé : chargez maintenant sa liste de communes.", "success")
-                return redirect(url_for("funding_op.label", label_id=label.id))
+            on_refusal(lambda: render_template("funding/labels.html", labels=services.labels(db), form=form,
+                                               viewer=viewer))
+            funder = _funder_tenant(viewer)
+            if funder is None:
+                raise ServiceError("Agissez pour une organisation d'opérateur pour créer un label.")
+            label = services.create_label(db, current_user, funder, form.data)
+            flash(f"Label « {label.name} » créé : chargez maintenant sa liste de communes.", "success")
+            return redirect(url_for("funding_op.label", label_id=label.id))
     return render_template("funding/labels.html", labels=services.labels(db), form=form, viewer=viewer), \
         400 if form.errors else 200
 
@@ -565,32 +508,28 @@ def labels():
 @require_operator
 def label(label_id: int):
     db = get_db()
-    found = _or_404(services.get_editable_label, label_id, _viewer())
+    found = services.get_editable_label(db, label_id, _viewer())
     form, report = empty_form(), None
     for key in ("name", "description", "source_url", "licence"):
         form.raw[key] = getattr(found, key)
+    here = url_for("funding_op.label", label_id=found.id)
     if request.method == "POST" and request.form.get("upload"):
         _, data = _uploaded(MAX_LABEL_FILE)
+        on_refusal(here)
         if not data:
-            flash("Choisissez un fichier CSV de codes INSEE.", "error")
-        elif len(data) > MAX_LABEL_FILE:
-            flash("Fichier trop volumineux (5 Mo au plus).", "error")
-        else:
-            try:
-                report = services.upload_label_communes(db, current_user, found, decode_upload(data)[0])
-            except ServiceError as exc:
-                flash(exc.message, "error")
-            else:
-                db.commit()
-                flash(f"Liste chargée : {len(report.codes)} communes ({report.added} ajoutée(s), "
-                      f"{report.removed} retirée(s)).", "success" if not report.problems else "warning")
+            raise ServiceError("Choisissez un fichier CSV de codes INSEE.")
+        if len(data) > MAX_LABEL_FILE:
+            raise ServiceError("Fichier trop volumineux (5 Mo au plus).")
+        report = services.upload_label_communes(db, current_user, found, decode_upload(data)[0])
+        flash(f"Liste chargée : {len(report.codes)} communes ({report.added} ajoutée(s), "
+              f"{report.removed} retirée(s)).", "success" if not report.problems else "warning")
     elif request.method == "POST":
         form = parse_form(LabelFormSchema())
         if form.ok:
+            on_refusal(here)
             services.update_label(db, current_user, found, form.data)
-            db.commit()
             flash("Label enregistré.", "success")
-            return redirect(url_for("funding_op.label", label_id=found.id))
+            return redirect(here)
     return render_template("funding/label.html", label=found, form=form, report=report,
                            count=services.label_commune_count(db, found),
                            communes=services.label_communes(db, found, limit=200)), 400 if form.errors else 200

@@ -1,6 +1,7 @@
 """What operators see of the background machinery: queues, workers, running and failed jobs."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from redis import Redis
@@ -10,6 +11,15 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from jobs import QUEUES
+from marketplace.core.audit import event_types
+
+
+@event_types
+class OpsEvent(enum.StrEnum):
+    """What operators do to the background machinery."""
+
+    job_retried = "job.retried"
+    search_reindex_requested = "search.reindex_requested"
 
 
 @dataclass

@@ -5,11 +5,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from jobs.connection import get_redis
-from jobs.housekeeping import ping
-from marketplace import audit
+from marketplace.core import audit
 from marketplace.ops import services
-from marketplace.web import get_db, require_operator, settings
-from tenants.models import AuditEventType
+from marketplace.ops.tasks import ping
+from marketplace.web import get_db, settings
+from search.index import state
+from search.tasks import rebuild_index
+from tenants.web import require_operator
 
 bp = Blueprint("ops", __name__, url_prefix="/operateur/taches")
 
@@ -26,9 +28,8 @@ def retry(job_id: str):
     if not services.retry_failed(get_redis(settings()), job_id):
         abort(404)
     db = get_db()
-    audit.record(db, AuditEventType.job_retried, actor_id=current_user.id, tenant_id=db.tenant_id,
+    audit.record(db, services.OpsEvent.job_retried, actor_id=current_user.id, tenant_id=db.tenant_id,
                  object_type="rq_job", object_id=job_id)
-    db.commit()
     flash("La tâche a été remise en file d'attente.", "success")
     return redirect(url_for("ops.jobs"))
 
@@ -44,21 +45,16 @@ def test_worker():
 @bp.route("/recherche")
 @require_operator
 def search_index():
-    from search.index import state
-
     return render_template("ops/search.html", state=state(settings().search_dir))
 
 
 @bp.route("/recherche/reconstruire", methods=["POST"])
 @require_operator
 def rebuild_search_index():
-    from jobs.search import rebuild_index
-
     job = rebuild_index.enqueue(job_id="search-rebuild")
     db = get_db()
-    audit.record(db, AuditEventType.search_reindex_requested, actor_id=current_user.id, tenant_id=db.tenant_id,
+    audit.record(db, services.OpsEvent.search_reindex_requested, actor_id=current_user.id, tenant_id=db.tenant_id,
                  object_type="rq_job", object_id=job.id)
-    db.commit()
     flash("La reconstruction de l'index est lancée : les recherches continuent sur l'index actuel pendant ce temps.",
           "success")
     return redirect(url_for("ops.search_index"))

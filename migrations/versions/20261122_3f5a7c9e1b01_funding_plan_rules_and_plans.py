@@ -15,7 +15,7 @@ import datetime as dt
 
 from alembic import op
 import sqlalchemy as sa
-import marketplace.db
+import marketplace.core.db
 
 
 revision = '3f5a7c9e1b01'
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('valid_to', sa.Date(), nullable=True),
     sa.Column('source_url', sa.String(length=300), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('valid_to IS NULL OR valid_to >= valid_from', name=op.f('ck_funding_rules_validity_ordered')),
     sa.CheckConstraint('value_bp BETWEEN 0 AND 10000', name=op.f('ck_funding_rules_value_is_a_share')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_funding_rules')),
@@ -54,8 +54,8 @@ def upgrade() -> None:
     sa.Column('notes', sa.Text(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
     sa.Column('updated_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.CheckConstraint("ordering IN ('priority', 'order_entered', 'proportional')", name=op.f('ck_funding_plans_ordering_known')),
     sa.CheckConstraint('cost_ht_cents >= 0', name=op.f('ck_funding_plans_cost_positive')),
@@ -160,7 +160,7 @@ def _rules_table():
         sa.column("value_bp", sa.Integer), sa.column("applies_to", sa.JSON),
         sa.column("legal_reference", sa.String), sa.column("valid_from", sa.Date),
         sa.column("valid_to", sa.Date), sa.column("source_url", sa.String), sa.column("note", sa.Text),
-        sa.column("created_at", marketplace.db.UTCDateTime()),
+        sa.column("created_at", marketplace.core.db.UTCDateTime()),
     )
 
 

@@ -17,7 +17,7 @@ import datetime as dt
 
 from alembic import op
 import sqlalchemy as sa
-import marketplace.db
+import marketplace.core.db
 
 
 revision = '3f5a7c9e1b02'
@@ -30,7 +30,7 @@ def upgrade() -> None:
     eligibility_generation = op.create_table('eligibility_generation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('token', sa.String(length=32), nullable=False),
-    sa.Column('changed_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('id = 1', name=op.f('ck_eligibility_generation_single_row')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_eligibility_generation'))
     )
@@ -44,9 +44,9 @@ def upgrade() -> None:
     sa.Column('source_url', sa.String(length=500), nullable=False),
     sa.Column('licence', sa.String(length=120), nullable=False),
     sa.Column('owner_tenant_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('communes_updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('communes_updated_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['owner_tenant_id'], ['tenants.id'], name=op.f('fk_labels_owner_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_labels')),
     sa.UniqueConstraint('slug', name=op.f('uq_labels_slug'))
@@ -87,14 +87,14 @@ def upgrade() -> None:
     sa.Column('provenance', sa.String(length=500), nullable=False),
     sa.Column('licence', sa.String(length=120), nullable=False),
     sa.Column('curation_note', sa.Text(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('submitted_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('published_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('archived_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('archived_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('review_comment', sa.Text(), nullable=False),
-    sa.Column('reviewed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reviewed_by_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("state_family IS NULL OR funder_level = 'state'", name=op.f('ck_programmes_state_family_is_state')),
     sa.CheckConstraint("status NOT IN ('published', 'closed') OR published_at IS NOT NULL", name=op.f('ck_programmes_public_has_publication_date')),
@@ -135,10 +135,10 @@ def upgrade() -> None:
     sa.Column('prefiling_on', sa.Date(), nullable=True),
     sa.Column('closes_on', sa.Date(), nullable=True),
     sa.Column('url', sa.String(length=500), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint("status <> 'published' OR published_at IS NOT NULL", name=op.f('ck_programme_calls_published_has_date')),
     sa.CheckConstraint('opens_on IS NULL OR closes_on IS NULL OR opens_on <= closes_on', name=op.f('ck_programme_calls_dates_ordered')),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_programme_calls_programme_id_programmes'), ondelete='CASCADE'),
@@ -169,7 +169,7 @@ def upgrade() -> None:
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('snapshot', sa.JSON(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
-    sa.Column('at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('summary', sa.String(length=500), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_programme_versions_actor_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_programme_versions_programme_id_programmes'), ondelete='CASCADE'),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 21:47:01.135109+00:00
 """
 from alembic import op
 import sqlalchemy as sa
-import marketplace.db
+import marketplace.core.db
 
 
 revision = '40122542330e'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('ip', sa.String(length=45), nullable=False),
-    sa.Column('at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
@@ -51,8 +51,8 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=True),
     sa.Column('is_platform_admin', sa.Boolean(), nullable=False),
     sa.Column('is_disabled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('siren', sa.String(length=9), nullable=True),
     sa.Column('commune_insee', sa.String(length=5), nullable=True),
     sa.Column('epci_siren', sa.String(length=9), nullable=True),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("(kind = 'collectivite' AND ((commune_insee IS NOT NULL AND epci_siren IS NULL) OR (commune_insee IS NULL AND epci_siren IS NOT NULL))) OR (kind <> 'collectivite' AND commune_insee IS NULL AND epci_siren IS NULL)", name=op.f('ck_tenants_territory_matches_kind')),
     sa.CheckConstraint("kind <> 'startup' OR siren IS NOT NULL", name=op.f('ck_tenants_startup_has_siren')),
     sa.ForeignKeyConstraint(['commune_insee'], ['communes.insee'], name=op.f('fk_tenants_commune_insee_communes')),
@@ -117,7 +117,7 @@ def upgrade() -> None:
     sa.Column('object_type', sa.String(length=60), nullable=True),
     sa.Column('object_id', sa.String(length=60), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_events_actor_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_audit_events_tenant_id_tenants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
@@ -131,10 +131,10 @@ def upgrade() -> None:
     sa.Column('role', sa.Enum('admin', 'member', 'viewer', name='role', native_enum=False, length=40), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('invited_by_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('accepted_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['invited_by_id'], ['users.id'], name=op.f('fk_invitations_invited_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_invitations_tenant_id_tenants'), ondelete='CASCADE'),
@@ -149,7 +149,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.Enum('admin', 'member', 'viewer', name='role', native_enum=False, length=40), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_memberships_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users'), ondelete='CASCADE'),
@@ -166,9 +166,9 @@ def upgrade() -> None:
     sa.Column('job_title', sa.String(length=200), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('status', sa.Enum('pending', 'approved', 'rejected', name='claim_status', native_enum=False, length=40), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
-    sa.Column('decided_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision_comment', sa.Text(), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_territory_claims_decided_by_id_users'), ondelete='SET NULL'),
@@ -185,9 +185,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('prefix', sa.String(length=12), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['membership_id'], ['memberships.id'], name=op.f('fk_api_tokens_membership_id_memberships'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_api_tokens_tenant_id_tenants'), ondelete='CASCADE'),

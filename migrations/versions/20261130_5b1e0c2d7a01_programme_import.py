@@ -16,7 +16,7 @@ reports.
 """
 from alembic import op
 import sqlalchemy as sa
-import marketplace.db
+import marketplace.core.db
 
 
 revision = '5b1e0c2d7a01'
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('source', sa.String(length=120), nullable=False),
     sa.Column('licence', sa.String(length=120), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('rows', sa.Integer(), nullable=False),
     sa.Column('created_count', sa.Integer(), nullable=False),
     sa.Column('dates_count', sa.Integer(), nullable=False),
@@ -52,7 +52,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('source_id', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('pending_changes', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('source_content', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('pending_since', marketplace.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('pending_since', marketplace.core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint('uq_programmes_owner_source_id', ['owner_tenant_id', 'source_id'])
 
 

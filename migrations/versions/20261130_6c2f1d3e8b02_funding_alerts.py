@@ -12,7 +12,7 @@ All three are tenant-owned.
 """
 from alembic import op
 import sqlalchemy as sa
-import marketplace.db
+import marketplace.core.db
 
 
 revision = '6c2f1d3e8b02'
@@ -30,12 +30,12 @@ def upgrade() -> None:
     sa.Column('criteria', sa.JSON(), nullable=False),
     sa.Column('frequency', sa.Enum('daily', 'weekly', name='alert_frequency', native_enum=False, length=40), nullable=False),
     sa.Column('status', sa.Enum('pending', 'active', 'unsubscribed', name='alert_status', native_enum=False, length=40), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('confirmation_sent_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('unsubscribed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('since', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_digest_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('confirmation_sent_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unsubscribed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('since', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_digest_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_funding_alerts_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_funding_alerts_user_id_users'), ondelete='SET NULL'),
@@ -50,8 +50,8 @@ def upgrade() -> None:
     sa.Column('period', sa.String(length=10), nullable=False),
     sa.Column('item_count', sa.Integer(), nullable=False),
     sa.Column('entries', sa.JSON(), nullable=False),
-    sa.Column('created_at', marketplace.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('mailed_at', marketplace.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('mailed_at', marketplace.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('tenant_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['alert_id'], ['funding_alerts.id'], name=op.f('fk_funding_alert_digests_alert_id_funding_alerts'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_funding_alert_digests_tenant_id_tenants'), ondelete='CASCADE'),

@@ -1,6 +1,6 @@
 from marshmallow import fields, validate
 
-from marketplace.schemas import BaseSchema
+from marketplace.core.schemas import BaseSchema
 
 
 class CommuneQuerySchema(BaseSchema):

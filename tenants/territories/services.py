@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from marketplace.text import fold
+from marketplace.core.text import fold
 from tenants.territories.models import Commune, Departement, Epci, Region
 
 SNAPSHOT = Path(__file__).parent / "data" / "territoires.json.gz"

@@ -1,7 +1,7 @@
 """The annuaire's JSON API: published solutions for anyone, drafts written with a startup's token."""
 from __future__ import annotations
 
-from marketplace.db import bound_to_tenant
+from marketplace.core.db import bound_to_tenant
 from tenants import services
 from tests.factories import SOLUTION_DATA, make_member, make_reference, make_solution, make_startup
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Lead, ShortlistItem
-from marketplace.db import bound_to_tenant
+from marketplace.core.db import bound_to_tenant
 from tenants.models import Role
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
 
 
@@ -122,7 +122,7 @@ def test_the_shortlist_exports_to_csv_for_french_excel(client, db, people):
 # Leads -------------------------------------------------------------------------------------------
 
 def test_a_lead_is_recorded_mailed_and_seen_by_the_startup_only(client, db, people, redis):
-    from jobs import get_queue
+    from marketplace.mail.models import OutgoingMail
 
     solution = make_solution(db, people.startup, status="published", contact_email="ventes@lumio.test")
     rival_startup = make_startup(db, "Concurrente")
@@ -139,9 +139,8 @@ def test_a_lead_is_recorded_mailed_and_seen_by_the_startup_only(client, db, peop
     lead = db.scalars(select(Lead)).one()
     assert (lead.tenant_id, lead.startup_tenant_id, lead.buyer_user_id) == (people.city.id, people.startup.id,
                                                                            people.buyer.id)
-    mails = get_queue("mail", redis).jobs
-    assert len(mails) == 1 and mails[0].args[0] == "ventes@lumio.test"
-    assert message in mails[0].args[2] and people.buyer.email in mails[0].args[2]
+    [mail] = db.scalars(select(OutgoingMail)).all()
+    assert mail.to == "ventes@lumio.test" and message in mail.body and people.buyer.email in mail.body
     assert "Vous avez contacté" in client.get(f"/solutions/{solution.id}").get_data(as_text=True)
 
     sign_in(client, people.founder, people.startup_m)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from marketplace.catalog.models import Lead, ReferenceStatus, ShortlistItem, Solution, SolutionStatus
-from marketplace.db import all_tenants
+from marketplace.core.db import all_tenants
 from marketplace.demo import seed
 
 
@@ -20,7 +20,7 @@ def test_the_demo_seeds_published_verified_and_waiting_solutions_once(db, indexe
     verified = {r.territory_name for r in lumio.references if r.status is ReferenceStatus.verified}
     assert verified == {"CA Châteauroux Métropole", "Vitré"}
     assert lumio.pending_revision is not None and lumio.price_min_ht_cents == 4500
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         assert db.scalar(select(func.count()).select_from(ShortlistItem)) == 2
         assert db.scalar(select(func.count()).select_from(Lead)) == 1
     assert indexed == []  # the demo is indexed by a rebuild, not one job per row

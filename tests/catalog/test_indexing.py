@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import url_for
 
 from marketplace.catalog import indexing
-from marketplace.db import bound_to_tenant
+from marketplace.core.db import bound_to_tenant
 from search.documents import provider
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from marketplace.catalog import logos
 from marketplace.catalog.models import Solution
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.factories import SOLUTION_DATA, make_solution
 
 

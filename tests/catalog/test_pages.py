@@ -6,15 +6,15 @@ import re
 from sqlalchemy import select
 
 from marketplace.catalog.models import Solution, SolutionReference
-from marketplace.db import all_tenants
+from marketplace.core.db import all_tenants
 from marketplace.demo import seed
 from tenants.models import Membership, User
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 
 
 def as_member(client, db, email):
     user = db.scalar(select(User).where(User.email == email))
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         membership = db.scalar(select(Membership).where(Membership.user_id == user.id))
     sign_in(client, user, membership)
 

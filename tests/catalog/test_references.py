@@ -1,14 +1,17 @@
 """References: the territories that deployed a solution, verified by the city's own tenant."""
 from __future__ import annotations
 
+from marketplace.core.errors import NotFound
+from marketplace.catalog.models import CatalogEvent
 import pytest
 from sqlalchemy import select
 
 from marketplace.catalog import services as catalog
 from marketplace.catalog.models import ReferenceStatus, SolutionReference
-from tenants.models import AuditEvent, AuditEventType as E, Role
-from tests.conftest import sign_in
+from tenants.models import Role
+from tests.helpers import sign_in
 from tests.factories import make_epci, make_member, make_reference, make_solution, make_startup
+from marketplace.core.audit import AuditEvent
 
 
 def test_a_reference_becomes_verified_when_the_named_city_confirms_it(client, db, people, indexed):
@@ -26,7 +29,7 @@ def test_a_reference_becomes_verified_when_the_named_city_confirms_it(client, db
     db.refresh(reference)
     assert reference.status is ReferenceStatus.verified and reference.decided_by_id == people.buyer.id
     assert indexed == [("solution", solution.id)]  # the badge is searchable
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == E.reference_verified)).one()
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == CatalogEvent.reference_verified)).one()
     assert event.tenant_id == people.startup.id and event.data["city_tenant_id"] == people.city.id
 
     page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
@@ -66,7 +69,7 @@ def test_an_epci_confirms_the_references_naming_the_epci_not_its_communes(db, pe
     on_epci = make_reference(db, solution, siren="243600327")
     on_commune = make_reference(db, solution, insee="36044")
     assert catalog.references_naming(db, epci) == [on_epci]
-    with pytest.raises(catalog.NotFound):
+    with pytest.raises(NotFound):
         catalog.get_reference_for_city(db, epci, on_commune.id)
     catalog.decide_reference(db, make_member(db, epci)[0], epci, on_epci, True)
     assert on_epci.is_verified and solution.verified_count == 1 and solution.deployments == 2
@@ -106,9 +109,9 @@ def test_the_startup_names_a_territory_as_on_the_sign_up_page(client, db, people
     assert page.count('name="territory" value="Saint-Martin (') >= 2
     # The same territory twice is refused in French.
     again = client.post(url, data={"territory": "Châteauroux (36000) — 36044", "year": "2022"})
-    assert again.status_code == 400 and "figure déjà" in again.get_data(as_text=True)
+    assert again.status_code == 422 and "figure déjà" in again.get_data(as_text=True)
     future = client.post(url, data={"territory": "Gien", "year": "2099"})
-    assert future.status_code == 400 and "futur" in future.get_data(as_text=True)
+    assert future.status_code == 422 and "futur" in future.get_data(as_text=True)
     db.expire_all()
     codes = {r.territory_code for r in db.scalars(select(SolutionReference).where(
         SolutionReference.solution_id == solution.id))}

@@ -2,6 +2,7 @@
 new or changed, once per period, never the same version twice, stopped in one click."""
 from __future__ import annotations
 
+from marketplace.funding.models import FundingEvent
 import datetime as dt
 import email
 import email.policy
@@ -10,18 +11,17 @@ import re
 
 from sqlalchemy import func, select
 
-from jobs.alerts import send_digests
-from marketplace.db import all_tenants
-from marketplace.funding import alerts
+from marketplace.funding.mine.tasks import send_digests
+from marketplace.core.db import all_tenants
+from marketplace.funding.mine import alerts
 from marketplace.funding import services as funding
-from marketplace.funding.mine import Criteria
+from marketplace.funding.mine.services import Criteria
 from marketplace.funding.models import AlertStatus, FundingAlert, FundingAlertDigest
-from marketplace.funding.services import today
-from marketplace.mail import outbox
-from tenants.models import AuditEvent, AuditEventType as E
-from tests.conftest import run_jobs, sign_in
+from marketplace.core.clock import today
+from marketplace.mail.delivery import outbox
+from tests.helpers import run_jobs, sign_in
 from tests.factories import make_programme
-from tests.funding.test_programmes import people  # noqa: F401
+from marketplace.core.audit import AuditEvent
 
 LIGHTING = {"themes": ["eclairage-public"]}
 
@@ -102,7 +102,7 @@ def test_an_alert_is_created_from_a_search_and_confirmed_by_mail(client, db, peo
     assert anonymous.post(confirm).status_code == 200  # a second click changes nothing
     assert anonymous.get(confirm.replace("/confirmer/", "/confirmer/x")).status_code == 404
     events = db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "funding_alerts")).all()
-    assert events == [E.funding_alert_created, E.funding_alert_confirmed]
+    assert events == [FundingEvent.funding_alert_created, FundingEvent.funding_alert_confirmed]
 
 
 def test_an_alert_created_today_sends_tomorrows_digest_once_with_only_the_new_items(app, db, people, redis, settings):
@@ -136,7 +136,7 @@ def test_an_alert_created_today_sends_tomorrows_digest_once_with_only_the_new_it
     send_digests.enqueue((tomorrow + dt.timedelta(days=1)).isoformat(), connection=redis)
     run_jobs(redis)
     assert len(digests(settings)) == 1
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         assert db.scalar(select(func.count()).select_from(FundingAlertDigest)
                          .where(FundingAlertDigest.alert_id == pending.id)) == 0
 
@@ -165,9 +165,10 @@ def test_a_digest_whose_mail_was_lost_is_sent_by_the_next_run(app, db, people, r
     db.commit()
     tomorrow = today() + dt.timedelta(days=1)
     # The worker dies between the digest's commit and the mail's enqueue.
-    [outcome] = alerts.run_digests(db, on=tomorrow, enqueue_mail=None)
+    outcome = alerts.digest_alert_id(db, alert.id, on=tomorrow)
+    db.commit()
     assert outcome.items == 1 and digests(settings) == []
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         age(db, db.get(FundingAlertDigest, outcome.digest_id), by=dt.timedelta(hours=1))
     send_digests.enqueue(tomorrow.isoformat(), connection=redis)  # the same day's run again: no new digest, the owed mail
     run_jobs(redis)
@@ -289,10 +290,11 @@ def test_unsubscribing_drops_a_digest_still_owed_its_mail(app, db, people, redis
     age(db, alert, by=dt.timedelta(hours=1))
     make_programme(db, people.region, title="Éclairage des bourgs 2027", **LIGHTING)
     db.commit()
-    [outcome] = alerts.run_digests(db, on=today() + dt.timedelta(days=1), enqueue_mail=None)  # mail lost
+    outcome = alerts.digest_alert_id(db, alert.id, on=today() + dt.timedelta(days=1))  # mail lost
+    db.commit()
     alerts.unsubscribe(db, alert)
     db.commit()
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         age(db, db.get(FundingAlertDigest, outcome.digest_id), by=dt.timedelta(days=30))
     assert alerts.owed_mails(db) == []
     # Active again a month later: the stale digest is not sent.

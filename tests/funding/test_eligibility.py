@@ -2,6 +2,7 @@
 (exact, checked against the territory registry itself)."""
 from __future__ import annotations
 
+from marketplace.core.errors import ServiceError
 import csv
 import io
 
@@ -12,7 +13,8 @@ from marketplace.funding import eligibility, services as funding
 from marketplace.funding.models import Programme
 from tenants.territories.models import Commune, Epci
 from tests.factories import make_city, make_epci, make_label, make_programme
-from tests.funding.test_programmes import indexed  # noqa: F401  (indexing requests recorded, autouse)
+
+pytestmark = pytest.mark.usefixtures("indexed")
 
 ISSOUDUN, GIEN, CHATEAUROUX, VITRE, TOURS = "36088", "45155", "36044", "35360", "37261"
 
@@ -231,7 +233,7 @@ def test_a_programme_without_territory_is_open_to_no_one(db):
     programme = make_programme(db, status="draft", scope=())
     assert eligibility.eligible_communes_count(db, programme) == 0
     assert not eligibility.check_commune(db, programme, db.get(Commune, ISSOUDUN)).eligible
-    with pytest.raises(funding.ServiceError, match="périmètre"):
+    with pytest.raises(ServiceError, match="périmètre"):
         funding.submit(db, _user(db), programme)
     assert isinstance(programme, Programme)
 

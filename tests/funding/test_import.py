@@ -2,6 +2,8 @@
 for ANCT, a report line by line; the pages through real forms."""
 from __future__ import annotations
 
+from marketplace.core.errors import ServiceError
+from marketplace.funding.models import FundingEvent
 import csv
 import datetime as dt
 import html
@@ -15,10 +17,11 @@ from sqlalchemy import func, select
 from marketplace.funding import importer, services as funding
 from marketplace.funding.importer import ImportFileError
 from marketplace.funding.models import Programme, ProgrammeImport, ProgrammeStatus, ProgrammeVersion
-from tenants.models import AuditEvent, AuditEventType as E
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
-from tests.funding.test_programmes import indexed, people  # noqa: F401
+from marketplace.core.audit import AuditEvent
+
+pytestmark = pytest.mark.usefixtures("indexed")
 
 SAMPLE = Path(__file__).parent / "data" / "aides-territoires-sample-2022.csv"
 # What the sample gives: 274 rows; 71 rejected (69 whose funders do not say their level — ID77,
@@ -103,7 +106,7 @@ def test_the_aides_territoires_sample_creates_a_draft_per_valid_row_and_a_second
     assert line["outcome"] == "created" and line["line"] == 2
     summer = next(e for e in entries(run, "created") if any("Autre aide financière" in n for n in e["notes"]))
     assert "⚠ Valeurs de la source non reprises" in db.get(Programme, summer["programme_id"]).curation_note
-    assert db.scalar(select(AuditEvent).where(AuditEvent.event_type == E.programmes_imported,
+    assert db.scalar(select(AuditEvent).where(AuditEvent.event_type == FundingEvent.programmes_imported,
                                               AuditEvent.object_id == str(run.id))).data["created_count"] == SAMPLE_CREATED
     db.commit()
 
@@ -153,7 +156,7 @@ def test_a_changed_closing_date_alone_is_applied_at_once_versioned_and_reindexed
     assert programme.version == versions + 1
     assert programme.versions[0].summary == "Modification : date de clôture (import Aides-territoires, aides-v2.csv, ligne 2)"
     assert indexed == [("programme", programme.id)]
-    event = db.scalar(select(AuditEvent).where(AuditEvent.event_type == E.programme_updated)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.event_type == FundingEvent.programme_updated)
                       .order_by(AuditEvent.id.desc()))
     assert event.data["fields"] == ["closes_on"] and "aides-v2.csv" in event.data["origin"]
     # The same file again: nothing left to do.
@@ -210,7 +213,7 @@ def test_a_changed_description_is_held_the_public_page_keeps_the_old_text_until_
                                                     "accepté après relecture")
     assert ("programme", programme.id) in indexed
     assert new_text in text(client.get(f"/financements/{programme.id}"))
-    assert db.scalar(select(AuditEvent.data).where(AuditEvent.event_type == E.programme_changes_accepted))["fields"] \
+    assert db.scalar(select(AuditEvent.data).where(AuditEvent.event_type == FundingEvent.programme_changes_accepted))["fields"] \
         == ["summary", "description"]
     # Accepted: the same file is now what the source and the programme both say.
     assert entries(run_import(db, people, csv_bytes({**ROW, "Descriptif": new_text,
@@ -231,7 +234,7 @@ def test_a_discarded_change_is_not_held_again_and_hand_edits_survive_imports(db,
     importer.discard_pending(db, people.curator, programme)
     assert programme.pending_changes is None and programme.funders == ["Conseil régional d'Occitanie"]
     assert entries(run_import(db, people, csv_bytes(changed)))[0]["outcome"] == "unchanged"
-    with pytest.raises(funding.ServiceError, match="Aucune modification importée"):
+    with pytest.raises(ServiceError, match="Aucune modification importée"):
         importer.accept_pending(db, people.curator, programme)
     # An archived programme is not updated behind its funder's back.
     funding.archive(db, people.funder, programme)
@@ -315,7 +318,7 @@ def test_a_bad_file_is_refused_in_french_and_changes_nothing(db, people, filenam
 
 
 def test_only_active_operators_import(db, people):
-    with pytest.raises(funding.ServiceError, match="Seuls les financeurs"):
+    with pytest.raises(ServiceError, match="Seuls les financeurs"):
         importer.import_programmes(db, people.mayor, people.city, "aides.csv", csv_bytes(ROW))
 
 
@@ -417,7 +420,7 @@ def test_an_operator_uploads_through_the_form_with_csrf_and_reads_the_report(app
     bad = client.post("/operateur/financements/import",
                       data={"csrf_token": token, "file": (io.BytesIO(b"Nom;Lien\n"), "aides.csv")},
                       content_type="multipart/form-data")
-    assert bad.status_code == 400 and "Colonnes obligatoires absentes" in text(bad)
+    assert bad.status_code == 422 and "Colonnes obligatoires absentes" in text(bad)
     assert 'aria-invalid="true"' in text(bad)
     assert db.scalar(select(func.count()).select_from(ProgrammeImport)) == 1
 

@@ -9,11 +9,10 @@ import re
 from icalendar import Calendar
 
 from marketplace.funding import services as funding
-from marketplace.funding.services import today
+from marketplace.core.clock import today
 from search.service import rebuild
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.factories import make_city, make_member, make_programme, make_user
-from tests.funding.test_programmes import people  # noqa: F401
 from tenants.models import Role
 
 

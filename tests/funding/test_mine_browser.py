@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.test_browser import browser_page, demo_app, shot, sign_in_as  # noqa: F401  (fixtures)
+from tests.browser import shot, sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

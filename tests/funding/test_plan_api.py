@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from marketplace.db import all_tenants
+from marketplace.core.db import all_tenants
 from marketplace.funding.plan.models import FundingPlan
 
 URL = "/api/v1/funding-plans"
@@ -37,7 +37,7 @@ def test_the_issue_example_over_the_api_without_a_token(client, db):
     assert feder["kind_label"] == "Fonds européens (FEDER, FSE+, LEADER…)"
     assert "La ligne est ramenée à 0\u00a0€." in feder["reductions"][1]["explanation"]
     assert [r["code"] for r in body["rules"]] == ["ETAT_80", "AIDES_PUBLIQUES_100", "MO_20", "DETR_TAUX_MIN"]
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         assert db.scalar(select(func.count()).select_from(FundingPlan)) == 0  # compute only
 
 

@@ -1,6 +1,7 @@
 """Funding plan pages: the form, the result with its explanations and chart, roles, exports."""
 from __future__ import annotations
 
+from marketplace.funding.plan.models import PlanEvent
 import html
 import io
 import re
@@ -9,11 +10,12 @@ import openpyxl
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from marketplace.db import all_tenants
+from marketplace.core.db import all_tenants
 from marketplace.funding.plan.models import FundingPlan
-from tenants.models import AuditEvent, AuditEventType, Role
-from tests.conftest import sign_in
+from tenants.models import Role
+from tests.helpers import sign_in
 from tests.factories import make_city, make_member, make_startup
+from marketplace.core.audit import AuditEvent
 
 BASE = "/espace/plans-de-financement"
 
@@ -51,7 +53,7 @@ def city_member(db, client, role=Role.member, insee="36044"):
 
 def plans(db, city):
     db.expire_all()
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         return db.scalars(select(FundingPlan).where(FundingPlan.tenant_id == city.id).order_by(FundingPlan.id)).all()
 
 
@@ -94,8 +96,8 @@ def test_a_member_builds_the_issue_plan_and_sees_every_reduction_explained(clien
            "part du maître d'ouvrage 200 000 €.</desc>" in page
     assert "<title>DSIL 2026 : 500 000 € (50 %)</title>" in page
     assert "<title>Autofinancement : 200 000 € (20 %)</title>" in page
-    with all_tenants(db):
-        event = db.scalar(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.funding_plan_created))
+    with all_tenants(db, because="the test reads every tenant"):
+        event = db.scalar(select(AuditEvent).where(AuditEvent.event_type == PlanEvent.funding_plan_created))
     assert event.tenant_id == city.id and event.object_id == str(plan_id) and event.actor_id == user.id
 
 
@@ -180,12 +182,12 @@ def test_a_plan_is_edited_duplicated_and_deleted_after_confirmation(client, db):
     assert len(plans(db, city)) == 2  # a GET changes nothing
     assert client.post(f"{BASE}/{copy.id}/supprimer").status_code == 302
     assert [p.id for p in plans(db, city)] == [plan_id]
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         types = [e.event_type for e in db.scalars(select(AuditEvent).where(AuditEvent.tenant_id == city.id,
                                                                           AuditEvent.object_type == "funding_plans")
                                                   .order_by(AuditEvent.id))]
-    assert types == [AuditEventType.funding_plan_created, AuditEventType.funding_plan_updated,
-                     AuditEventType.funding_plan_duplicated, AuditEventType.funding_plan_deleted]
+    assert types == [PlanEvent.funding_plan_created, PlanEvent.funding_plan_updated,
+                     PlanEvent.funding_plan_duplicated, PlanEvent.funding_plan_deleted]
 
 
 def test_a_viewer_reads_and_exports_but_cannot_edit(app, client, db):

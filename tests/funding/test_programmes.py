@@ -2,6 +2,8 @@
 when, ownership, the daily closing job, the search providers, the plan's duck-typed face."""
 from __future__ import annotations
 
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.funding.models import FundingEvent
 import datetime as dt
 
 import pytest
@@ -10,44 +12,15 @@ from sqlalchemy import select
 from marketplace.funding import eligibility, services as funding
 from marketplace.funding.indexing import load_call, load_programme
 from marketplace.funding.models import CallStatus, Programme, ProgrammeStatus, ProgrammeVersion
-from tenants.models import AuditEvent, AuditEventType as E, Role
+from tenants.models import Role
 from tests.factories import PROGRAMME_DATA, make_city, make_label, make_member, make_operator, make_programme
+from marketplace.core.audit import AuditEvent
 
 
-@pytest.fixture(autouse=True)
-def indexed(monkeypatch):
-    requests: list[tuple[str, int]] = []
-    monkeypatch.setattr("marketplace.funding.services.index_later",
-                        lambda session, doc_type, object_id: requests.append((doc_type, object_id)))
-    return requests
+pytestmark = pytest.mark.usefixtures("indexed")
 
 
-class People:
-    """A Région funder, another funder, ANCT (a platform admin and a curator), a city."""
-
-    def __init__(self, db):
-        self.region = make_operator(db, "Région Centre-Val de Loire")
-        self.funder, self.funder_m = make_member(db, self.region, Role.member)
-        self.bank = make_operator(db, "Banque des Territoires")
-        self.banker, self.banker_m = make_member(db, self.bank, Role.member)
-        self.anct = make_operator(db, "ANCT")
-        self.admin, self.admin_m = make_member(db, self.anct, Role.admin, platform_admin=True)
-        self.curator, self.curator_m = make_member(db, self.anct, Role.member)
-        self.city = make_city(db, "36088")
-        self.mayor, self.mayor_m = make_member(db, self.city, Role.admin)
-
-    def viewer(self, db, user, membership):
-        return funding.viewer_for(db, user, membership)
-
-
-@pytest.fixture
-def people(db):
-    cast = People(db)
-    db.commit()
-    return cast
-
-
-def events(db, programme) -> list[E]:
+def events(db, programme) -> list[FundingEvent]:
     return list(db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "programmes",
                                                                AuditEvent.object_id == str(programme.id))
                            .order_by(AuditEvent.id)))
@@ -74,8 +47,8 @@ def test_a_programme_is_published_after_review_and_every_step_is_versioned_and_a
     funding.close(db, people.funder, programme)
     funding.archive(db, people.funder, programme)
     assert programme.status is ProgrammeStatus.archived
-    assert events(db, programme) == [E.programme_created, E.programme_scope_changed, E.programme_submitted,
-                                     E.programme_published, E.programme_closed, E.programme_archived]
+    assert events(db, programme) == [FundingEvent.programme_created, FundingEvent.programme_scope_changed, FundingEvent.programme_submitted,
+                                     FundingEvent.programme_published, FundingEvent.programme_closed, FundingEvent.programme_archived]
     versions = list(db.scalars(select(ProgrammeVersion).where(ProgrammeVersion.programme_id == programme.id)
                                .order_by(ProgrammeVersion.number)))
     assert [v.number for v in versions] == [1, 2, 3, 4, 5, 6] and programme.version == 6
@@ -88,26 +61,26 @@ def test_a_programme_is_published_after_review_and_every_step_is_versioned_and_a
 
 def test_illegal_transitions_are_refused_in_french(db, people):
     draft = make_programme(db, people.region, status="draft")
-    with pytest.raises(funding.ServiceError, match="n'attend pas de relecture"):
+    with pytest.raises(ServiceError, match="n'attend pas de relecture"):
         funding.publish(db, people.curator, draft)
-    with pytest.raises(funding.ServiceError, match="Seul un programme publié peut être clos"):
+    with pytest.raises(ServiceError, match="Seul un programme publié peut être clos"):
         funding.close(db, people.funder, draft)
     published = make_programme(db, people.region)
-    with pytest.raises(funding.ServiceError, match="Seul un brouillon"):
+    with pytest.raises(ServiceError, match="Seul un brouillon"):
         funding.submit(db, people.funder, published)
-    with pytest.raises(funding.ServiceError, match="Seul un programme archivé"):
+    with pytest.raises(ServiceError, match="Seul un programme archivé"):
         funding.restore(db, people.funder, published)
     # Only ANCT publishes, even its owner cannot.
     in_review = make_programme(db, people.region, status="in_review")
     funder = people.viewer(db, people.funder, people.funder_m)
-    with pytest.raises(funding.ServiceError, match="Seule l'équipe de l'ANCT"):
+    with pytest.raises(ServiceError, match="Seule l'équipe de l'ANCT"):
         funding.apply_action(db, people.funder, funder, in_review, "publish")
     assert in_review.status is ProgrammeStatus.in_review
 
 
 def test_sending_back_needs_a_comment_that_the_funder_reads(db, people):
     programme = make_programme(db, people.region, status="in_review")
-    with pytest.raises(funding.ServiceError) as refused:
+    with pytest.raises(ServiceError) as refused:
         funding.send_back(db, people.curator, programme, "  ")
     assert refused.value.field == "comment"
     funding.send_back(db, people.curator, programme, "Précisez le taux maximal.")
@@ -136,9 +109,9 @@ def test_another_funder_cannot_see_a_draft_nor_edit_a_programme(db, people):
     banker = people.viewer(db, people.banker, people.banker_m)
     mayor = people.viewer(db, people.mayor, people.mayor_m)
     for viewer in (banker, mayor, funding.Viewer.anonymous()):
-        with pytest.raises(funding.NotFound):
+        with pytest.raises(NotFound):
             funding.get_visible_programme(db, draft.id, viewer)
-        with pytest.raises(funding.NotFound):
+        with pytest.raises(NotFound):
             funding.get_editable_programme(db, published.id, viewer)
     assert funding.get_visible_programme(db, published.id, banker) is published
     # Its owner and ANCT do.
@@ -149,13 +122,13 @@ def test_another_funder_cannot_see_a_draft_nor_edit_a_programme(db, people):
 
 
 def test_only_operators_create_programmes(db, people):
-    with pytest.raises(funding.ServiceError, match="Seuls les financeurs"):
+    with pytest.raises(ServiceError, match="Seuls les financeurs"):
         funding.create_programme(db, people.mayor, people.city, PROGRAMME_DATA)
 
 
 def test_publication_needs_a_territory(db, people):
     programme = make_programme(db, people.region, status="draft", scope=())
-    with pytest.raises(funding.ServiceError, match="Définissez d'abord le périmètre"):
+    with pytest.raises(ServiceError, match="Définissez d'abord le périmètre"):
         funding.submit(db, people.funder, programme)
 
 
@@ -172,7 +145,7 @@ def test_the_daily_job_closes_past_deadline_programmes_but_not_permanent_ones(db
     assert ("programme", past.id) in indexed
     closing = past.versions[0]
     assert closing.actor_id is None and closing.summary.startswith("Clos automatiquement")
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == E.programme_closed,
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == FundingEvent.programme_closed,
                                                 AuditEvent.object_id == str(past.id))).one()
     assert event.actor_id is None and event.data["automatic"] is True
     # No longer offered; idempotent.
@@ -190,8 +163,8 @@ def test_the_job_closes_calls_past_their_date(db, people):
 
 
 def test_the_closing_job_runs_on_the_queue(db, people, app, redis):
-    from jobs.funding import close_expired_programmes
-    from tests.conftest import run_jobs
+    from marketplace.funding.tasks import close_expired_programmes
+    from tests.helpers import run_jobs
 
     programme = make_programme(db, people.region, recurrence="one_off", closes_on=dt.date(2030, 1, 31))
     programme.closes_on = dt.date(2020, 1, 31)  # time passed
@@ -202,17 +175,18 @@ def test_the_closing_job_runs_on_the_queue(db, people, app, redis):
     assert db.get(Programme, programme.id).status is ProgrammeStatus.closed
 
 
-def test_the_job_is_scheduled_by_the_cron():
-    from jobs.funding import CRON, close_expired_programmes
+def test_the_job_is_scheduled_by_the_cron(app):
+    from jobs import periodic_jobs
+    from marketplace.funding.tasks import close_expired_programmes
 
-    assert (close_expired_programmes, "20 0 * * *") in CRON
+    assert (close_expired_programmes.spec.func, "20 0 * * *") in [(spec.func, spec.cron) for spec in periodic_jobs()]
 
 
 def test_reopening_needs_a_future_closing_date(db, people):
     programme = make_programme(db, people.region, recurrence="one_off", closes_on=dt.date(2030, 1, 1))
     funding.close(db, people.funder, programme)
     programme.closes_on = dt.date(2020, 1, 1)
-    with pytest.raises(funding.ServiceError, match="repoussez-la"):
+    with pytest.raises(ServiceError, match="repoussez-la"):
         funding.reopen(db, people.funder, programme)
     programme.closes_on = dt.date(2031, 1, 1)
     funding.reopen(db, people.funder, programme)
@@ -222,7 +196,7 @@ def test_reopening_needs_a_future_closing_date(db, people):
 def test_calls_open_only_on_a_published_programme(db, people, indexed):
     draft = make_programme(db, people.region, status="draft")
     call = funding.create_call(db, people.funder, draft, {"title": "Appel à projets 2027", "closes_on": dt.date(2031, 6, 30)})
-    with pytest.raises(funding.ServiceError, match="Publiez d'abord le programme"):
+    with pytest.raises(ServiceError, match="Publiez d'abord le programme"):
         funding.apply_call_action(db, people.funder, call, "publish")
     published = make_programme(db, people.region)
     call = funding.create_call(db, people.funder, published, {"title": "AMI 2027", "kind": "ami",
@@ -230,7 +204,7 @@ def test_calls_open_only_on_a_published_programme(db, people, indexed):
     assert funding.apply_call_action(db, people.funder, call, "publish") == "Appel « AMI 2027 » ouvert."
     assert ("call", call.id) in indexed
     assert published.versions[0].summary == "Appel « AMI 2027 » ouvert"
-    with pytest.raises(funding.ServiceError, match="Un appel s'ouvre depuis un brouillon"):
+    with pytest.raises(ServiceError, match="Un appel s'ouvre depuis un brouillon"):
         funding.apply_call_action(db, people.funder, call, "publish")
 
 
@@ -326,10 +300,10 @@ def test_labels_upload_reports_unknown_codes_with_line_numbers(db, people):
     # A new upload replaces the list; a file with nothing recognised changes nothing.
     report = funding.upload_label_communes(db, people.curator, label, "36044\n")
     assert (report.added, report.removed) == (1, 3)
-    with pytest.raises(funding.ServiceError, match="Aucun code INSEE reconnu"):
+    with pytest.raises(ServiceError, match="Aucun code INSEE reconnu"):
         funding.upload_label_communes(db, people.curator, label, "insee\n00000\n")
     assert funding.label_commune_count(db, label) == 1
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == E.label_communes_uploaded)
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == FundingEvent.label_communes_uploaded)
                        .order_by(AuditEvent.id)).all()[0]
     assert event.actor_id == people.curator.id and event.data["unknown"] == ["99999"]
 
@@ -337,13 +311,13 @@ def test_labels_upload_reports_unknown_codes_with_line_numbers(db, people):
 def test_scope_values_are_resolved_by_code_or_name_with_french_errors(db, people):
     programme = make_programme(db, people.region, status="draft", scope=())
     funding.add_scope(db, people.funder, programme, include=True, level="departement", value="Indre")
-    with pytest.raises(funding.ServiceError, match="Déjà dans le périmètre : Indre"):
+    with pytest.raises(ServiceError, match="Déjà dans le périmètre : Indre"):
         funding.add_scope(db, people.funder, programme, include=False, level="departement", value="36")
-    with pytest.raises(funding.ServiceError, match="Codes INSEE inconnus : 99999"):
+    with pytest.raises(ServiceError, match="Codes INSEE inconnus : 99999"):
         funding.add_scope(db, people.funder, programme, include=True, level="commune", value="36044, 99999")
-    with pytest.raises(funding.ServiceError, match="communes portent ce nom, donnez le code INSEE"):
+    with pytest.raises(ServiceError, match="communes portent ce nom, donnez le code INSEE"):
         funding.add_scope(db, people.funder, programme, include=True, level="commune", value="Saint-Martin")
-    with pytest.raises(funding.ServiceError, match="Aucun label"):
+    with pytest.raises(ServiceError, match="Aucun label"):
         funding.add_scope(db, people.funder, programme, include=True, level="label", value="Inexistant")
     rows = funding.add_scope(db, people.funder, programme, include=True, level="commune", value="36044 45155")
     assert [r.code for r in rows] == ["36044", "45155"]

@@ -2,9 +2,12 @@
 French validation errors."""
 from __future__ import annotations
 
+import pytest
+
 from marketplace.funding import eligibility
 from tests.factories import make_epci, make_label, make_operator, make_programme
-from tests.funding.test_programmes import indexed  # noqa: F401  (indexing requests recorded, autouse)
+
+pytestmark = pytest.mark.usefixtures("indexed")
 
 
 def test_a_programme_is_public_json_with_its_coded_territory_and_exact_count(client, db):

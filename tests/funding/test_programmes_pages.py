@@ -2,16 +2,19 @@
 curation through real HTTP forms."""
 from __future__ import annotations
 
+import pytest
+
 import csv
 import io
 import re
 
 from marketplace.funding import eligibility
 from marketplace.funding.models import Programme, ProgrammeStatus
-from tests.conftest import sign_in
+from tests.helpers import sign_in
 from tests.factories import make_label, make_programme
+
+pytestmark = pytest.mark.usefixtures("indexed")
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
-from tests.funding.test_programmes import indexed, people  # noqa: F401
 
 
 def text(response) -> str:
@@ -118,7 +121,7 @@ def test_a_funder_writes_a_programme_through_the_forms_and_anct_publishes_it(cli
     scope_url = f"/operateur/financements/{programme.id}/perimetre"
     assert client.post(scope_url, data={"mode": "include", "level": "region", "value": "Centre-Val de Loire"}).status_code == 302
     bad = client.post(scope_url, data={"mode": "exclude", "level": "departement", "value": "Atlantide"})
-    assert bad.status_code == 400 and "Aucun département ne correspond à « Atlantide »" in text(bad)
+    assert bad.status_code == 422 and "Aucun département ne correspond à « Atlantide »" in text(bad)
     assert client.post(scope_url, data={"mode": "exclude", "level": "departement", "value": "37"}).status_code == 302
     page = text(client.get(scope_url + "?commune=Tours+(37000)+—+37261"))
     assert "Tours (37261) n&#39;est pas éligible" in page and "exclue du périmètre : Indre-et-Loire" in page

@@ -1,6 +1,7 @@
 """Background jobs: enqueue after commit, retries, the operators' page, and a real worker process."""
 from __future__ import annotations
 
+from marketplace.ops.services import OpsEvent
 import html
 import os
 import subprocess
@@ -13,12 +14,13 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from jobs import get_queue
-from jobs.housekeeping import ping
-from marketplace.mail import outbox
-from tenants.models import AuditEvent, AuditEventType, Role
-from tests.conftest import run_jobs, sign_in
+from marketplace.ops.tasks import ping
+from marketplace.mail.delivery import outbox
+from tenants.models import Role
+from tests.helpers import run_jobs, sign_in
 from tests.factories import make_city, make_member, make_operator
 from tests.jobs.sample_jobs import always_fails, flaky
+from marketplace.core.audit import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +40,7 @@ def test_after_commit_enqueues_only_once_the_transaction_commits(app, db, redis)
         db.commit()
         assert queue.count == 1
         [job] = queue.get_jobs()
-        assert job.args == ("bonjour",) and job.description == "jobs.housekeeping.ping"
+        assert job.args == ("bonjour",) and job.description == "marketplace.ops.tasks.ping"
 
 
 def test_nothing_is_enqueued_after_a_rollback(app, db, redis):
@@ -123,7 +125,7 @@ def test_a_failed_job_shows_on_the_operators_page_and_can_be_requeued(app, db, r
     mail_queue = get_queue("mail", redis)
     assert job.id in mail_queue.job_ids
     assert Job.fetch(job.id, connection=redis).get_status() == "queued"
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.job_retried)).one()
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == OpsEvent.job_retried)).one()
     assert (event.actor_id, event.tenant_id, event.object_id) == (agent.id, operator.id, job.id)
     # Retrying a job that is no longer failed is a 404.
     assert client.post(f"/operateur/taches/{job.id}/relancer").status_code == 404
@@ -134,7 +136,7 @@ def test_the_operators_test_button_enqueues_a_ping(app, redis, operator_client):
     response = client.post("/operateur/taches/tester")
     assert response.status_code == 302
     [job] = get_queue("default", redis).get_jobs()
-    assert job.description == "jobs.housekeeping.ping"
+    assert job.description == "marketplace.ops.tasks.ping"
     run_jobs(redis)
     assert Job.fetch(job.id, connection=redis).return_value() == "Le worker répond."
 
@@ -158,7 +160,7 @@ def test_the_jobs_page_answers_404_to_a_non_operator(app, client, db, redis):
 @pytest.mark.slow
 def test_a_real_worker_process_delivers_the_invitation_mail(tmp_path, fresh_database_url, redis, redis_url):
     from marketplace.app import create_app
-    from marketplace.settings import load_settings
+    from marketplace.core.settings import load_settings
 
     settings = load_settings(passerelle_home=tmp_path / "instance", secret_key="cle-du-test-worker",
                              redis_url=redis_url, database_url=fresh_database_url,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.search.test_search import CORPUS, build
+from tests.search.corpus import CORPUS, build
 
 
 @pytest.fixture

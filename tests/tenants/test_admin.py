@@ -1,9 +1,11 @@
 """Platform admins manage organisations; nobody else sees those pages."""
+from tenants.models import TenantEvent
 from sqlalchemy import select
 
-from tenants.models import AuditEvent, AuditEventType, Role, TenantStatus
-from tests.conftest import sign_in
+from tenants.models import Role, TenantStatus
+from tests.helpers import sign_in
 from tests.factories import make_city, make_member, make_operator, make_startup, make_user
+from marketplace.core.audit import AuditEvent
 
 
 def _admin(db):
@@ -34,12 +36,12 @@ def test_suspending_needs_a_reason_and_locks_the_members_out(client, db):
     sign_in(client, user, membership)
     assert "Motif" in client.get(f"/operateur/organisations/{city.id}/suspendre").get_data(as_text=True)
     refused = client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": " "})
-    assert refused.status_code == 400 and "Indiquez le motif" in refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "Indiquez le motif" in refused.get_data(as_text=True)
     assert city.status is TenantStatus.active
     client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": "Demande de la collectivité"})
     db.refresh(city)
     assert city.status is TenantStatus.suspended
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.tenant_suspended)).one()
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == TenantEvent.tenant_suspended)).one()
     assert event.actor_id == user.id and event.data["reason"] == "Demande de la collectivité"
 
     other = client.application.test_client()

@@ -1,15 +1,17 @@
 """Sign-in, sign-out, CSRF, password reset and registration, as a person uses them."""
 from __future__ import annotations
 
+from tenants.models import TenantEvent
 import html
 import re
 
 from sqlalchemy import func, select
 
-from marketplace.mail import outbox
-from tenants.models import AuditEvent, AuditEventType, LoginAttempt, Membership, Role, Tenant, TenantKind, User
-from tests.conftest import run_jobs
+from marketplace.mail.delivery import outbox
+from tenants.models import LoginAttempt, Membership, Role, Tenant, TenantKind, User
+from tests.helpers import run_jobs
 from tests.factories import PASSWORD, make_city, make_member, make_user
+from marketplace.core.audit import AuditEvent
 
 WRONG = "Adresse électronique ou mot de passe incorrect."
 NEW_PASSWORD = "un-nouveau-mot-de-passe-7"
@@ -176,7 +178,7 @@ def test_password_reset_by_mail_link(app, client, db, redis, settings):
     assert response.status_code == 400
     assert "Les deux mots de passe ne correspondent pas." in text(response)
     response = client.post(link, data={"password": "court1", "password_confirm": "court1"})
-    assert response.status_code == 400 and "au moins 12 caractères" in text(response)
+    assert response.status_code == 422 and "au moins 12 caractères" in text(response)
     response = client.post(link, data={"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/connexion"
 
@@ -190,7 +192,7 @@ def test_password_reset_by_mail_link(app, client, db, redis, settings):
     assert post_sign_in(client, "agathe@exemple.test", NEW_PASSWORD).status_code == 302
     events = db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_id == str(user.id),
                                                             AuditEvent.object_type == "users")).all()
-    assert AuditEventType.password_reset_requested in events and AuditEventType.password_changed in events
+    assert TenantEvent.password_reset_requested in events and TenantEvent.password_changed in events
 
 
 def test_password_reset_for_an_unknown_address_answers_the_same_and_sends_nothing(client, db, redis, settings):
@@ -227,7 +229,7 @@ def test_a_password_reset_signs_out_the_other_sessions(app, client, db, redis, s
 def test_the_reset_mail_is_not_queued_when_the_transaction_fails(app, client, db, redis, settings, monkeypatch):
     make_user(db, "agathe@exemple.test")
     db.commit()
-    from marketplace.db import TenantSession
+    from marketplace.core.db import TenantSession
 
     def broken_commit(self):
         raise RuntimeError("la base est tombée au moment du COMMIT")
@@ -281,9 +283,9 @@ def test_registration_refuses_an_address_already_taken_and_a_weak_password(clien
     db.commit()
     tenants_before = db.scalar(select(func.count()).select_from(Tenant))
     response = register_startup(client, email="LEA@startup.test")
-    assert response.status_code == 400 and "Un compte existe déjà avec cette adresse." in text(response)
+    assert response.status_code == 422 and "Un compte existe déjà avec cette adresse." in text(response)
     response = register_startup(client, email="autre@startup.test", password="motdepasselong")
-    assert response.status_code == 400 and "mêler lettres et chiffres" in text(response)
+    assert response.status_code == 422 and "mêler lettres et chiffres" in text(response)
     response = register_startup(client, email="pas-une-adresse")
     assert response.status_code == 400 and "Adresse électronique invalide." in text(response)
     assert db.scalar(select(func.count()).select_from(Tenant)) == tenants_before
@@ -301,12 +303,12 @@ def test_the_audit_log_records_sign_ins_failures_and_sign_outs(client, db):
     events = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     kinds = [(e.event_type, e.actor_id) for e in events if e.event_type.value.startswith("user.")]
     assert kinds[-4:] == [
-        (AuditEventType.user_sign_in_failed, user.id),
-        (AuditEventType.user_sign_in_failed, None),
-        (AuditEventType.user_signed_in, user.id),
-        (AuditEventType.user_signed_out, user.id),
+        (TenantEvent.user_sign_in_failed, user.id),
+        (TenantEvent.user_sign_in_failed, None),
+        (TenantEvent.user_signed_in, user.id),
+        (TenantEvent.user_signed_out, user.id),
     ]
-    signed_in = [e for e in events if e.event_type is AuditEventType.user_signed_in][-1]
+    signed_in = [e for e in events if e.event_type is TenantEvent.user_signed_in][-1]
     assert signed_in.data["ip"] == "127.0.0.1" and signed_in.tenant_id is None
     assert db.get(User, user.id).last_login_at is not None
 

@@ -1,16 +1,15 @@
 """'Je représente Châteauroux': territory claims, from the registration form to the operator's decision."""
 from __future__ import annotations
 
+from tenants.models import TenantEvent
 import html
 import re
 
 from sqlalchemy import func, select
 
-from marketplace.db import all_tenants
-from marketplace.mail import outbox
+from marketplace.core.db import all_tenants
+from marketplace.mail.delivery import outbox
 from tenants.models import (
-    AuditEvent,
-    AuditEventType,
     ClaimStatus,
     Membership,
     Role,
@@ -19,8 +18,9 @@ from tenants.models import (
     TerritoryClaim,
     User,
 )
-from tests.conftest import run_jobs, sign_in
+from tests.helpers import run_jobs, sign_in
 from tests.factories import PASSWORD, make_city, make_member, make_operator
+from marketplace.core.audit import AuditEvent
 
 CHATEAUROUX = "Châteauroux (36000) — 36044"
 TAKEN = "Ce territoire a déjà un espace sur Passerelle (ou une demande en cours)."
@@ -39,13 +39,13 @@ def claim(client, email="claire@chateauroux.test", territory=CHATEAUROUX, **over
 
 
 def claims_for(db, **where):
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         return db.scalars(select(TerritoryClaim).filter_by(**where).order_by(TerritoryClaim.id)).all()
 
 
 def tenant_of(db, claim_row) -> Tenant:
     db.expire_all()
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         return db.get(Tenant, claim_row.tenant_id)
 
 
@@ -69,11 +69,11 @@ def test_claiming_chateauroux_opens_a_pending_space_with_a_claim(client, db):
     assert row.message == "Je suis joignable au standard de la mairie."
     user = db.scalar(select(User).where(User.email == "claire@chateauroux.test"))
     assert row.user_id == user.id
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         membership = db.scalar(select(Membership).where(Membership.user_id == user.id))
     assert membership.tenant_id == tenant.id and membership.role is Role.admin
-    with all_tenants(db):
-        submitted = db.scalar(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.claim_submitted))
+    with all_tenants(db, because="the test reads every tenant"):
+        submitted = db.scalar(select(AuditEvent).where(AuditEvent.event_type == TenantEvent.claim_submitted))
     assert submitted.tenant_id == tenant.id and submitted.data["territory"] == "36044"
 
 
@@ -91,7 +91,7 @@ def test_a_second_person_claiming_the_same_commune_is_told_in_french(app, client
     claim(client)
     other = app.test_client()
     response = claim(other, email="bastien@chateauroux.test", full_name="Bastien Roy")
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = text(response)
     assert 'id="erreur-territory"' in page and TAKEN in page
     # Nothing half-made: no account for the second person, one claim only.
@@ -104,7 +104,7 @@ def test_a_commune_already_open_cannot_be_claimed(client, db):
     make_city(db, "36044")
     db.commit()
     response = claim(client)
-    assert response.status_code == 400 and TAKEN in text(response)
+    assert response.status_code == 422 and TAKEN in text(response)
 
 
 def test_the_commune_can_be_typed_by_its_unambiguous_name(client, db):
@@ -176,7 +176,7 @@ def test_an_operator_approves_and_the_claimant_is_told_by_mail(app, client, db, 
     assert client.get("/espace/membres").status_code == 200
     # A decided claim cannot be decided again.
     response = operator.post(f"/operateur/demandes/{row.id}", data={"decision": "reject", "comment": "Non."})
-    assert response.status_code == 400 and "Cette demande a déjà été traitée." in text(response)
+    assert response.status_code == 422 and "Cette demande a déjà été traitée." in text(response)
     assert tenant_of(db, row).status is TenantStatus.active
 
 
@@ -185,7 +185,7 @@ def test_rejecting_without_a_comment_is_refused(app, client, db, redis, settings
     [row] = claims_for(db)
     operator, _ = operator_client(app, db)
     response = operator.post(f"/operateur/demandes/{row.id}", data={"decision": "reject", "comment": "  "})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Expliquez le refus : le demandeur le lira." in text(response)
     assert tenant_of(db, row).status is TenantStatus.pending
     run_jobs(redis)

@@ -1,17 +1,19 @@
 """Tenant isolation: another tenant's object answers 404 on every route, and the guard's holes are closed."""
 from __future__ import annotations
 
+from marketplace.core.audit import PlatformEvent
 import re
 
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from marketplace.db import Base, TenantIsolationError, TenantOwned, all_tenants, bound_to_tenant
+from marketplace.core.db import Base, TenantIsolationError, TenantOwned, all_tenants, bound_to_tenant
 from marketplace.models import metadata
 from tenants import services
-from tenants.models import ApiToken, AuditEvent, AuditEventType, Invitation, Membership, Role, TerritoryClaim
-from tests.conftest import sign_in
+from tenants.models import ApiToken, Invitation, Membership, Role, TerritoryClaim
+from tests.helpers import sign_in
 from tests.factories import make_city, make_epci, make_member, make_startup, make_user
+from marketplace.core.audit import AuditEvent
 
 
 # Every URL parameter that names an object must be listed here: either with a factory that makes
@@ -114,8 +116,8 @@ def _other_label(db, other):
 
 
 def _other_alert(db, other):
-    from marketplace.funding import alerts
-    from marketplace.funding.mine import Criteria
+    from marketplace.funding.mine import alerts
+    from marketplace.funding.mine.services import Criteria
 
     user, _ = make_member(db, other, Role.member)
     with bound_to_tenant(db, other.id):
@@ -202,7 +204,7 @@ def test_another_tenants_object_answers_404_on_every_route(app, client, db):
             checked += 1
     assert checked >= 6
     # Nothing changed in the other tenant.
-    with all_tenants(db):
+    with all_tenants(db, because="the test reads every tenant"):
         assert db.scalar(select(Membership).where(Membership.tenant_id == other.id)) is not None
 
 
@@ -278,12 +280,12 @@ def test_cross_tenant_reads_are_explicit_and_audited(db, two_tenants):
         make_claim_user = make_user(db)
         from tenants.territories.models import Commune
 
-        with all_tenants(db):
+        with all_tenants(db, because="the test reads every tenant"):
             services.claim_territory(db, make_claim_user, commune=db.get(Commune, "45155"), job_title="DGS")
         assert db.scalars(select(TerritoryClaim)).all() == []
         claims = services.pending_claims(db, operator_user)
         assert len(claims) >= 1
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == AuditEventType.cross_tenant_read)).all()[-1]
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == PlatformEvent.cross_tenant_read)).all()[-1]
     assert event.actor_id == operator_user.id and event.data["reason"]
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketplace.funding.plan.engine import Category, PlanResult, euros, pct, percent
+from marketplace.core.money import euros, pct, percent
+from marketplace.funding.plan.engine import Category, PlanResult
 
 WIDTH = 760
 LABEL_WIDTH = 270

@@ -39,10 +39,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, Iterable
 
-BP = 10_000  # basis points in 100 %
+from marketplace.core.money import BP, euros, pct, percent, rate
+
 
 
 class PlanInputError(ValueError):
@@ -424,33 +425,6 @@ class PlanResult:
                        "explanation": c.explanation} for c in self.checks],
             "warnings": list(self.warnings),
         }
-
-
-# Formatting (French typography; shared by the pages and the exports) -------------------------------
-
-def euros(cents: int) -> str:
-    """123456789 → '1 234 567,89 €' (narrow no-break spaces; whole euros without decimals)."""
-    sign = "-" if cents < 0 else ""
-    whole, rest = divmod(abs(cents), 100)
-    text = f"{whole:,}".replace(",", "\u202f")
-    return f"{sign}{text},{rest:02d}\u00a0€" if rest else f"{sign}{text}\u00a0€"
-
-
-def rate(bp: int) -> str:
-    """4000 → '40 %', 3333 → '33,33 %'."""
-    return pct(Decimal(bp) / 100)
-
-
-def pct(value: Decimal) -> str:
-    text = f"{value.quantize(Decimal('0.01'), ROUND_DOWN):f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + "\u00a0%"
-
-
-def percent(part: int, whole: int) -> Decimal:
-    """part / whole in percent, two decimals, rounded down (0 when whole is 0)."""
-    if whole <= 0:
-        return Decimal(0)
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_DOWN)
 
 
 def of(amount_cents: int, bp: int) -> int:

@@ -16,13 +16,10 @@ import io
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from marketplace.funding.plan.engine import PlanResult, euros, pct, percent
+from marketplace.core.money import euros, euros_decimal, pct, percent
+from marketplace.funding.plan.engine import PlanResult
 
 EURO_FORMAT = '#,##0.00\\ "€"'
-
-
-def _euros(cents: int) -> Decimal:
-    return Decimal(cents) / 100
 
 
 def _rate_of_eligible(result: PlanResult, cents: int) -> str:
@@ -43,8 +40,8 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     sheet.append([title])
     sheet["A1"].font = Font(bold=True, size=14)
     sheet.append([organisation])
-    facts = [("Coût du projet HT", _euros(result.cost_ht_cents)),
-             ("Dépense éligible HT", _euros(result.eligible_cost_ht_cents)),
+    facts = [("Coût du projet HT", euros_decimal(result.cost_ht_cents)),
+             ("Dépense éligible HT", euros_decimal(result.eligible_cost_ht_cents)),
              ("Règles en vigueur au", result.on),
              ("Ligne qui cède la première", result.ordering.label)]
     for label, value in facts:
@@ -63,8 +60,8 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     for cell in sheet[header_row]:
         cell.font = bold
     for r in result.lines:
-        sheet.append([r.label, r.line.kind_label, r.line.priority, _euros(r.requested_cents), _euros(r.granted_cents),
-                      percent(r.granted_cents, result.eligible_cost_ht_cents) / 100, _euros(r.removed_cents),
+        sheet.append([r.label, r.line.kind_label, r.line.priority, euros_decimal(r.requested_cents), euros_decimal(r.granted_cents),
+                      percent(r.granted_cents, result.eligible_cost_ht_cents) / 100, euros_decimal(r.removed_cents),
                       "\n".join(red.explanation for red in r.reductions)])
         row = sheet.max_row
         for col in (4, 5, 7):
@@ -80,7 +77,7 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
               ("Dont autofinancement", result.own_funds_cents),
               ("Total des financements publics (CGCT L1111-10)", result.public_total_cents)]
     for label, cents in totals:
-        sheet.append([label, None, None, None, _euros(cents)])
+        sheet.append([label, None, None, None, euros_decimal(cents)])
         sheet.cell(sheet.max_row, 1).font = bold
         sheet.cell(sheet.max_row, 5).number_format = EURO_FORMAT
     sheet.append(["Part du maître d'ouvrage dans les financements publics", None, None, None,
@@ -95,7 +92,7 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     for cell in explained[1]:
         cell.font = bold
     for r, red in result.reductions:
-        explained.append([r.label, red.label, red.reference, _euros(red.amount_cents), red.explanation])
+        explained.append([r.label, red.label, red.reference, euros_decimal(red.amount_cents), red.explanation])
         explained.cell(explained.max_row, 4).number_format = EURO_FORMAT
         explained.cell(explained.max_row, 5).alignment = Alignment(wrap_text=True, vertical="top")
     for col, width in zip("ABCDE", (36, 40, 36, 18, 100)):
@@ -106,8 +103,8 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     for cell in rules[1]:
         cell.font = bold
     for check in result.checks:
-        rules.append([check.label, check.reference, None if check.limit_cents is None else _euros(check.limit_cents),
-                      _euros(check.total_before_cents), _euros(check.removed_cents), check.explanation])
+        rules.append([check.label, check.reference, None if check.limit_cents is None else euros_decimal(check.limit_cents),
+                      euros_decimal(check.total_before_cents), euros_decimal(check.removed_cents), check.explanation])
         for col in (3, 4, 5):
             rules.cell(rules.max_row, col).number_format = EURO_FORMAT
         rules.cell(rules.max_row, 6).alignment = Alignment(wrap_text=True, vertical="top")

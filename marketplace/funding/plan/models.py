@@ -12,14 +12,27 @@ plan, and a plan duplicates in one row copy.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, TenantOwned, utcnow
+from marketplace.core.audit import event_types
+from marketplace.core.clock import utcnow
+from marketplace.core.db import Base, TenantOwned, enum_column
 from marketplace.funding.plan.engine import Ordering, PlanInput, PlanLine, Rule, RuleKind
-from tenants.models import User, _enum
+from tenants.models import User
+
+
+@event_types
+class PlanEvent(enum.StrEnum):
+    """A collectivité's funding plans."""
+
+    funding_plan_created = "funding_plan.created"
+    funding_plan_updated = "funding_plan.updated"
+    funding_plan_duplicated = "funding_plan.duplicated"
+    funding_plan_deleted = "funding_plan.deleted"
 
 
 class FundingRule(Base):
@@ -34,7 +47,7 @@ class FundingRule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40))
     label: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[RuleKind] = mapped_column(_enum(RuleKind, "funding_rule_kind"))
+    kind: Mapped[RuleKind] = mapped_column(enum_column(RuleKind, "funding_rule_kind"))
     value_bp: Mapped[int]  # basis points: 8000 = 80 %
     # Plan categories ("eu_grant") and State families ("DETR") the rule covers.
     applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -6,28 +6,15 @@ cents and basis points.
 """
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
-
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from marketplace.funding.plan.engine import BP, Category, Ordering, StateFamily
-from marketplace.schemas import BaseSchema
+from marketplace.core import money
+from marketplace.core.schemas import BaseSchema, Euros, Percent
+from marketplace.core.schemas import basis_points as _bp
+from marketplace.core.schemas import cents as _cents
+from marketplace.funding.plan.engine import Category, Ordering, StateFamily
 
-MAX_CENTS = 10**12  # ten billion euros: a plan above is a typo
 MAX_LINES = 30
-
-_TEXT_REQUIRED = {"required": "Ce champ est obligatoire."}
-
-
-def _cents(**kw):
-    return fields.Integer(validate=validate.Range(0, MAX_CENTS, error="Montant en centimes entre 0 et 10^12."),
-                          strict=True, **kw)
-
-
-def _bp(**kw):
-    return fields.Integer(validate=validate.Range(0, BP, error="Taux en points de base, entre 0 et 10 000 (100 %)."),
-                          strict=True, **kw)
 
 
 def _check_line(data: dict) -> None:
@@ -165,42 +152,6 @@ class PlanResultSchema(BaseSchema):
 
 # The HTML form ------------------------------------------------------------------------------------
 
-class Euros(fields.Field):
-    """'1 200 000,50 €' → 120000050 cents. Money is never a float."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        text = re.sub(r"[\s\u202f\u00a0€]", "", str(value)).replace(",", ".")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError("Montant attendu, en euros (ex. : 1 200 000,50).") from None
-        if not amount.is_finite() or amount < 0:
-            raise ValidationError("Le montant ne peut pas être négatif.")
-        cents = amount * 100
-        if cents != cents.to_integral_value():
-            raise ValidationError("Deux décimales au plus.")
-        if cents > MAX_CENTS:
-            raise ValidationError("Montant trop élevé.")
-        return int(cents)
-
-
-class Percent(fields.Field):
-    """'40', '33,33 %' → basis points (4000, 3333)."""
-
-    def _deserialize(self, value, attr, data, **kw):
-        text = re.sub(r"[\s\u202f\u00a0%]", "", str(value)).replace(",", ".")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            raise ValidationError("Pourcentage attendu (ex. : 40 ou 33,33).") from None
-        if not number.is_finite() or not 0 <= number <= 100:
-            raise ValidationError("Un taux est compris entre 0 et 100 %.")
-        bp = number * 100
-        if bp != bp.to_integral_value():
-            raise ValidationError("Deux décimales au plus.")
-        return int(bp)
-
-
 def kind_options() -> list[tuple[str, str]]:
     """The form's one select for category and State family ('state_grant:DETR')."""
     options = [(f"{Category.state_grant.value}:{f.value}", f"État — {f.label}") for f in StateFamily]
@@ -266,23 +217,9 @@ class LineFormSchema(BaseSchema):
 LINE_FORM_FIELDS = ("label", "kind", "rate", "amount", "rate_max", "ceiling", "priority", "programme_id")
 
 
-def form_rate(bp: int | None) -> str:
-    if bp is None:
-        return ""
-    whole, rest = divmod(bp, 100)
-    return f"{whole},{rest:02d}".rstrip("0").rstrip(",") if rest else str(whole)
-
-
-def form_euros(cents: int | None) -> str:
-    if cents is None:
-        return ""
-    whole, rest = divmod(cents, 100)
-    return f"{whole},{rest:02d}" if rest else str(whole)
-
-
 def line_to_form(line: dict) -> dict[str, str]:
     return {"label": line.get("label") or "", "kind": kind_value(line),
-            "rate": form_rate(line.get("requested_rate_bp")), "amount": form_euros(line.get("requested_amount_cents")),
-            "rate_max": form_rate(line.get("rate_max_bp")), "ceiling": form_euros(line.get("ceiling_cents")),
+            "rate": money.rate_input(line.get("requested_rate_bp")), "amount": money.euros_input(line.get("requested_amount_cents")),
+            "rate_max": money.rate_input(line.get("rate_max_bp")), "ceiling": money.euros_input(line.get("ceiling_cents")),
             "priority": "" if line.get("priority") is None else str(line["priority"]),
             "programme_id": "" if line.get("programme_id") is None else str(line["programme_id"])}

@@ -14,21 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.db import TenantSession, utcnow
+from marketplace.core import audit
+from marketplace.core.db import TenantSession
 from marketplace.funding.plan import engine
 from marketplace.funding.plan.engine import Ordering, PlanInput, PlanLine, PlanResult, Rule
-from marketplace.funding.plan.models import FundingPlan, FundingRule
-from tenants.models import AuditEventType as E, Tenant, TenantKind, User
-from tenants.services import NotFound, ServiceError
-
-__all__ = ["NotFound", "ServiceError"]
-
-
-def today() -> dt.date:
-    # A French legal date: the day in Paris, not in UTC.
-    return dt.datetime.now(zoneinfo.ZoneInfo("Europe/Paris")).date()
-
+from marketplace.funding.plan.models import PlanEvent as E, FundingPlan, FundingRule
+from tenants.models import Tenant, TenantKind, User
+from marketplace.core.clock import today, utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
 # Rules ----------------------------------------------------------------------------------------------
 

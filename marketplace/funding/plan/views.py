@@ -1,6 +1,6 @@
 """Pages of the funding plans, in a collectivité's workspace.
 
-Thin views: parse (schemas) → check access → service → commit → render. Viewers read plans and
+Thin views: parse (schemas) → check access → service → render (the edge commits). Viewers read plans and
 download the exports; members and admins create, edit, duplicate and delete. Another tenant's
 plan answers 404 (``services.get_plan``), whatever the method.
 
@@ -13,14 +13,16 @@ from __future__ import annotations
 import io
 import re
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from marketplace.forms import FormResult, _first_message
+from marketplace.core.clock import today
+from marketplace.core import money
+from marketplace.core.money import euros, pct, percent, rate
 from marketplace.funding.plan import services
 from marketplace.funding.plan.chart import bar_chart
-from marketplace.funding.plan.engine import Ordering, euros, pct, percent, rate
+from marketplace.funding.plan.engine import Ordering
 from marketplace.funding.plan.exports import to_pdf, to_xlsx
 from marketplace.funding.plan.schemas import (
     LINE_FORM_FIELDS,
@@ -28,14 +30,14 @@ from marketplace.funding.plan.schemas import (
     LineFormSchema,
     PlanFormSchema,
     _number_priorities,
-    form_euros,
     kind_options,
     line_to_form,
 )
-from marketplace.funding.plan.services import NotFound, ServiceError
-from marketplace.text import slugify
-from marketplace.web import current_membership, get_db, require_membership
+from marketplace.core.text import slugify
+from marketplace.web import get_db, on_refusal
+from marketplace.web.forms import FormResult, first_message
 from tenants.models import Role, TenantKind
+from tenants.web import current_membership, require_membership
 
 bp = Blueprint("funding_plan", __name__, url_prefix="/espace/plans-de-financement")
 CITY = (TenantKind.collectivite,)
@@ -55,10 +57,7 @@ def _tenant():
 
 
 def _plan_or_404(plan_id: int):
-    try:
-        return services.get_plan(get_db(), _tenant(), plan_id)
-    except NotFound:
-        abort(404)
+    return services.get_plan(get_db(), _tenant(), plan_id)
 
 
 # The form -----------------------------------------------------------------------------------------
@@ -93,10 +92,10 @@ def _posted_rows() -> list[dict[str, str]]:
 
 def _empty_form(plan=None) -> PlanForm:
     if plan is None:
-        header = {"reference_date": services.today().isoformat(), "ordering": Ordering.priority.value}
+        header = {"reference_date": today().isoformat(), "ordering": Ordering.priority.value}
         return PlanForm(header, [_blank_row(i) for i in range(3)])
-    header = {"title": plan.title, "cost": form_euros(plan.cost_ht_cents),
-              "eligible_cost": form_euros(plan.eligible_cost_ht_cents),
+    header = {"title": plan.title, "cost": money.euros_input(plan.cost_ht_cents),
+              "eligible_cost": money.euros_input(plan.eligible_cost_ht_cents),
               "reference_date": plan.reference_date.isoformat(), "ordering": plan.ordering, "notes": plan.notes}
     rows = [line_to_form(line) for line in plan.lines]
     return PlanForm(header, rows + [_blank_row(len(rows))])
@@ -114,13 +113,13 @@ def _submitted() -> tuple[PlanForm, dict | None]:
     try:
         data = PlanFormSchema().load({k: v for k, v in header.items() if v})
     except ValidationError as exc:
-        errors.update({k: _first_message(v) for k, v in exc.normalized_messages().items()})
+        errors.update({k: first_message(v) for k, v in exc.normalized_messages().items()})
     lines = []
     for i, row in enumerate(rows):
         try:
             lines.append(LineFormSchema().load({k: v for k, v in row.items() if v}))
         except ValidationError as exc:
-            errors.update({f"lines-{i}-{k}": _first_message(v) for k, v in exc.normalized_messages().items()})
+            errors.update({f"lines-{i}-{k}": first_message(v) for k, v in exc.normalized_messages().items()})
     if not rows:
         errors["lines"] = "Ajoutez au moins une ligne de financement (un programme, un prêt…)."
     elif len(rows) > MAX_LINES:
@@ -151,13 +150,8 @@ def new():
     form, data = _submitted()
     if data is None:
         return _render_form(form, status=400 if form.errors else 200)
-    db = get_db()
-    try:
-        plan = services.create_plan(db, current_user, _tenant(), data)
-    except ServiceError as exc:
-        form.add_error(exc.field, exc.message)
-        return _render_form(form, status=400)
-    db.commit()
+    on_refusal(lambda: _render_form(form))
+    plan = services.create_plan(get_db(), current_user, _tenant(), data)
     flash(f"Plan « {plan.title} » enregistré.", "success")
     return redirect(url_for("funding_plan.show", plan_id=plan.id))
 
@@ -179,9 +173,8 @@ def edit(plan_id: int):
     form, data = _submitted()
     if data is None:
         return _render_form(form, plan, status=400 if form.errors else 200)
-    db = get_db()
-    services.update_plan(db, current_user, plan, data)
-    db.commit()
+    on_refusal(lambda: _render_form(form, plan))
+    services.update_plan(get_db(), current_user, plan, data)
     flash("Plan enregistré et recalculé.", "success")
     return redirect(url_for("funding_plan.show", plan_id=plan.id))
 
@@ -190,9 +183,7 @@ def edit(plan_id: int):
 @require_membership(Role.member, kinds=CITY)
 def duplicate(plan_id: int):
     plan = _plan_or_404(plan_id)
-    db = get_db()
-    copy = services.duplicate_plan(db, current_user, plan)
-    db.commit()
+    copy = services.duplicate_plan(get_db(), current_user, plan)
     flash(f"Copie créée : « {copy.title} ». Modifiez-la pour comparer une autre hypothèse.", "success")
     return redirect(url_for("funding_plan.edit", plan_id=copy.id))
 
@@ -207,10 +198,8 @@ def delete(plan_id: int):
                                     "l'organisation. Les exports déjà téléchargés ne changent pas.",
                                confirm_label="Supprimer le plan",
                                cancel_url=url_for("funding_plan.show", plan_id=plan.id))
-    db = get_db()
     title = plan.title
-    services.delete_plan(db, current_user, plan)
-    db.commit()
+    services.delete_plan(get_db(), current_user, plan)
     flash(f"Le plan « {title} » est supprimé.", "success")
     return redirect(url_for("funding_plan.index"))
 
@@ -234,10 +223,10 @@ def export_xlsx(plan_id: int):
 def export_pdf(plan_id: int):
     plan = _plan_or_404(plan_id)
     result = services.compute_plan(get_db(), plan)
-    return _download(plan, to_pdf(plan.title, _tenant().name, result, services.today()), "pdf", "application/pdf")
+    return _download(plan, to_pdf(plan.title, _tenant().name, result, today()), "pdf", "application/pdf")
 
 
 @bp.route("/regles")
 @require_membership(Role.viewer, kinds=CITY)
 def rules():
-    return render_template("funding_plan/rules.html", rules=services.all_rules(get_db()), today=services.today())
+    return render_template("funding_plan/rules.html", rules=services.all_rules(get_db()), today=today())

@@ -4,6 +4,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from marketplace.core.clock import PARIS
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "’": "'", "ß": "ss"})
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -33,3 +37,29 @@ def decode_upload(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace"), "Windows-1252"
+
+
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre"]
+
+
+def date_fr(value, with_time: bool = False) -> str:
+    """A date (or an instant, shown in Paris time) the French way: '1 décembre 2026 à 07 h 05'."""
+    if value is None:
+        return ""
+    local = value.astimezone(PARIS) if getattr(value, "tzinfo", None) else value
+    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    if with_time and hasattr(local, "hour"):
+        text += f" à {local.hour:02d} h {local.minute:02d}"
+    return text
+
+
+def clean_text(text: str) -> str:
+    """Typed text as it may be stored: no control characters (a NUL breaks exports and PostgreSQL),
+    no lone surrogates, line ends as \\n."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def one_line(text: str) -> str:
+    """Text for a header, a subject or a name: one line, single spaces, no control characters."""
+    return " ".join(_CONTROL.sub("", text).split())

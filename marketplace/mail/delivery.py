@@ -1,7 +1,5 @@
-"""Outgoing mail: SMTP in production, files in PASSERELLE_HOME/outbox in the embedded mode.
-
-Mails are composed by services and sent by the ``jobs.mail.send_mail`` job after the commit.
-"""
+"""Composing and delivering one message: SMTP in production, files in PASSERELLE_HOME/outbox in the
+embedded mode (shown at /dev/courriels)."""
 from __future__ import annotations
 
 import email.policy
@@ -12,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
-from marketplace.settings import MailBackend, Settings
+from marketplace.core.settings import MailBackend, Settings
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """'Mes financements' and alerts, in a collectivité's workspace; the alerts' mailed links.
 
-Thin views: parse → service → commit → render. Another tenant's alert answers 404. The links of
-the mails (confirm, unsubscribe) and the calendar feed carry signed tokens: the token is the
-authorisation, no sign-in needed, and the forms they lead to are exempt from CSRF (a mail client's
-one-click unsubscribe posts without a session).
+Thin views: parse → service → render (the edge commits). Another tenant's alert answers 404. The
+links of the mails (confirm, unsubscribe) and the calendar feed carry signed tokens: the token is
+the authorisation, no sign-in needed, and the forms they lead to are exempt from CSRF (a mail
+client's one-click unsubscribe posts without a session).
 """
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
-from jobs.mail import send_mail
-from marketplace.db import bound_to_tenant
-from marketplace.forms import FormResult, empty_form, parse_form
-from marketplace.funding import alerts, mine
+from marketplace.core.clock import today
+from marketplace.core.db import bound_to_tenant
+from marketplace.core.signing import row_for_identity, row_identity
+from marketplace.core.text import slugify
+from marketplace.funding.mine import alerts, mails
+from marketplace.funding.mine import services as mine
 from marketplace.funding.models import AlertFrequency, AlertStatus
 from marketplace.funding.schemas import AlertFormSchema
-from marketplace.funding.services import NotFound, ServiceError, today
-from marketplace.signing import row_for_identity, row_identity
-from marketplace.text import slugify
-from marketplace.web import csrf, current_membership, get_db, page_arg, require_membership, settings
+from marketplace.web import csrf, get_db, on_refusal, page_arg, settings
+from marketplace.web.forms import FormResult, empty_form, parse_form
 from tenants.models import Membership, Role, TenantKind
+from tenants.web import current_membership, require_membership
 
 bp = Blueprint("funding_mine", __name__)
 CITY = (TenantKind.collectivite,)
@@ -88,9 +89,10 @@ def calendar_feed(token: str):
     the membership, disabling the user or suspending the tenant ends the feed."""
     db = get_db()
     try:
-        membership = row_for_identity(db, Membership, URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token))
+        identity = URLSafeSerializer(current_app.secret_key, salt=FEED_SALT).loads(token)
     except BadSignature:
         abort(404)
+    membership = row_for_identity(db, Membership, identity)
     if (membership is None or membership.user.is_disabled
             or membership.tenant.kind is not TenantKind.collectivite or not membership.tenant.is_active):
         abort(404)
@@ -100,12 +102,8 @@ def calendar_feed(token: str):
 
 # Alerts ----------------------------------------------------------------------------------------
 
-def _confirmation_mail(alert, actor) -> None:
-    url = settings().base_url.rstrip("/") + url_for("funding_mine.confirm_alert",
-                                                     token=alerts.confirm_token(current_app.secret_key, alert))
-    body = render_template("mail/funding_alert_confirm.txt", alert=alert, actor=actor, url=url,
-                           criteria=alerts.criteria_of(alert).describe())
-    send_mail.after_commit(get_db(), alert.email, f"Passerelle — confirmez l'alerte « {alert.name} »", body)
+def _send_confirmation(alert) -> None:
+    mails.send_confirmation(get_db(), current_app.secret_key, settings().base_url, alert, current_user)
 
 
 @bp.route("/espace/alertes")
@@ -121,30 +119,29 @@ def new_alert():
     """The criteria travel in the query string (the search being saved); the form adds a name,
     an address and a frequency."""
     criteria = mine.Criteria.from_args(request.args)
-    form: FormResult = empty_form()
-    if request.method == "POST":
-        form = parse_form(AlertFormSchema())
-        if form.ok:
-            db = get_db()
-            try:
-                alert = alerts.create_alert(db, current_user, _tenant(), {**form.data, "criteria": criteria})
-            except ServiceError as exc:
-                form.add_error(None, str(exc))
-            else:
-                _confirmation_mail(alert, current_user)
-                db.commit()
-                flash(f"Alerte « {alert.name} » créée. Un message de confirmation a été envoyé à {alert.email} : "
-                      "les envois commencent quand l'adresse est confirmée.", "success")
-                return redirect(url_for("funding_mine.alert_list"))
-    return render_template("funding_mine/alert_form.html", form=form, criteria=criteria,
-                           default_email=current_user.email, frequencies=AlertFrequency), 200 if form.ok else 400
+
+    def render(form: FormResult, status: int = 200):
+        return render_template("funding_mine/alert_form.html", form=form, criteria=criteria,
+                               default_email=current_user.email, frequencies=AlertFrequency), status
+
+    if request.method == "GET":
+        return render(empty_form())
+    form = parse_form(AlertFormSchema())
+    if not form.ok:
+        return render(form, 400)
+    on_refusal(lambda: render(form))
+    alert = alerts.create_alert(get_db(), current_user, _tenant(), {**form.data, "criteria": criteria})
+    _send_confirmation(alert)
+    flash(f"Alerte « {alert.name} » créée. Un message de confirmation a été envoyé à {alert.email} : "
+          "les envois commencent quand l'adresse est confirmée.", "success")
+    return redirect(url_for("funding_mine.alert_list"))
 
 
-def _alert_or_404(alert_id: int):
-    try:
-        return alerts.get_alert(get_db(), _tenant(), alert_id)
-    except NotFound:
-        abort(404)
+def _managed_alert(alert_id: int):
+    alert = alerts.get_alert(get_db(), _tenant(), alert_id)
+    if not _may_manage(alert):
+        abort(403)
+    return alert
 
 
 def _may_manage(alert) -> bool:
@@ -154,13 +151,9 @@ def _may_manage(alert) -> bool:
 @bp.route("/espace/alertes/<int:alert_id>/supprimer", methods=["GET", "POST"])
 @require_membership(Role.viewer, kinds=CITY)
 def delete_alert(alert_id: int):
-    alert = _alert_or_404(alert_id)
-    if not _may_manage(alert):
-        abort(403)
+    alert = _managed_alert(alert_id)
     if request.method == "POST":
-        db = get_db()
-        alerts.delete_alert(db, current_user, alert)
-        db.commit()
+        alerts.delete_alert(get_db(), current_user, alert)
         flash(f"Alerte « {alert.name} » supprimée.", "success")
         return redirect(url_for("funding_mine.alert_list"))
     return render_template("confirm.html", title=f"Supprimer l'alerte « {alert.name} » ?",
@@ -172,17 +165,10 @@ def delete_alert(alert_id: int):
 @require_membership(Role.viewer, kinds=CITY)
 def resend_alert(alert_id: int):
     """Pending: send the confirmation again. Unsubscribed: subscribe again (confirmed again)."""
-    alert = _alert_or_404(alert_id)
-    if not _may_manage(alert):
-        abort(403)
-    db = get_db()
-    try:
-        alerts.resend_confirmation(db, current_user, alert)
-    except ServiceError as exc:
-        flash(str(exc), "info")
-        return redirect(url_for("funding_mine.alert_list"))
-    _confirmation_mail(alert, current_user)
-    db.commit()
+    alert = _managed_alert(alert_id)
+    on_refusal(url_for("funding_mine.alert_list"))
+    alerts.resend_confirmation(get_db(), current_user, alert)
+    _send_confirmation(alert)
     flash(f"Un message de confirmation a été envoyé à {alert.email}.", "success")
     return redirect(url_for("funding_mine.alert_list"))
 
@@ -192,8 +178,6 @@ def _alert_for_token(token: str, purpose: str):
         return alerts.alert_for_token(get_db(), current_app.secret_key, token, purpose=purpose), None
     except alerts.TokenExpired as exc:
         return None, str(exc)
-    except NotFound:
-        abort(404)
 
 
 @bp.route("/alertes/confirmer/<token>", methods=["GET", "POST"])
@@ -204,9 +188,7 @@ def confirm_alert(token: str):
     if error:
         return render_template("funding_mine/token_page.html", title="Lien expiré", text=error), 410
     if request.method == "POST" or alert.status is not AlertStatus.pending:
-        db = get_db()
-        if alerts.confirm(db, alert):
-            db.commit()
+        alerts.confirm(get_db(), alert)
         return render_template("funding_mine/token_page.html", title="Adresse confirmée",
                                text=_confirmed_text(alert))
     return render_template("funding_mine/token_page.html", title=f"Confirmer l'alerte « {alert.name} »",
@@ -229,9 +211,7 @@ def unsubscribe(token: str):
     one-click (RFC 8058 List-Unsubscribe-Post), without a session."""
     alert, _ = _alert_for_token(token, "unsubscribe")
     if request.method == "POST":
-        db = get_db()
-        if alerts.unsubscribe(db, alert):
-            db.commit()
+        alerts.unsubscribe(get_db(), alert)
         return render_template("funding_mine/token_page.html", title="Désabonnement effectué",
                                text=f"{alert.email} ne recevra plus l'alerte « {alert.name} ».")
     if alert.status is AlertStatus.unsubscribed:

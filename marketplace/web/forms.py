@@ -1,9 +1,13 @@
-"""HTML forms validated by marshmallow schemas: the same per-field messages as the API."""
+"""HTML forms validated by marshmallow schemas: the same per-field messages as the API.
+
+The parsed form is kept for the request (``g.form``): when a service refuses the action, the edge
+puts the refusal on its field and renders the page again (``marketplace.web.on_refusal``).
+"""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import g, request
 from marshmallow import EXCLUDE, Schema, ValidationError
 
 
@@ -32,12 +36,14 @@ def parse_form(schema: Schema, multi: tuple[str, ...] = ()) -> FormResult:
     try:
         data = schema.load(cleaned, unknown=EXCLUDE)
     except ValidationError as exc:
-        errors = {k: _first_message(v) for k, v in exc.normalized_messages().items()}
-        return FormResult(None, errors, raw)
-    return FormResult(data, {}, raw)
+        errors = {k: first_message(v) for k, v in exc.normalized_messages().items()}
+        g.form = FormResult(None, errors, raw)
+    else:
+        g.form = FormResult(data, {}, raw)
+    return g.form
 
 
-def _first_message(messages) -> str:
+def first_message(messages) -> str:
     # A list field's errors are keyed by item index ({0: ["Domaine inconnu."]}): show the first.
     while isinstance(messages, (list, dict)) and messages:
         messages = messages[0] if isinstance(messages, list) else next(iter(messages.values()))

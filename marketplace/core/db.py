@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
+import logging
 from typing import Any, Iterator
 
 from sqlalchemy import (
     JSON,
     DateTime,
+    Enum,
     ForeignKey,
     MetaData,
     TypeDecorator,
@@ -50,10 +53,6 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on SQLite (which stores naive text) and PostgreSQL alike."""
 
@@ -71,6 +70,15 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return value
+
+
+log = logging.getLogger("passerelle.db")
+
+
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum stored as VARCHAR (native_enum=False, no CHECK): portable, and a new value needs no
+    migration; the Python enum refuses unknown values on load and store."""
+    return Enum(cls, name=name, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):
@@ -153,8 +161,16 @@ def _stamp_and_check_tenant(session: TenantSession, flush_context, instances) ->
 
 
 @contextlib.contextmanager
-def all_tenants(session: TenantSession) -> Iterator[TenantSession]:
-    """Lift the tenant guard for a block. Callers audit why (see ``tenants.services.cross_tenant_read``)."""
+def all_tenants(session: TenantSession, *, because: str) -> Iterator[TenantSession]:
+    """Lift the tenant guard for a block.
+
+    Every lifting says ``because``: why this read of other tenants' rows is owed no audit event (a
+    signed link that is its own authorisation, a user's own memberships, a job that serves every
+    tenant). A read that an operator makes of other tenants' data is audited instead, with
+    ``marketplace.core.audit.cross_tenant_read``.
+    """
+    if not because.strip():
+        raise ValueError("all_tenants() needs its reason")
     previous = session.info.get("all_tenants", False)
     session.info["all_tenants"] = True
     try:
@@ -218,7 +234,13 @@ def _run_after_commit(session: Session) -> None:
         return
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
-        callback()
+        # The data is committed whatever happens now: a callback that fails (the queue is down)
+        # must not turn a saved change into an error page. What it would have done is recovered
+        # elsewhere (mails wait in the outbox table; the index is rebuilt from the database).
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback failed")
 
 
 @event.listens_for(TenantSession, "after_soft_rollback")

@@ -34,19 +34,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace import audit
-from marketplace.db import all_tenants, bound_to_tenant, utcnow
-from marketplace.funding import mine
-from marketplace.signing import row_for_identity, row_identity
+from marketplace.core import audit
+from marketplace.core.db import all_tenants, bound_to_tenant
+from marketplace.funding.mine import services as mine
+from marketplace.core.signing import row_for_identity, row_identity
 from marketplace.funding.models import (
+    FundingEvent as E,
     AlertFrequency,
     AlertStatus,
     FundingAlert,
     FundingAlertDigest,
     FundingAlertItem,
 )
-from tenants.models import AuditEventType as E, Tenant, TenantKind, TenantStatus, User
-from tenants.services import NotFound, ServiceError
+from tenants.models import Tenant, TenantKind, TenantStatus, User
+from marketplace.core.clock import utcnow
+from marketplace.core.errors import NotFound, ServiceError
 
 CONFIRM_SALT = "passerelle.funding-alert.confirm"
 UNSUBSCRIBE_SALT = "passerelle.funding-alert.unsubscribe"
@@ -258,7 +260,7 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
 
 
 def due_alert_ids(session: Session) -> list[int]:
-    with all_tenants(session):
+    with all_tenants(session, because="the daily digest job serves every tenant's alerts"):
         return list(session.scalars(select(FundingAlert.id).where(FundingAlert.status == AlertStatus.active)
                                     .order_by(FundingAlert.id)))
 
@@ -266,63 +268,21 @@ def due_alert_ids(session: Session) -> list[int]:
 def owed_mails(session: Session, now: dt.datetime | None = None) -> list[int]:
     """Digests with items whose mail was never marked sent, older than a grace delay."""
     limit = (now or utcnow()) - MAIL_GRACE
-    with all_tenants(session):
+    with all_tenants(session, because="the daily digest job serves every tenant's alerts"):
         return list(session.scalars(select(FundingAlertDigest.id).join(FundingAlert).where(
             FundingAlertDigest.mailed_at.is_(None), FundingAlertDigest.item_count > 0,
             FundingAlertDigest.created_at <= limit, FundingAlert.status == AlertStatus.active)
             .order_by(FundingAlertDigest.id)))
 
 
-def run_digests(session: Session, *, on: dt.date, search_root: Path | None = None,
-                enqueue_mail=None) -> list[DigestOutcome]:
-    """Every active alert's digest for ``on``, one transaction per alert (a failure leaves the
-    others done), each mail enqueued after its commit. Safe to run twice."""
-    outcomes = []
-    for alert_id in due_alert_ids(session):
-        with all_tenants(session):
-            alert = session.get(FundingAlert, alert_id)
-        if alert is None:
-            continue
-        with bound_to_tenant(session, alert.tenant_id):
-            outcome = digest_alert(session, alert, on=on, search_root=search_root)
-            session.commit()
-        if outcome is not None:
-            outcomes.append(outcome)
-            if outcome.items and enqueue_mail is not None:
-                enqueue_mail(outcome.digest_id)
-    return outcomes
-
-
-@dataclass(frozen=True)
-class DigestMail:
-    to: str
-    subject: str
-    context: dict[str, Any]
-
-
-def digest_mail(session: Session, digest_id: int, secret: str, base_url: str) -> DigestMail | None:
-    """What the digest's mail says; None when it was already sent or has nothing to say."""
-    with all_tenants(session):
-        digest = session.get(FundingAlertDigest, digest_id)
-    if digest is None or digest.mailed_at is not None or not digest.item_count:
+def digest_alert_id(session: Session, alert_id: int, *, on: dt.date,
+                    search_root: Path | None = None) -> DigestOutcome | None:
+    """``digest_alert`` for one alert known by its id, whichever tenant it belongs to (the digest
+    job serves every tenant: the session is bound to the alert's tenant for the work)."""
+    # The digest job serves every tenant; the alert's own tenant is bound just below.
+    with all_tenants(session, because="the daily digest job serves every tenant's alerts"):
+        alert = session.get(FundingAlert, alert_id)
+    if alert is None:
         return None
-    alert = digest.alert
-    if alert.status is not AlertStatus.active:
-        return None
-    count = digest.item_count
-    subject = (f"Passerelle — {count} financement{'s' if count > 1 else ''} "
-               f"{'nouveaux ou modifiés' if count > 1 else 'nouveau ou modifié'} : {alert.name}")
-    base = base_url.rstrip("/")
-    return DigestMail(alert.email, subject, {
-        "alert": alert, "digest": digest, "criteria": criteria_of(alert).describe(), "base_url": base,
-        "entries": [{**e, "closes_on": dt.date.fromisoformat(e["closes_on"]) if e.get("closes_on") else None}
-                    for e in digest.entries],
-        "unsubscribe_url": f"{base}/alertes/desabonnement/{unsubscribe_token(secret, alert)}",
-    })
-
-
-def mark_mailed(session: Session, digest_id: int) -> None:
-    with all_tenants(session):
-        digest = session.get(FundingAlertDigest, digest_id)
-        if digest is not None and digest.mailed_at is None:
-            digest.mailed_at = utcnow()
+    with bound_to_tenant(session, alert.tenant_id):
+        return digest_alert(session, alert, on=on, search_root=search_root)

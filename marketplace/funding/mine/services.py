@@ -18,12 +18,12 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.catalog import taxonomy
+from marketplace.core import taxonomy
 from marketplace.funding import eligibility
 from marketplace.funding.eligibility import Offer
 from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
 from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
-from marketplace.text import fold
+from marketplace.core.text import fold
 from tenants.models import Tenant
 
 CLOSING_SOON_DAYS = 30

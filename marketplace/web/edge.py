@@ -1,0 +1,185 @@
+"""The edge of every request: one transaction, errors mapped once, headers, shared filters.
+
+As in Indico's request handler: the view runs, then the request's session commits once (the
+after-commit callbacks enqueue the jobs and mails); any error rolls everything back. A service's
+refusal (``ServiceError``) answers 422 — JSON for the API, the page again with the message for
+HTML — and ``NotFound`` answers 404; both are mapped here, so views neither commit nor catch them.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, flash, g, jsonify, make_response, redirect, render_template, request, send_from_directory
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from marketplace.core import money
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.rendering import render_markdown
+from marketplace.core.text import date_fr, format_int_fr
+from marketplace.web import csrf, safe_next, settings, wants_json
+
+log = logging.getLogger("passerelle.web")
+
+
+class PasserelleFlask(Flask):
+    """Flask, with the request's transaction committed when the view has returned.
+
+    Committing inside ``dispatch_request`` (not in an after-request hook) lets a failed commit —
+    a unique constraint met by a concurrent request — go through the error handlers like any error.
+    """
+
+    def dispatch_request(self):
+        rv = super().dispatch_request()
+        db = g.get("db")
+        if db is not None:
+            db.commit()
+        return rv
+
+
+ERROR_TITLES = {
+    400: ("Requête invalide", "La demande envoyée n'a pas pu être comprise."),
+    401: ("Authentification requise", "Connectez-vous ou fournissez un jeton d'API valide."),
+    403: ("Accès refusé", "Votre rôle dans cette organisation ne permet pas cette action."),
+    404: ("Page non trouvée", "La page que vous cherchez est introuvable. Excusez-nous pour la gêne occasionnée."),
+    405: ("Méthode non autorisée", "Cette adresse n'accepte pas ce type de requête."),
+    409: ("Conflit", "Cette action a croisé une autre demande au même moment : rechargez la page et recommencez."),
+    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
+    414: ("Adresse trop longue", "L'adresse demandée est trop longue pour être traitée."),
+    422: ("Données invalides", "Certaines valeurs envoyées sont invalides."),
+    429: ("Trop de tentatives", "Patientez quelques minutes avant de réessayer."),
+    500: ("Erreur inattendue", "Désolé, le service rencontre un problème. Nous y travaillons."),
+    503: ("Service momentanément indisponible", "Le service est très sollicité : réessayez dans quelques instants."),
+}
+
+
+def _rollback() -> None:
+    db = g.get("db")
+    if db is not None:
+        db.rollback()
+
+
+def render_error(code: int, message: str | None = None, exc=None, errors=None):
+    """The error page (HTML) or document (JSON, under /api/) for this status."""
+    title, text = ERROR_TITLES.get(code, ERROR_TITLES[500])
+    if wants_json():
+        # flask-smorest's abort() carries its message (and per-field errors) in exc.data.
+        data = getattr(exc, "data", None) or {}
+        body = {"code": code, "status": title, "message": data.get("message") or message or text}
+        # webargs' validation errors (a 422) come as "messages": {location: {field: [...]}}.
+        errors = errors or data.get("errors") or data.get("messages")
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+    else:
+        response = make_response(render_template("error.html", code=code, title=title, text=message or text))
+    response.status_code = code
+    return response
+
+
+def _refused(exc: ServiceError):
+    """A service said no: nothing of the request is kept, and the person reads why."""
+    _rollback()
+    if wants_json():
+        errors = {"json": {exc.field: [exc.message]}} if exc.field else None
+        return render_error(422, exc.message, errors=errors)
+    form, target = g.get("form"), g.get("on_refusal")
+    if callable(target):
+        if form is not None:
+            form.add_error(exc.field, exc.message)
+        else:  # a page without a form (a button): the message shows with the flashed ones
+            flash(exc.message, "error")
+        response = make_response(target())
+        response.status_code = 422
+        db = g.get("db")
+        if db is not None:
+            db.commit()  # only what showing the page again did (an audited read), never the refused action
+        return response
+    if target or request.method not in ("GET", "HEAD"):
+        flash(exc.message, "error")
+        back = target or safe_next(request.form.get("next")) or _same_site_referrer()
+        if back:
+            return redirect(back)
+    return render_error(422, exc.message)
+
+
+def _same_site_referrer() -> str | None:
+    referrer = request.referrer or ""
+    root = request.host_url
+    if referrer.startswith(root):
+        return safe_next("/" + referrer[len(root):])
+    return None
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+
+    @app.teardown_request
+    def _close_session(exc):
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()  # rolls back whatever was not committed
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.context_processor(lambda: {"settings": settings()})
+    app.jinja_env.filters["nombre"] = format_int_fr
+    app.jinja_env.filters["date_fr"] = date_fr
+    app.jinja_env.filters["euros"] = lambda cents: "" if cents is None else money.euros(cents)
+    app.jinja_env.filters["taux"] = lambda bp: "" if bp is None else money.rate(bp)
+    # Sanitised by nh3 (marketplace.core.rendering): safe to mark.
+    app.jinja_env.filters["markdown"] = lambda text: Markup(render_markdown(text))
+
+    dsfr_dir = Path(app.root_path).parent / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+    swagger_dir = Path(app.root_path).parent / "node_modules" / "swagger-ui-dist"
+
+    @app.route("/static/dsfr/<path:filename>", endpoint="dsfr_static")
+    def dsfr_static(filename):
+        return send_from_directory(dsfr_dir, filename, max_age=86400)
+
+    @app.route("/static/swagger-ui/<path:filename>", endpoint="swagger_static")
+    def swagger_static(filename):
+        return send_from_directory(swagger_dir, filename, max_age=86400)
+
+    for code in ERROR_TITLES:
+        if code != 500:
+            app.register_error_handler(code, lambda e, code=code: render_error(code, exc=e))
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc):
+        return _refused(exc)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc):
+        _rollback()
+        return render_error(404, str(exc) or None)
+
+    @app.errorhandler(IntegrityError)
+    def _conflict(exc):
+        # Two requests wrote the same unique thing at once; the services check first, so this is
+        # the race they cannot see (a double click, two people at the same second).
+        _rollback()
+        log.warning("integrity error at commit: %s", exc.orig)
+        return render_error(409)
+
+    @app.errorhandler(OperationalError)
+    def _busy(exc):
+        _rollback()
+        log.exception("database error")
+        return render_error(503)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return render_error(400, "Le formulaire a expiré ou n'a pas été envoyé depuis Passerelle. "
+                                 "Rechargez la page et recommencez.")
+
+    @app.errorhandler(500)
+    def _server_error(e):
+        return render_error(500)

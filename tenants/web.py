@@ -1,0 +1,157 @@
+"""Who is asking: the signed-in person, the membership they act through, and the view guards.
+
+``init_app`` installs the sign-in machinery (flask-login) and binds each request's session to the
+tenant of the current membership, so that the session guard filters every private row by it.
+Views use :func:`current_membership` and the ``require_*`` decorators; API endpoints use
+:func:`require_token`.
+"""
+from __future__ import annotations
+
+import functools
+
+from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from flask_login import LoginManager, current_user
+from flask_smorest import abort as api_abort
+
+from marketplace.web import get_db
+from tenants.models import Membership, Role, TenantKind, User
+from tenants.services import membership_for, membership_for_api_token, memberships_of
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.sign_in"
+login_manager.login_message = "Connectez-vous pour accéder à cette page."
+login_manager.login_message_category = "info"
+
+
+def current_membership() -> Membership | None:
+    return g.get("membership")
+
+
+def require_membership(role: Role = Role.viewer, kinds: tuple[TenantKind, ...] | None = None,
+                       active: bool = True):
+    """View decorator: a signed-in member of the current tenant, with at least this role."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            membership = current_membership()
+            if membership is None:
+                flash("Vous n'êtes membre d'aucune organisation pour le moment.", "info")
+                return redirect(url_for("workspace.home"))
+            if active and not membership.tenant.is_active:
+                return redirect(url_for("workspace.home"))
+            if kinds and membership.tenant.kind not in kinds:
+                abort(404)
+            if not membership.role.at_least(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def require_platform_admin(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.is_platform_admin:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_operator(view):
+    """Operator staff (or platform admins) acting in their operator tenant."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        membership = current_membership()
+        is_operator = membership is not None and membership.tenant.kind is TenantKind.operator \
+            and membership.tenant.is_active and membership.role.at_least(Role.member)
+        if not (is_operator or current_user.is_platform_admin):
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_token() -> Membership:
+    """API endpoints that act for a tenant need a valid personal token."""
+    if g.get("bad_token"):
+        api_abort(401, message="Jeton d'API invalide ou révoqué.")
+    if not current_user.is_authenticated or g.get("api_membership") is None:
+        api_abort(401, message="Authentification requise : envoyez « Authorization: Bearer <jeton> ».")
+    return g.api_membership
+
+
+def remember_password(user: User) -> None:
+    """A password change (reset) ends the other sessions: the session remembers the hash it saw."""
+    session["pwd"] = (user.password_hash or "")[-16:]
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = get_db().get(User, int(user_id))
+    except ValueError:
+        return None
+    if user is None or user.is_disabled:
+        return None
+    if session.get("pwd") != (user.password_hash or "")[-16:]:
+        return None
+    return user
+
+
+@login_manager.request_loader
+def _load_user_from_token(req) -> User | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    membership = membership_for_api_token(get_db(), header.removeprefix("Bearer ").strip())
+    if membership is None:
+        g.bad_token = True
+        return None
+    g.api_membership = membership
+    return membership.user
+
+
+def _bind_tenant() -> None:
+    """Pick the current membership and bind the request's session to its tenant."""
+    g.membership = None
+    if request.endpoint in ("static", "dsfr_static") or not current_user.is_authenticated:
+        return
+    db = get_db()
+    membership = g.get("api_membership")
+    if membership is None:
+        wanted = session.get("tenant_id")
+        if wanted is not None:
+            membership = membership_for(db, current_user, wanted)
+        if membership is None:
+            mine = memberships_of(db, current_user)
+            active = [m for m in mine if m.tenant.is_active]
+            membership = (active or mine or [None])[0]
+            session["tenant_id"] = membership.tenant_id if membership else None
+    g.membership = membership
+    db.info["tenant_id"] = membership.tenant_id if membership else None
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.before_request(_bind_tenant)
+
+    @app.context_processor
+    def _template_globals():
+        memberships = []
+        if current_user.is_authenticated and "membership" in g:
+            memberships = g.get("_all_memberships")
+            if memberships is None:
+                memberships = g._all_memberships = memberships_of(get_db(), current_user)
+        return {"current_membership": g.get("membership"), "all_memberships": memberships,
+                "Role": Role, "TenantKind": TenantKind}
