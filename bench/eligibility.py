@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import selectinload, sessionmaker  # noqa: E402
 
+from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, make_engine
 from marketplace.funding import eligibility, mine  # noqa: E402
 from marketplace.funding.models import Label, LabelCommune, Programme, ProgrammeScope  # noqa: E402
@@ -52,7 +53,6 @@ from tenants import services as tenants  # noqa: E402
 from tenants.models import TenantKind  # noqa: E402
 from tenants.territories import services as territories  # noqa: E402
 from tenants.territories.models import Commune  # noqa: E402
-from marketplace.core.clock import utcnow
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:

@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import make_corpus, make_queries  # noqa: E402
-from marketplace.core.text import fold  # noqa: E402
 from search import index as idx  # noqa: E402
 from search.analysis import stem_terms  # noqa: E402
 from search.query import SearchRequest, search  # noqa: E402

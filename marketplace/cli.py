@@ -1,11 +1,7 @@
 """The ``passerelle`` command: a Flask CLI group reading the same settings as the web app."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -15,6 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 from sqlalchemy import select
 
+from jobs.worker import run_cron, run_worker
 from marketplace import demo as demo_data
 from marketplace.app import create_app
 from marketplace.core import audit
@@ -26,7 +23,6 @@ from search.service import rebuild
 from tenants import services as tenant_services
 from tenants.models import Role, Tenant, TenantEvent, TenantKind
 from tenants.territories import services as territory_services
-from jobs.worker import run_cron, run_worker
 
 cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, load_dotenv=False,
                  help="Passerelle : administration et lancement.")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from marketplace.mail.delivery import outbox
 from marketplace.core.settings import MailBackend, Mode
+from marketplace.mail.delivery import outbox
 from marketplace.web import settings
 
 bp = Blueprint("home", __name__)

@@ -24,8 +24,9 @@ Document keys (all optional except id, type, object_id, title):
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 Document = dict[str, Any]
 

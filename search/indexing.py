@@ -10,7 +10,7 @@ row queue one indexing job.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 

@@ -9,14 +9,13 @@ documents, a few set intersections, and a top-N scoring restricted to the filter
 from __future__ import annotations
 
 import heapq
-import re
 import logging
 import math
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from functools import lru_cache
+from pathlib import Path
 
 from markupsafe import escape
 from whoosh import query as wq

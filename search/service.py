@@ -3,8 +3,8 @@ rather than failing when the index is missing or unreadable."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy.orm import Session
 

@@ -7,10 +7,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
-from marketplace.core.text import fold
-from tenants.models import TenantEvent as E, Membership, Tenant, TenantKind, TenantStatus, User
-from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.audit import cross_tenant_read
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.text import fold
+from tenants.models import Membership, Tenant, TenantKind, TenantStatus, User
+from tenants.models import TenantEvent as E
 
 
 @dataclass

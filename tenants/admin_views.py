@@ -7,7 +7,7 @@ from flask_login import current_user
 from marketplace.web import get_db, on_refusal, page_arg
 from marketplace.web.forms import empty_form, parse_form
 from tenants import admin
-from tenants.models import TenantKind, TenantStatus
+from tenants.models import TenantKind
 from tenants.schemas import SuspendSchema
 from tenants.web import require_platform_admin
 

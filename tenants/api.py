@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from tenants.web import require_token
 from marketplace.core.schemas import BaseSchema
+from tenants.web import require_token
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="Le titulaire du jeton d'API")
 

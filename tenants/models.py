@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -43,7 +42,7 @@ class Role(enum.StrEnum):
     def label(self) -> str:
         return {"admin": "Administrateur", "member": "Membre", "viewer": "Lecteur"}[self.value]
 
-    def at_least(self, other: "Role") -> bool:
+    def at_least(self, other: Role) -> bool:
         order = [Role.viewer, Role.member, Role.admin]
         return order.index(self) >= order.index(other)
 

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from marketplace.core import audit
 from marketplace.core.audit import AuditEvent, cross_tenant_read
+from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants, bound_to_tenant
+from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import fold, slugify
 from tenants.models import (
     ApiToken,
-    TenantEvent as E,
     ClaimStatus,
     Invitation,
     LoginAttempt,
@@ -26,10 +27,11 @@ from tenants.models import (
     TerritoryClaim,
     User,
 )
+from tenants.models import (
+    TenantEvent as E,
+)
 from tenants.security import hash_password, needs_rehash, new_token, password_problem, token_hash, verify_password
 from tenants.territories.models import Commune, Epci
-from marketplace.core.clock import utcnow
-from marketplace.core.errors import NotFound, ServiceError
 
 INVITATION_VALIDITY = dt.timedelta(days=7)
 

@@ -20,8 +20,8 @@ BLUE_FRANCE = "rgb(0, 0, 145)"
 def demo_app(tmp_path, fresh_database_url, redis_url):
     from marketplace.app import create_app
     from marketplace.core.db import make_engine, make_session_factory
-    from marketplace.demo import seed
     from marketplace.core.settings import load_settings
+    from marketplace.demo import seed
 
     engine = make_engine(fresh_database_url)
     with make_session_factory(engine)() as session:

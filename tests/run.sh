@@ -37,6 +37,10 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break;
 export TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 export PYTHONDONTWRITEBYTECODE=1
 status=0
+# The code's shape first: lint, then the layering (a new import circle or a forbidden import fails).
+echo "== ruff et contrats d'import =="
+"$VENV/bin/ruff" check . || status=$?
+"$VENV/bin/lint-imports" --no-cache || status=$?
 echo "== Suite sur SQLite (Redis réel) =="
 "$VENV/bin/python" -m pytest -n 2 -p no:cacheprovider "$@" || status=$?
 echo "== Suite sur PostgreSQL et Redis réels =="

@@ -8,8 +8,8 @@ import io
 
 from search.service import rebuild
 from tenants.models import Role
-from tests.helpers import run_jobs, sign_in
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
+from tests.helpers import run_jobs, sign_in
 
 
 def _ids_in(page: str, solutions) -> set[str]:

@@ -28,8 +28,8 @@ def test_upgrade_downgrade_and_no_drift(databases):
 
 
 def test_migration_files_are_dated_and_reversible():
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     versions = Path(__file__).resolve().parent.parent / "migrations" / "versions"
     files = sorted(versions.glob("*.py"))

@@ -1,6 +1,6 @@
 """Public pages are in French, accessible and in the State design system."""
-from tests.helpers import sign_in
 from tests.factories import make_city, make_member
+from tests.helpers import sign_in
 
 
 def test_home_page_explains_the_four_services_in_french(client):

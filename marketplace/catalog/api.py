@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from tenants.web import require_token
 from marketplace.catalog import services
 from marketplace.catalog.schemas import (
     SolutionDraftOutSchema,
@@ -14,9 +13,10 @@ from marketplace.catalog.schemas import (
     SolutionSchema,
 )
 from marketplace.catalog.services import Viewer
+from marketplace.core.errors import NotFound
 from marketplace.web import get_db
 from tenants.models import Role, TenantKind
-from marketplace.core.errors import NotFound
+from tenants.web import require_token
 
 blp = Blueprint("solutions", __name__, url_prefix="/solutions",
                 description="Annuaire raisonné : les solutions publiées et leurs références")

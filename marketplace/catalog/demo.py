@@ -208,7 +208,7 @@ def seed_catalog(session: Session, tenants: dict[str, Tenant]) -> None:
             founder = people[ADMINS[spec["owner"]]]
             solution = services.create_solution(session, founder, owner, SolutionSchema().load(spec["content"]))
             created[solution.name] = solution
-            for code, year, testimonial, confirmed_by in spec["references"]:
+            for code, year, testimonial, _confirmed_by in spec["references"]:
                 services.add_reference(session, founder, solution,
                                        commune=session.get(Commune, code) if len(code) == 5 else None,
                                        epci=session.get(Epci, code) if len(code) == 9 else None,

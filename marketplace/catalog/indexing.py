@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.core import taxonomy
 from marketplace.catalog.models import Solution, SolutionStatus
+from marketplace.core import taxonomy
 from marketplace.core.rendering import plain_text
 from search.documents import Document, register
 

@@ -160,10 +160,10 @@ class Solution(Base):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     owner: Mapped[Tenant] = relationship(lazy="joined")
-    references: Mapped[list["SolutionReference"]] = relationship(
+    references: Mapped[list[SolutionReference]] = relationship(
         back_populates="solution", lazy="selectin", order_by="SolutionReference.year.desc()",
         cascade="all, delete-orphan")
-    revisions: Mapped[list["SolutionRevision"]] = relationship(
+    revisions: Mapped[list[SolutionRevision]] = relationship(
         back_populates="solution", order_by="SolutionRevision.id.desc()", cascade="all, delete-orphan")
 
     @property
@@ -182,7 +182,7 @@ class Solution(Base):
 
     # Public references: those a city declined are not shown to anyone but the startup.
     @property
-    def public_references(self) -> list["SolutionReference"]:
+    def public_references(self) -> list[SolutionReference]:
         return [r for r in self.references if r.status is not ReferenceStatus.declined]
 
     @property
@@ -194,7 +194,7 @@ class Solution(Base):
         return len(self.public_references)
 
     @property
-    def pending_revision(self) -> "SolutionRevision | None":
+    def pending_revision(self) -> SolutionRevision | None:
         return next((r for r in self.revisions if r.status is RevisionStatus.pending), None)
 
     # Labels for the pages and exports.

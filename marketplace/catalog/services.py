@@ -12,17 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.core import audit
-from marketplace.core import taxonomy
 from marketplace.catalog.models import (
-    CatalogEvent as E,
     CONTENT_FIELDS,
     SOLUTION_WORKFLOW,
     Lead,
@@ -34,15 +31,17 @@ from marketplace.catalog.models import (
     SolutionRevision,
     SolutionStatus,
 )
-from marketplace.core.rendering import plain_text
+from marketplace.catalog.models import (
+    CatalogEvent as E,
+)
+from marketplace.core import audit, taxonomy
+from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants
-from marketplace.core.text import fold
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.rendering import plain_text
 from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
 from tenants.models import Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
-from marketplace.core.clock import utcnow
-from marketplace.core.errors import NotFound, ServiceError
-
 
 MAX_COMPARE = 4
 
@@ -60,7 +59,7 @@ class Viewer:
     is_operator: bool = False
 
     @classmethod
-    def anonymous(cls) -> "Viewer":
+    def anonymous(cls) -> Viewer:
         return cls()
 
 

@@ -18,7 +18,8 @@ import contextlib
 import datetime as dt
 import enum
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import (
     JSON,

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _production_needs_servers(self) -> "Settings":
+    def _production_needs_servers(self) -> Settings:
         if self.passerelle_mode is Mode.production:
             missing = [name.upper() for name in ("database_url", "redis_url", "secret_key") if not getattr(self, name)]
             if missing:

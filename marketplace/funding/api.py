@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint, abort
 
+from marketplace.core.errors import NotFound
 from marketplace.funding import eligibility, services
 from marketplace.funding.models import Programme
 from marketplace.funding.schemas import (
@@ -19,7 +20,6 @@ from marketplace.funding.schemas import (
 from marketplace.funding.services import ProgrammeFilters, Viewer
 from marketplace.web import get_db
 from tenants.territories.models import Commune, Departement, Epci, Region
-from marketplace.core.errors import NotFound
 
 blp = Blueprint("programmes", __name__, url_prefix="/programmes",
                 description="Guichet des financements : programmes publiés, leurs appels et leur éligibilité calculée")

@@ -43,13 +43,15 @@ import io
 import threading
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
+from marketplace.core.clock import utcnow
+from marketplace.core.text import fold, format_int_fr
 from marketplace.funding.models import (
     BENEFICIARY_KINDS,
     EPCI_KINDS,
@@ -61,10 +63,8 @@ from marketplace.funding.models import (
     ProgrammeScope,
     ProgrammeStatus,
 )
-from marketplace.core.text import fold, format_int_fr
 from tenants.models import Tenant
 from tenants.territories.models import Commune, Departement, Epci, Region
-from marketplace.core.clock import utcnow
 
 LEVEL_ORDER = ("france", "region", "departement", "epci", "commune", "label")
 Key = tuple[str, str]
@@ -80,7 +80,7 @@ class Places:
     names: dict[Key, str]
 
     @classmethod
-    def of(cls, session: Session, commune: Commune, labels: Sequence[tuple[str, str]] | None = None) -> "Places":
+    def of(cls, session: Session, commune: Commune, labels: Sequence[tuple[str, str]] | None = None) -> Places:
         """``labels``: the commune's (slug, name) pairs when the caller already read them."""
         if labels is None:
             labels = session.execute(

@@ -40,9 +40,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
+from marketplace.core.clock import today, utcnow
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.text import decode_upload, fold
 from marketplace.funding import services
+from marketplace.funding.eligibility import lower_first
 from marketplace.funding.models import (
-    FundingEvent as E,
     AID_TYPES,
     BENEFICIARY_KINDS,
     FIELD_LABELS,
@@ -52,12 +55,11 @@ from marketplace.funding.models import (
     ProgrammeStatus,
     Recurrence,
 )
-from marketplace.funding.eligibility import lower_first
+from marketplace.funding.models import (
+    FundingEvent as E,
+)
 from marketplace.funding.schemas import ProgrammeFormSchema, consistency_errors
-from marketplace.core.text import decode_upload, fold
 from tenants.models import Tenant, User
-from marketplace.core.clock import today, utcnow
-from marketplace.core.errors import NotFound, ServiceError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000

@@ -379,13 +379,13 @@ class Programme(Base):
     pending_since: Mapped[dt.datetime | None]
 
     owner: Mapped[Tenant] = relationship(lazy="joined")
-    scope: Mapped[list["ProgrammeScope"]] = relationship(
+    scope: Mapped[list[ProgrammeScope]] = relationship(
         back_populates="programme", lazy="selectin", cascade="all, delete-orphan",
         order_by="(ProgrammeScope.include.desc(), ProgrammeScope.id)")
-    calls: Mapped[list["ProgrammeCall"]] = relationship(
+    calls: Mapped[list[ProgrammeCall]] = relationship(
         back_populates="programme", lazy="selectin", cascade="all, delete-orphan",
         order_by="(ProgrammeCall.closes_on, ProgrammeCall.id)")
-    versions: Mapped[list["ProgrammeVersion"]] = relationship(
+    versions: Mapped[list[ProgrammeVersion]] = relationship(
         back_populates="programme", cascade="all, delete-orphan", order_by="ProgrammeVersion.number.desc()")
 
     @property
@@ -442,15 +442,15 @@ class Programme(Base):
         return [BENEFICIARY_KINDS.get(b, b) for b in self.beneficiary_kinds or []]
 
     @property
-    def public_calls(self) -> list["ProgrammeCall"]:
+    def public_calls(self) -> list[ProgrammeCall]:
         return [c for c in self.calls if c.status in (CallStatus.published, CallStatus.closed)]
 
     @property
-    def includes(self) -> list["ProgrammeScope"]:
+    def includes(self) -> list[ProgrammeScope]:
         return [s for s in self.scope if s.include]
 
     @property
-    def excludes(self) -> list["ProgrammeScope"]:
+    def excludes(self) -> list[ProgrammeScope]:
         return [s for s in self.scope if not s.include]
 
 

@@ -7,8 +7,8 @@ import re
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from marketplace.core import taxonomy
+from marketplace.core.schemas import BaseSchema, Percent, StringList, page_number
 from marketplace.core.schemas import Euros as EurosHT
-from marketplace.core.schemas import Percent, StringList, page_number
 from marketplace.core.schemas import length as _length
 from marketplace.funding.models import (
     AID_TYPES,
@@ -21,7 +21,6 @@ from marketplace.funding.models import (
     STATE_FAMILIES,
     Recurrence,
 )
-from marketplace.core.schemas import BaseSchema
 
 RECURRENCES = {r.value: r.label for r in Recurrence}
 

@@ -31,24 +31,25 @@ from sqlalchemy import String, cast, delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from marketplace.core import audit, money
-from marketplace.core import taxonomy
+from marketplace.core import audit, money, taxonomy
+from marketplace.core.clock import today, utcnow
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.text import fold, format_int_fr, slugify
 from marketplace.funding import eligibility
 from marketplace.funding.models import (
-    FundingEvent as E,
     AID_TYPES,
     BENEFICIARY_KINDS,
+    CALL_WORKFLOW,
     CONTENT_FIELDS,
     EPCI_KINDS,
     EXPENSE_KINDS,
     FIELD_LABELS,
     FRANCE_CODE,
     FUNDER_LEVELS,
+    PROGRAMME_WORKFLOW,
     PROJECT_STAGES,
     SCOPE_LEVELS,
     STATE_FAMILIES,
-    CALL_WORKFLOW,
-    PROGRAMME_WORKFLOW,
     CallStatus,
     FunderLevel,
     Label,
@@ -60,12 +61,12 @@ from marketplace.funding.models import (
     ProgrammeVersion,
     Recurrence,
 )
-from marketplace.core.text import fold, format_int_fr, slugify
+from marketplace.funding.models import (
+    FundingEvent as E,
+)
 from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
 from tenants.models import Membership, Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Departement, Epci, Region
-from marketplace.core.clock import today, utcnow
-from marketplace.core.errors import NotFound, ServiceError
 
 
 def _reindex(session: Session, programme: Programme) -> None:
@@ -86,7 +87,7 @@ class Viewer:
     is_curator: bool = False  # ANCT staff
 
     @classmethod
-    def anonymous(cls) -> "Viewer":
+    def anonymous(cls) -> Viewer:
         return cls()
 
 
@@ -283,7 +284,7 @@ def update_programme(session: Session, actor: User, programme: Programme, data: 
     labels = [FIELD_LABELS[name] for name in changed]
     audit.record(session, E.programme_updated, actor_id=actor.id, tenant_id=programme.owner_tenant_id,
                  obj=programme, fields=changed, origin=origin)
-    _version(session, programme, actor, "Modification : " + ", ".join(eligibility.lower_first(l) for l in labels)
+    _version(session, programme, actor, "Modification : " + ", ".join(eligibility.lower_first(label) for label in labels)
              + (f" ({origin})" if origin else ""))
     if programme.status.is_public:
         _reindex(session, programme)
@@ -312,7 +313,7 @@ def resolve_places(session: Session, level: str, value: str) -> list[tuple[str, 
     if level == "label":
         label = session.scalar(select(Label).where(or_(Label.slug == value, Label.slug == slugify(value))))
         if label is None:
-            label = next((l for l in session.scalars(select(Label)) if fold(l.name) == fold(value)), None)
+            label = next((row for row in session.scalars(select(Label)) if fold(row.name) == fold(value)), None)
         if label is None:
             raise ServiceError(f"Aucun label ne s'appelle « {value[:60]} ». Créez-le d'abord dans « Labels ».", "value")
         return [(label.slug, label.name)]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from marketplace.core import money, taxonomy
 from marketplace.core.errors import ServiceError
-from marketplace.web.forms import FormResult, empty_form, parse_form
+from marketplace.core.text import decode_upload
 from marketplace.funding import eligibility, importer, services
 from marketplace.funding.models import (
     AID_TYPES,
@@ -43,8 +43,8 @@ from marketplace.funding.schemas import (
     WorkflowSchema,
 )
 from marketplace.funding.services import ProgrammeFilters, Viewer
-from marketplace.core.text import decode_upload
 from marketplace.web import get_db, on_refusal, page_arg, safe_next
+from marketplace.web.forms import FormResult, empty_form, parse_form
 from tenants.models import TenantKind
 from tenants.territories import services as territories
 from tenants.territories.models import Commune, Departement, Epci, Region

@@ -33,7 +33,7 @@ def compose(settings: Settings, to: str, subject: str, body: str) -> EmailMessag
     return message
 
 
-def deliver(settings: Settings, message: EmailMessage) -> str:
+def deliver_message(settings: Settings, message: EmailMessage) -> str:
     if settings.effective_mail_backend is MailBackend.smtp:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
             if settings.smtp_starttls:

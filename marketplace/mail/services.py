@@ -1,4 +1,4 @@
-"""Queue a mail in the current transaction; deliver one; find the ones still owed."""
+"""Write a mail in the current transaction; deliver one; find the ones still owed; render a template."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,24 +8,20 @@ from sqlalchemy.orm import Session
 
 from marketplace.core.clock import utcnow
 from marketplace.core.settings import Settings
-from marketplace.core.text import one_line
-from marketplace.mail import delivery
+from marketplace.core.text import clean_text, one_line
+from marketplace.mail.delivery import compose, deliver_message
 from marketplace.mail.models import OutgoingMail
 
 # A mail still unsent after this is delivered by the sweep (its job was lost, or is failing).
 SWEEP_AFTER = dt.timedelta(minutes=2)
 
 
-def send(session: Session, to: str, subject: str, body: str, headers: dict[str, str] | None = None) -> OutgoingMail:
-    """Write the mail now; its delivery is enqueued when the transaction commits (never before,
-    never for a rolled-back change)."""
-    from marketplace.mail.tasks import deliver_mail
-
-    mail = OutgoingMail(to=one_line(to)[:254], subject=one_line(subject)[:300], body=body,
+def write(session: Session, to: str, subject: str, body: str, headers: dict[str, str] | None = None) -> OutgoingMail:
+    """The mail's row, in the current transaction (``marketplace.mail.send`` enqueues its delivery)."""
+    mail = OutgoingMail(to=one_line(to)[:254], subject=one_line(subject)[:300], body=clean_text(body),
                         headers={k: one_line(v) for k, v in (headers or {}).items()})
     session.add(mail)
     session.flush()
-    deliver_mail.after_commit(session, mail.id, job_id=f"mail-{mail.id}")
     return mail
 
 
@@ -36,10 +32,10 @@ def deliver(session: Session, settings: Settings, mail_id: int) -> bool:
     if mail is None or mail.sent_at is not None:
         return False
     mail.attempts += 1
-    message = delivery.compose(settings, mail.to, mail.subject, mail.body)
+    message = compose(settings, mail.to, mail.subject, mail.body)
     for name, value in (mail.headers or {}).items():
         message[name] = value
-    mail.message_id = delivery.deliver(settings, message)
+    mail.message_id = deliver_message(settings, message)
     mail.sent_at = utcnow()
     return True
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from jobs import job, job_context
-from marketplace.mail import services
+from marketplace.mail.services import deliver, owed
 
 
 @job(queue="mail", timeout=60, retries=5, backoff=(30, 120, 600, 1800, 3600))
@@ -10,7 +10,7 @@ def deliver_mail(mail_id: int) -> bool:
     from flask import current_app
 
     with job_context() as session:
-        return services.deliver(session, current_app.config["SETTINGS"], mail_id)
+        return deliver(session, current_app.config["SETTINGS"], mail_id)
 
 
 @job(queue="mail", timeout=300, retries=0, cron="*/5 * * * *")
@@ -18,7 +18,7 @@ def deliver_pending() -> int:
     """Every five minutes: enqueue the delivery of every mail still owed (same job id as its first
     delivery, so a delivery already queued is not doubled)."""
     with job_context() as session:
-        ids = services.owed(session)
+        ids = owed(session)
     for mail_id in ids:
         deliver_mail.enqueue(mail_id, job_id=f"mail-{mail_id}")
     return len(ids)

@@ -36,7 +36,7 @@ class Epci(Base):
     search_key: Mapped[str] = mapped_column(String(200), index=True)
 
     # By the accent-free key: in French, Déols comes before Diors.
-    communes: Mapped[list["Commune"]] = relationship(back_populates="epci", order_by="Commune.search_key")
+    communes: Mapped[list[Commune]] = relationship(back_populates="epci", order_by="Commune.search_key")
 
     KIND_LABELS = {
         "CC": "Communauté de communes",

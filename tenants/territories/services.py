@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import gzip
-import re
 import json
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session

@@ -10,8 +10,8 @@ from marketplace.catalog import services as catalog
 from marketplace.catalog.models import Lead, ShortlistItem
 from marketplace.core.db import bound_to_tenant
 from tenants.models import Role
-from tests.helpers import sign_in
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
+from tests.helpers import sign_in
 
 
 def published(db, n, **content):

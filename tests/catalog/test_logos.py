@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from marketplace.catalog import logos
 from marketplace.catalog.models import Solution
-from tests.helpers import sign_in
 from tests.factories import SOLUTION_DATA, make_solution
+from tests.helpers import sign_in
 
 
 def tiny_png() -> bytes:

@@ -1,17 +1,16 @@
 """References: the territories that deployed a solution, verified by the city's own tenant."""
 from __future__ import annotations
 
-from marketplace.core.errors import NotFound
-from marketplace.catalog.models import CatalogEvent
 import pytest
 from sqlalchemy import select
 
 from marketplace.catalog import services as catalog
-from marketplace.catalog.models import ReferenceStatus, SolutionReference
-from tenants.models import Role
-from tests.helpers import sign_in
-from tests.factories import make_epci, make_member, make_reference, make_solution, make_startup
+from marketplace.catalog.models import CatalogEvent, ReferenceStatus, SolutionReference
 from marketplace.core.audit import AuditEvent
+from marketplace.core.errors import NotFound
+from tenants.models import Role
+from tests.factories import make_epci, make_member, make_reference, make_solution, make_startup
+from tests.helpers import sign_in
 
 
 def test_a_reference_becomes_verified_when_the_named_city_confirms_it(client, db, people, indexed):

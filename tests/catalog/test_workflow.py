@@ -1,19 +1,18 @@
 """Curation: draft → submitted → published → archived, reviewed edits, the plan's quota."""
 from __future__ import annotations
 
-from marketplace.core.errors import ServiceError
-from marketplace.catalog.models import CatalogEvent
 import pytest
 from sqlalchemy import select
 
 from marketplace.catalog import services as catalog
-from marketplace.catalog.models import RevisionStatus, Solution, SolutionStatus
-from tests.helpers import sign_in
-from tests.factories import SOLUTION_DATA, make_member, make_solution, make_startup, make_user
+from marketplace.catalog.models import CatalogEvent, RevisionStatus, Solution, SolutionStatus
 from marketplace.core.audit import AuditEvent
+from marketplace.core.errors import ServiceError
+from tests.factories import SOLUTION_DATA, make_member, make_solution, make_startup, make_user
+from tests.helpers import sign_in
 
 
-def events(db, solution) -> list[E]:
+def events(db, solution) -> list[CatalogEvent]:
     return list(db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "solutions",
                                                                AuditEvent.object_id == str(solution.id))
                            .order_by(AuditEvent.id)))

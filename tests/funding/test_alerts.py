@@ -2,7 +2,6 @@
 new or changed, once per period, never the same version twice, stopped in one click."""
 from __future__ import annotations
 
-from marketplace.funding.models import FundingEvent
 import datetime as dt
 import email
 import email.policy
@@ -11,17 +10,17 @@ import re
 
 from sqlalchemy import func, select
 
-from marketplace.funding.mine.tasks import send_digests
-from marketplace.core.db import all_tenants
-from marketplace.funding.mine import alerts
-from marketplace.funding import services as funding
-from marketplace.funding.mine.services import Criteria
-from marketplace.funding.models import AlertStatus, FundingAlert, FundingAlertDigest
-from marketplace.core.clock import today
-from marketplace.mail.delivery import outbox
-from tests.helpers import run_jobs, sign_in
-from tests.factories import make_programme
 from marketplace.core.audit import AuditEvent
+from marketplace.core.clock import today
+from marketplace.core.db import all_tenants
+from marketplace.funding import services as funding
+from marketplace.funding.mine import alerts
+from marketplace.funding.mine.services import Criteria
+from marketplace.funding.mine.tasks import send_digests
+from marketplace.funding.models import AlertStatus, FundingAlert, FundingAlertDigest, FundingEvent
+from marketplace.mail.delivery import outbox
+from tests.factories import make_programme
+from tests.helpers import run_jobs, sign_in
 
 LIGHTING = {"themes": ["eclairage-public"]}
 
@@ -268,8 +267,8 @@ def test_an_item_the_index_had_not_yet_seen_goes_into_the_next_digest(app, db, p
 
 
 def test_an_old_link_never_reaches_a_new_alert_that_got_the_same_id(client, db, people):
-    from tests.factories import make_city, make_member
     from tenants.models import Role
+    from tests.factories import make_city, make_member
 
     first = active_alert(db, people, Criteria())
     unsubscribe = f"/alertes/desabonnement/{alerts.unsubscribe_token(client.application.secret_key, first)}"

@@ -2,14 +2,15 @@
 (exact, checked against the territory registry itself)."""
 from __future__ import annotations
 
-from marketplace.core.errors import ServiceError
 import csv
 import io
 
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.funding import eligibility, services as funding
+from marketplace.core.errors import ServiceError
+from marketplace.funding import eligibility
+from marketplace.funding import services as funding
 from marketplace.funding.models import Programme
 from tenants.territories.models import Commune, Epci
 from tests.factories import make_city, make_epci, make_label, make_programme

@@ -2,8 +2,6 @@
 for ANCT, a report line by line; the pages through real forms."""
 from __future__ import annotations
 
-from marketplace.core.errors import ServiceError
-from marketplace.funding.models import FundingEvent
 import csv
 import datetime as dt
 import html
@@ -14,12 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.funding import importer, services as funding
-from marketplace.funding.importer import ImportFileError
-from marketplace.funding.models import Programme, ProgrammeImport, ProgrammeStatus, ProgrammeVersion
-from tests.helpers import sign_in
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
 from marketplace.core.audit import AuditEvent
+from marketplace.core.errors import ServiceError
+from marketplace.funding import importer
+from marketplace.funding import services as funding
+from marketplace.funding.importer import ImportFileError
+from marketplace.funding.models import FundingEvent, Programme, ProgrammeImport, ProgrammeStatus, ProgrammeVersion
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.usefixtures("indexed")
 
@@ -302,7 +302,7 @@ def test_a_semicolon_windows_1252_file_with_an_identifier_and_level_column(db, p
     ("aides.csv", b"\x00\x01\x02binary", "ni un CSV ni un classeur XLSX"),
     ("aides.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1rest", "Excel 97-2003 (.xls) n'est pas lu"),
     ("aides.xlsx", b"PK\x03\x04 not really a zip", "Classeur illisible"),
-    ("aides.csv", "Nom,Lien\nAide,https://exemple.test/1\n".encode(),
+    ("aides.csv", b"Nom,Lien\nAide,https://exemple.test/1\n",
      "Colonnes obligatoires absentes : Financeurs, Bénéficiaire, Types d'aides, Récurrence."),
     ("aides.csv", ",".join(HEADER).encode() + b"\n", "aucune ligne de données"),
     ("aides.csv", b"x" * (importer.MAX_FILE_BYTES + 1), "Fichier trop volumineux : 5 Mo au plus."),

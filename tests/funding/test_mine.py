@@ -8,12 +8,12 @@ import re
 
 from icalendar import Calendar
 
-from marketplace.funding import services as funding
 from marketplace.core.clock import today
+from marketplace.funding import services as funding
 from search.service import rebuild
-from tests.helpers import sign_in
-from tests.factories import make_city, make_member, make_programme, make_user
 from tenants.models import Role
+from tests.factories import make_city, make_member, make_programme, make_user
+from tests.helpers import sign_in
 
 
 def text(response) -> str:

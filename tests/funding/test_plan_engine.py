@@ -6,7 +6,8 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marketplace.funding.plan import line_from_programme
 from marketplace.funding.plan.engine import (

@@ -1,7 +1,6 @@
 """Funding plan pages: the form, the result with its explanations and chart, roles, exports."""
 from __future__ import annotations
 
-from marketplace.funding.plan.models import PlanEvent
 import html
 import io
 import re
@@ -10,12 +9,12 @@ import openpyxl
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from marketplace.core.db import all_tenants
-from marketplace.funding.plan.models import FundingPlan
-from tenants.models import Role
-from tests.helpers import sign_in
-from tests.factories import make_city, make_member, make_startup
 from marketplace.core.audit import AuditEvent
+from marketplace.core.db import all_tenants
+from marketplace.funding.plan.models import FundingPlan, PlanEvent
+from tenants.models import Role
+from tests.factories import make_city, make_member, make_startup
+from tests.helpers import sign_in
 
 BASE = "/espace/plans-de-financement"
 

@@ -2,20 +2,18 @@
 when, ownership, the daily closing job, the search providers, the plan's duck-typed face."""
 from __future__ import annotations
 
-from marketplace.core.errors import NotFound, ServiceError
-from marketplace.funding.models import FundingEvent
 import datetime as dt
 
 import pytest
 from sqlalchemy import select
 
-from marketplace.funding import eligibility, services as funding
-from marketplace.funding.indexing import load_call, load_programme
-from marketplace.funding.models import CallStatus, Programme, ProgrammeStatus, ProgrammeVersion
-from tenants.models import Role
-from tests.factories import PROGRAMME_DATA, make_city, make_label, make_member, make_operator, make_programme
 from marketplace.core.audit import AuditEvent
-
+from marketplace.core.errors import NotFound, ServiceError
+from marketplace.funding import eligibility
+from marketplace.funding import services as funding
+from marketplace.funding.indexing import load_call, load_programme
+from marketplace.funding.models import CallStatus, FundingEvent, Programme, ProgrammeStatus, ProgrammeVersion
+from tests.factories import PROGRAMME_DATA, make_label, make_operator, make_programme
 
 pytestmark = pytest.mark.usefixtures("indexed")
 

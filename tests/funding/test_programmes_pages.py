@@ -2,16 +2,16 @@
 curation through real HTTP forms."""
 from __future__ import annotations
 
-import pytest
-
 import csv
 import io
 import re
 
+import pytest
+
 from marketplace.funding import eligibility
 from marketplace.funding.models import Programme, ProgrammeStatus
-from tests.helpers import sign_in
 from tests.factories import make_label, make_programme
+from tests.helpers import sign_in
 
 pytestmark = pytest.mark.usefixtures("indexed")
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.

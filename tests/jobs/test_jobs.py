@@ -1,7 +1,6 @@
 """Background jobs: enqueue after commit, retries, the operators' page, and a real worker process."""
 from __future__ import annotations
 
-from marketplace.ops.services import OpsEvent
 import html
 import os
 import subprocess
@@ -14,13 +13,14 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from jobs import get_queue
-from marketplace.ops.tasks import ping
-from marketplace.mail.delivery import outbox
-from tenants.models import Role
-from tests.helpers import run_jobs, sign_in
-from tests.factories import make_city, make_member, make_operator
-from tests.jobs.sample_jobs import always_fails, flaky
 from marketplace.core.audit import AuditEvent
+from marketplace.mail.delivery import outbox
+from marketplace.ops.services import OpsEvent
+from marketplace.ops.tasks import ping
+from tenants.models import Role
+from tests.factories import make_city, make_member, make_operator
+from tests.helpers import run_jobs, sign_in
+from tests.jobs.sample_jobs import always_fails, flaky
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,11 +1,9 @@
 """French full-text search: accents, plurals, synonyms, typos, facets, sorts, rebuilds and degradation."""
 from __future__ import annotations
 
-import datetime as dt
 import multiprocessing
 
 import pytest
-from whoosh import index as whoosh_index
 
 from search import documents
 from search import index as idx
@@ -13,6 +11,7 @@ from search.query import SearchRequest, search
 from search.schema import to_fields
 from search.service import index_document, rebuild, run_search
 from tests.search.corpus import CORPUS, build, doc
+
 
 @pytest.fixture
 def root(tmp_path):

@@ -1,11 +1,10 @@
 """Platform admins manage organisations; nobody else sees those pages."""
-from tenants.models import TenantEvent
 from sqlalchemy import select
 
-from tenants.models import Role, TenantStatus
-from tests.helpers import sign_in
-from tests.factories import make_city, make_member, make_operator, make_startup, make_user
 from marketplace.core.audit import AuditEvent
+from tenants.models import Role, TenantEvent, TenantStatus
+from tests.factories import make_city, make_member, make_operator, make_startup
+from tests.helpers import sign_in
 
 
 def _admin(db):

@@ -1,17 +1,16 @@
 """Sign-in, sign-out, CSRF, password reset and registration, as a person uses them."""
 from __future__ import annotations
 
-from tenants.models import TenantEvent
 import html
 import re
 
 from sqlalchemy import func, select
 
-from marketplace.mail.delivery import outbox
-from tenants.models import LoginAttempt, Membership, Role, Tenant, TenantKind, User
-from tests.helpers import run_jobs
-from tests.factories import PASSWORD, make_city, make_member, make_user
 from marketplace.core.audit import AuditEvent
+from marketplace.mail.delivery import outbox
+from tenants.models import LoginAttempt, Membership, Role, Tenant, TenantEvent, TenantKind, User
+from tests.factories import PASSWORD, make_city, make_member, make_user
+from tests.helpers import run_jobs
 
 WRONG = "Adresse électronique ou mot de passe incorrect."
 NEW_PASSWORD = "un-nouveau-mot-de-passe-7"

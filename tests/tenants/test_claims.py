@@ -1,12 +1,12 @@
 """'Je représente Châteauroux': territory claims, from the registration form to the operator's decision."""
 from __future__ import annotations
 
-from tenants.models import TenantEvent
 import html
 import re
 
 from sqlalchemy import func, select
 
+from marketplace.core.audit import AuditEvent
 from marketplace.core.db import all_tenants
 from marketplace.mail.delivery import outbox
 from tenants.models import (
@@ -14,13 +14,13 @@ from tenants.models import (
     Membership,
     Role,
     Tenant,
+    TenantEvent,
     TenantStatus,
     TerritoryClaim,
     User,
 )
-from tests.helpers import run_jobs, sign_in
 from tests.factories import PASSWORD, make_city, make_member, make_operator
-from marketplace.core.audit import AuditEvent
+from tests.helpers import run_jobs, sign_in
 
 CHATEAUROUX = "Châteauroux (36000) — 36044"
 TAKEN = "Ce territoire a déjà un espace sur Passerelle (ou une demande en cours)."

@@ -1,19 +1,18 @@
 """Tenant isolation: another tenant's object answers 404 on every route, and the guard's holes are closed."""
 from __future__ import annotations
 
-from marketplace.core.audit import PlatformEvent
 import re
 
 import pytest
 from sqlalchemy import delete, select, text, update
 
+from marketplace.core.audit import AuditEvent, PlatformEvent
 from marketplace.core.db import Base, TenantIsolationError, TenantOwned, all_tenants, bound_to_tenant
 from marketplace.models import metadata
 from tenants import services
 from tenants.models import ApiToken, Invitation, Membership, Role, TerritoryClaim
+from tests.factories import make_city, make_member, make_startup, make_user
 from tests.helpers import sign_in
-from tests.factories import make_city, make_epci, make_member, make_startup, make_user
-from marketplace.core.audit import AuditEvent
 
 
 # Every URL parameter that names an object must be listed here: either with a factory that makes

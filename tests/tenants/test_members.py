@@ -1,19 +1,18 @@
 """Members of an organisation: invitations, roles, removal, API tokens, the tenant switcher and the journal."""
 from __future__ import annotations
 
-from tenants.models import TenantEvent
 import html
 import re
 
 from sqlalchemy import select
 
+from marketplace.core.audit import AuditEvent
 from marketplace.core.db import all_tenants, bound_to_tenant
 from marketplace.mail.delivery import outbox
 from tenants import services
-from tenants.models import ApiToken, Invitation, Membership, Role, User
-from tests.helpers import run_jobs, sign_in
+from tenants.models import ApiToken, Invitation, Membership, Role, TenantEvent, User
 from tests.factories import PASSWORD, make_city, make_member, make_startup, make_user
-from marketplace.core.audit import AuditEvent
+from tests.helpers import run_jobs, sign_in
 
 
 def text(response) -> str:

@@ -35,20 +35,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
+from marketplace.core.clock import utcnow
 from marketplace.core.db import all_tenants, bound_to_tenant
-from marketplace.funding.mine import services as mine
+from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.signing import row_for_identity, row_identity
+from marketplace.funding.mine import services as mine
 from marketplace.funding.models import (
-    FundingEvent as E,
     AlertFrequency,
     AlertStatus,
     FundingAlert,
     FundingAlertDigest,
     FundingAlertItem,
 )
+from marketplace.funding.models import (
+    FundingEvent as E,
+)
 from tenants.models import Tenant, TenantKind, TenantStatus, User
-from marketplace.core.clock import utcnow
-from marketplace.core.errors import NotFound, ServiceError
 
 CONFIRM_SALT = "passerelle.funding-alert.confirm"
 UNSUBSCRIBE_SALT = "passerelle.funding-alert.unsubscribe"

@@ -11,19 +11,20 @@ The same criteria serve saved searches (``alerts``): a criteria object is what a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.core import taxonomy
+from marketplace.core.text import fold
 from marketplace.funding import eligibility
 from marketplace.funding.eligibility import Offer
-from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
 from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
-from marketplace.core.text import fold
+from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
 from tenants.models import Tenant
 
 CLOSING_SOON_DAYS = 30
@@ -52,7 +53,7 @@ class Criteria:
     facets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def from_args(cls, args) -> "Criteria":
+    def from_args(cls, args) -> Criteria:
         """From a query string (a MultiDict): unknown values of a shared URL are ignored."""
         facets = {}
         for param, (_, labels) in FACETS.items():
@@ -62,7 +63,7 @@ class Criteria:
         return cls(q=" ".join((args.get("q") or "").split())[:MAX_QUERY], facets=facets)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Criteria":
+    def from_dict(cls, data: dict[str, Any]) -> Criteria:
         facets = {}
         for param, (_, labels) in FACETS.items():
             values = tuple(v for v in data.get(param) or () if v in labels)

@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from marketplace.core.money import BP, euros, pct, percent, rate
-
 
 
 class PlanInputError(ValueError):
@@ -178,7 +178,7 @@ class Rule:
     def valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
-    def covers(self, line: "PlanLine") -> bool:
+    def covers(self, line: PlanLine) -> bool:
         return line.category.value in self.applies_to or (
             line.state_family is not None and line.state_family.value in self.applies_to)
 
@@ -244,7 +244,7 @@ class PlanLine:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PlanLine":
+    def from_dict(cls, data: dict[str, Any]) -> PlanLine:
         return cls(**{k: data.get(k) for k in ("label", "category", "state_family", "requested_rate_bp",
                                                "requested_amount_cents", "rate_max_bp", "ceiling_cents",
                                                "programme_id")},

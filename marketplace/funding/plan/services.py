@@ -8,20 +8,20 @@ reading every city's plans.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
+from marketplace.core.clock import today, utcnow
 from marketplace.core.db import TenantSession
+from marketplace.core.errors import NotFound, ServiceError
 from marketplace.funding.plan import engine
 from marketplace.funding.plan.engine import Ordering, PlanInput, PlanLine, PlanResult, Rule
-from marketplace.funding.plan.models import PlanEvent as E, FundingPlan, FundingRule
+from marketplace.funding.plan.models import FundingPlan, FundingRule
+from marketplace.funding.plan.models import PlanEvent as E
 from tenants.models import Tenant, TenantKind, User
-from marketplace.core.clock import today, utcnow
-from marketplace.core.errors import NotFound, ServiceError
 
 # Rules ----------------------------------------------------------------------------------------------
 

@@ -17,9 +17,10 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from marketplace.core.clock import today
 from marketplace.core import money
+from marketplace.core.clock import today
 from marketplace.core.money import euros, pct, percent, rate
+from marketplace.core.text import slugify
 from marketplace.funding.plan import services
 from marketplace.funding.plan.chart import bar_chart
 from marketplace.funding.plan.engine import Ordering
@@ -33,7 +34,6 @@ from marketplace.funding.plan.schemas import (
     kind_options,
     line_to_form,
 )
-from marketplace.core.text import slugify
 from marketplace.web import get_db, on_refusal
 from marketplace.web.forms import FormResult, first_message
 from tenants.models import Role, TenantKind
