@@ -25,7 +25,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from rq import Queue, Retry
+
+from jobs.connection import get_redis
+from marketplace.core.db import after_commit
 
 # Named queues, in the order a worker serves them.
 QUEUES = ("default", "mail", "search", "matching")
@@ -81,10 +85,6 @@ def job_context() -> Iterator[Any]:
 
 
 def _connection():
-    from flask import current_app
-
-    from jobs.connection import get_redis
-
     try:
         settings = current_app.config["SETTINGS"]
     except RuntimeError:  # outside a request or an app context: the app handed over by init_app
@@ -126,8 +126,6 @@ class BoundJob:
         )
 
     def after_commit(self, session, *args, job_id: str | None = None, **kwargs) -> None:
-        from marketplace.core.db import after_commit
-
         after_commit(session, lambda: self.enqueue(*args, job_id=job_id, **kwargs))
 
 

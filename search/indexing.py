@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session
 
+from search.tasks import index_document
+
 # Set on a session to skip per-row indexing jobs: bulk writers (the demo seed, test factories)
 # have their data indexed by a full rebuild, and may run where no queue is configured.
 SKIP_INDEXING = "search.skip_indexing"
@@ -36,6 +38,4 @@ def indexing_skipped(session: Session) -> bool:
 def index_later(session: Session, doc_type: str, object_id: int) -> None:
     if indexing_skipped(session):
         return
-    from search.tasks import index_document
-
     index_document.after_commit(session, doc_type, object_id, job_id=f"index-{doc_type}-{object_id}")

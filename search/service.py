@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from search import index as idx
 from search.documents import provider, providers
-from search.query import SearchRequest, SearchResponse, search
+from search.query import Hit, SearchRequest, SearchResponse, search
 from search.schema import to_fields
 
 log = logging.getLogger("passerelle.search")
@@ -119,8 +119,6 @@ def run_search(root: Path, session: Session, request: SearchRequest,
 
 def _fallback(session: Session, request: SearchRequest) -> SearchResponse:
     """Database search, word by word on names and pitches, for when the index is unavailable."""
-    from search.query import Hit
-
     hits: list[Hit] = []
     types = request.filters.get("type") or list(providers())
     for doc_type in types:

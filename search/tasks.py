@@ -1,14 +1,14 @@
 """Index jobs, on the 'search' queue. The index has one writer at a time (Whoosh's lock, waited for)."""
 from __future__ import annotations
 
+from flask import current_app
+
 from jobs import job, job_context
 from search.service import index_document as index_one
 from search.service import rebuild
 
 
 def _root():
-    from flask import current_app
-
     return current_app.config["SETTINGS"].search_dir
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+from marketplace.funding import labels, territory
+from search.indexing import without_indexing
 from tenants import services
 from tenants.models import Membership, Role, Tenant, TenantKind, User
 from tenants.security import hash_password
@@ -82,7 +84,7 @@ def make_solution(db, owner: Tenant | None = None, *, status: str = "draft", act
     owner = owner or make_startup(db)
     actor = actor or make_user(db)
     # Factories make data; whether the index is told is tested where it matters (tests/catalog).
-    with catalog.without_indexing(db):
+    with without_indexing(db):
         solution = catalog.create_solution(db, actor, owner, {**SOLUTION_DATA, **content})
         if status in ("submitted", "published", "archived"):
             catalog.submit(db, actor, solution)
@@ -100,7 +102,7 @@ def make_reference(db, solution, *, insee: str | None = "36044", siren: str | No
     from marketplace.catalog import services as catalog
     from tenants.territories.models import Commune, Epci
 
-    with catalog.without_indexing(db):
+    with without_indexing(db):
         return catalog.add_reference(db, make_user(db), solution,
                                      commune=db.get(Commune, insee) if insee and not siren else None,
                                      epci=db.get(Epci, siren) if siren else None, year=year,
@@ -141,10 +143,10 @@ def make_programme(db, owner: Tenant | None = None, *, status: str = "published"
 
     owner = owner or make_operator(db, f"Financeur {next(_seq)}")
     actor = actor or make_user(db)
-    with funding.without_indexing(db):
+    with without_indexing(db):
         programme = funding.create_programme(db, actor, owner, {**PROGRAMME_DATA, **content})
         for mode, level, value in scope:
-            funding.add_scope(db, actor, programme, include=mode == "include", level=level, value=value)
+            territory.add_scope(db, actor, programme, include=mode == "include", level=level, value=value)
         if status != "draft":
             funding.submit(db, actor, programme)
         if status in ("published", "closed", "archived"):
@@ -159,10 +161,9 @@ def make_programme(db, owner: Tenant | None = None, *, status: str = "published"
 
 
 def make_label(db, name: str = "Action Cœur de Ville", codes: tuple[str, ...] = ("36044",), owner: Tenant | None = None):
-    from marketplace.funding import services as funding
 
     owner = owner or make_operator(db, f"Opérateur {next(_seq)}")
-    label = funding.create_label(db, make_user(db), owner, {"name": name})
+    label = labels.create_label(db, make_user(db), owner, {"name": name})
     if codes:
-        funding.upload_label_communes(db, make_user(db), label, "\n".join(codes))
+        labels.upload_label_communes(db, make_user(db), label, "\n".join(codes))
     return label

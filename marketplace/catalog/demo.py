@@ -13,6 +13,7 @@ from marketplace.catalog import services
 from marketplace.catalog.models import Solution
 from marketplace.catalog.schemas import SolutionSchema
 from marketplace.core.db import bound_to_tenant
+from search.indexing import without_indexing
 from tenants.models import Tenant, User
 from tenants.territories.models import Commune, Epci
 
@@ -198,7 +199,7 @@ def seed_catalog(session: Session, tenants: dict[str, Tenant]) -> None:
               for email in set(ADMINS.values()) | {CURATOR}}
     curator = people[CURATOR]
     created: dict[str, Solution] = {}
-    with services.without_indexing(session):
+    with without_indexing(session):
         for spec in SOLUTIONS:
             owner = tenants[spec["owner"]]
             exists = session.scalar(select(Solution).where(Solution.owner_tenant_id == owner.id,

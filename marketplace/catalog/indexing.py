@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.models import Solution, SolutionStatus
+from marketplace.catalog.services import search_published
 from marketplace.core import taxonomy
 from marketplace.core.rendering import plain_text
 from search.documents import Document, register
@@ -64,8 +65,6 @@ def all_ids(session: Session) -> list[int]:
 
 
 def fallback(session: Session, text: str, limit: int) -> list[Document]:
-    from marketplace.catalog.services import search_published
-
     return [solution_document(s) for s in search_published(session, text, limit)]
 
 

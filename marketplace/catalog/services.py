@@ -39,7 +39,7 @@ from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import plain_text
-from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
+from search.indexing import index_later, indexing_skipped
 from tenants.models import Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint, abort
 
 from marketplace.core.errors import NotFound
-from marketplace.funding import eligibility, services
+from marketplace.funding import access, eligibility, services
 from marketplace.funding.models import Programme
 from marketplace.funding.schemas import (
     CommuneOffersSchema,
@@ -68,7 +68,7 @@ def programmes(args):
 def _public(programme_id: int) -> Programme:
     try:
         # Public programmes only, whoever asks: the API is the public guichet, not a workspace.
-        return services.get_visible_programme(get_db(), programme_id, Viewer.anonymous())
+        return access.get_visible_programme(get_db(), programme_id, Viewer.anonymous())
     except NotFound:
         abort(404, message=f"Aucun programme publié n'a l'identifiant {programme_id}.")
 

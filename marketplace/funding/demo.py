@@ -16,8 +16,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.funding import services
+from marketplace.funding import labels, services, territory
 from marketplace.funding.models import Label, Programme
+from search.indexing import without_indexing
 from tenants import services as tenants
 from tenants.models import Role, Tenant, TenantKind, User
 
@@ -314,12 +315,12 @@ def seed_funding(session: Session, tenants_by_name: dict[str, Tenant], *, operat
         funders[name] = (tenant, user)
         accounts.append((email, f"{Role.member.label} — {name} (financeur)"))
 
-    with services.without_indexing(session):
+    with without_indexing(session):
         for spec in LABELS:
             if session.scalar(select(Label.id).where(Label.slug == spec["slug"])) is None:
-                label = services.create_label(session, curator, anct, spec)
+                label = labels.create_label(session, curator, anct, spec)
                 if spec["communes"]:
-                    services.upload_label_communes(session, curator, label, "\n".join(spec["communes"]))
+                    labels.upload_label_communes(session, curator, label, "\n".join(spec["communes"]))
         for measure, axis, themes, note, scope in FONDS_VERT_MEASURES:
             _programme(session, anct, curator, reviewer, {**_fonds_vert(measure, axis, themes, note), "scope": scope})
         for spec in STATE_PROGRAMMES:
@@ -339,7 +340,7 @@ def _programme(session: Session, owner: Tenant, author: User, reviewer: User, sp
         return existing
     programme = services.create_programme(session, author, owner, spec)
     for mode, level, value in spec["scope"]:
-        services.add_scope(session, author, programme, include=mode == "include", level=level, value=value)
+        territory.add_scope(session, author, programme, include=mode == "include", level=level, value=value)
     services.submit(session, author, programme)
     services.publish(session, reviewer, programme, "Fiche relue : sources et points d'attention vérifiés.")
     return programme

@@ -43,7 +43,7 @@ from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import decode_upload, fold
-from marketplace.funding import services
+from marketplace.funding import access, services, versions
 from marketplace.funding.eligibility import lower_first
 from marketplace.funding.models import (
     AID_TYPES,
@@ -450,7 +450,7 @@ def map_row(source: SourceFile, line: int, cells: list[str], *, provenance: str,
     row.data.update(provenance=data["provenance"], licence=data["licence"])
     if notes:
         row.data["curation_note"] = "⚠ Valeurs de la source non reprises. " + " ; ".join(notes) + "."
-    row.compared = {name: services._json(data[name]) for name in compared_fields}
+    row.compared = {name: versions.json_value(data[name]) for name in compared_fields}
     return row
 
 
@@ -503,7 +503,7 @@ def import_programmes(session: Session, actor: User, tenant: Tenant, filename: s
                       licence: str = "", default_level: str | None = None) -> ProgrammeImport:
     """Import a file for ``tenant`` (an active operator): see the module docstring. Flushes; the
     caller commits once. Raises ImportFileError (nothing written) or ServiceError."""
-    services._check_owner(tenant)
+    access.check_owner(tenant)
     # The name the browser sent, without any folder: shown in reports and provenance only.
     filename = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "fichier"
     source = read_file(filename, data)
@@ -581,7 +581,7 @@ def _update(session: Session, actor: User, run: ProgrammeImport, programme: Prog
         return Entry(row.line, "rejected", row.title, f"le programme n° {programme.id} est archivé : remettez-le en "
                      "brouillon pour le mettre à jour par import", programme.id)
     # What the source gave last time; a programme imported before source_content existed: itself.
-    known = dict(programme.source_content or services.snapshot(programme))
+    known = dict(programme.source_content or versions.snapshot(programme))
     changed = [name for name, value in row.compared.items() if known.get(name) != value]
     dates = {name: row.compared[name] for name in changed if name in DATE_FIELDS}
     content = [name for name in changed if name not in DATE_FIELDS]
@@ -594,7 +594,7 @@ def _update(session: Session, actor: User, run: ProgrammeImport, programme: Prog
     held_before = (programme.pending_changes or {}).get("fields") or {}
     messages = []
     if dates:
-        live = {name: services._json(getattr(programme, name)) for name in dates}
+        live = {name: versions.json_value(getattr(programme, name)) for name in dates}
         if services.update_programme(session, actor, programme, {name: row.data[name] for name in dates},
                                      origin=origin):
             messages.append(_date_words(dates, live))
@@ -646,14 +646,14 @@ class FieldChange:
 def pending_diff(programme: Programme) -> list[FieldChange]:
     """The held change, field by field: the live value and the source's."""
     fields = (programme.pending_changes or {}).get("fields") or {}
-    return [FieldChange(name, FIELD_LABELS.get(name, name), services._json(getattr(programme, name)), value)
+    return [FieldChange(name, FIELD_LABELS.get(name, name), versions.json_value(getattr(programme, name)), value)
             for name, value in fields.items()]
 
 
 def in_words(change: FieldChange, value: Any) -> str:
     if change.long_text:
         return value or ""
-    return services._in_words(change.name, value) or ""
+    return versions.value_in_words(change.name, value) or ""
 
 
 def _require_pending(programme: Programme) -> dict[str, Any]:
@@ -714,7 +714,7 @@ def get_import(session: Session, import_id: int, tenant: Tenant | None) -> Progr
     return run
 
 
-def held_programmes(session: Session, viewer: services.Viewer) -> list[Programme]:
+def held_programmes(session: Session, viewer: access.Viewer) -> list[Programme]:
     """Programmes with a held change: all of them for ANCT, its own for a funder; oldest first."""
     stmt = select(Programme).where(Programme.pending_since.is_not(None)).order_by(Programme.pending_since,
                                                                                     Programme.id)

@@ -21,6 +21,7 @@ from marketplace.funding.models import (
     ProgrammeCall,
     ProgrammeStatus,
 )
+from marketplace.funding.services import search_published
 from search.documents import Document, register
 
 # The public page's path (marketplace.funding.views.programme): jobs build documents without a
@@ -68,8 +69,6 @@ def all_programme_ids(session: Session) -> list[int]:
 
 
 def programme_fallback(session: Session, text: str, limit: int) -> list[Document]:
-    from marketplace.funding.services import search_published
-
     return [programme_document(p) for p in search_published(session, text, limit)]
 
 

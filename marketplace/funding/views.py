@@ -15,7 +15,8 @@ from sqlalchemy import select
 from marketplace.core import money, taxonomy
 from marketplace.core.errors import ServiceError
 from marketplace.core.text import decode_upload
-from marketplace.funding import eligibility, importer, services
+from marketplace.funding import access, eligibility, importer, services, territory, versions
+from marketplace.funding import labels as label_lists
 from marketplace.funding.models import (
     AID_TYPES,
     BENEFICIARY_KINDS,
@@ -63,7 +64,7 @@ MAX_LABEL_FILE = 5 * 1024 * 1024
 def _viewer() -> Viewer:
     if not current_user.is_authenticated:
         return Viewer.anonymous()
-    return services.viewer_for(get_db(), current_user, current_membership())
+    return access.viewer_for(get_db(), current_user, current_membership())
 
 
 def _funder_tenant(viewer: Viewer):
@@ -154,7 +155,7 @@ def index():
 
 
 def _visible(programme_id: int):
-    return services.get_visible_programme(get_db(), programme_id, _viewer())
+    return access.get_visible_programme(get_db(), programme_id, _viewer())
 
 
 @bp.route("/financements/<int:programme_id>")
@@ -167,8 +168,8 @@ def programme(programme_id: int):
         "funding/programme.html", programme=found, rules=eligibility.describe_rules(db, found),
         communes=eligibility.eligible_communes_count(db, found), city=city,
         verdict=eligibility.check_tenant(db, found, city) if city else None,
-        can_edit=services.may_edit(found, viewer), is_curator=viewer.is_curator,
-        history=services.history(db, found)[:5], show_actors=viewer.is_curator or services.may_edit(found, viewer))
+        can_edit=access.may_edit(found, viewer), is_curator=viewer.is_curator,
+        history=versions.history(db, found)[:5], show_actors=viewer.is_curator or access.may_edit(found, viewer))
 
 
 @bp.route("/financements/<int:programme_id>/communes")
@@ -198,8 +199,8 @@ def communes_csv(programme_id: int):
 def history(programme_id: int):
     viewer = _viewer()
     found = _visible(programme_id)
-    return render_template("funding/history.html", programme=found, history=services.history(get_db(), found),
-                           show_actors=viewer.is_curator or services.may_edit(found, viewer))
+    return render_template("funding/history.html", programme=found, history=versions.history(get_db(), found),
+                           show_actors=viewer.is_curator or access.may_edit(found, viewer))
 
 
 # Operators: programmes ---------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def programmes():
 
 
 def _editable(programme_id: int):
-    return services.get_editable_programme(get_db(), programme_id, _viewer())
+    return access.get_editable_programme(get_db(), programme_id, _viewer())
 
 
 def _programme_form(programme=None) -> FormResult:
@@ -294,13 +295,13 @@ def scope(programme_id: int):
             if not remove.isdigit() or len(remove) > 18:
                 abort(404)
             on_refusal(url_for("funding_op.scope", programme_id=found.id))
-            services.remove_scope(db, current_user, found, int(remove))
+            territory.remove_scope(db, current_user, found, int(remove))
             flash("Ligne retirée du périmètre.", "success")
             return redirect(url_for("funding_op.scope", programme_id=found.id))
         form = parse_form(ScopeFormSchema())
         if form.ok:
             on_refusal(lambda: _scope_page(found, form))
-            rows = services.add_scope(db, current_user, found, include=form.data["mode"] == "include",
+            rows = territory.add_scope(db, current_user, found, include=form.data["mode"] == "include",
                                       level=form.data["level"], value=form.data["value"])
             flash(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} ajoutée{'s' if len(rows) > 1 else ''} "
                   "au périmètre.", "success")
@@ -316,7 +317,7 @@ def _scope_page(found, form):
         rules=eligibility.describe_rules(db, found), communes=eligibility.eligible_communes_count(db, found),
         regions=list(db.scalars(select(Region).order_by(Region.name))),
         departements=list(db.scalars(select(Departement).order_by(Departement.code))),
-        labels=services.labels(db), probe=commune, probe_error=probe_error,
+        labels=label_lists.all_labels(db), probe=commune, probe_error=probe_error,
         verdict=eligibility.check_commune(db, found, commune) if commune else None)
 
 
@@ -452,7 +453,7 @@ def new_call(programme_id: int):
 @require_operator
 def edit_call(call_id: int):
     db = get_db()
-    call = services.get_editable_call(db, call_id, _viewer())
+    call = access.get_editable_call(db, call_id, _viewer())
     form = _call_form(call)
     if request.method == "POST":
         form = parse_form(CallFormSchema())
@@ -470,7 +471,7 @@ def edit_call(call_id: int):
 @require_operator
 def call_workflow(call_id: int):
     db = get_db()
-    call = services.get_editable_call(db, call_id, _viewer())
+    call = access.get_editable_call(db, call_id, _viewer())
     back = url_for("funding.programme", programme_id=call.programme_id) + f"#appel-{call.id}"
     form = parse_form(CallActionSchema())
     if not form.ok:
@@ -492,15 +493,15 @@ def labels():
     if request.method == "POST":
         form = parse_form(LabelFormSchema())
         if form.ok:
-            on_refusal(lambda: render_template("funding/labels.html", labels=services.labels(db), form=form,
+            on_refusal(lambda: render_template("funding/labels.html", labels=label_lists.all_labels(db), form=form,
                                                viewer=viewer))
             funder = _funder_tenant(viewer)
             if funder is None:
                 raise ServiceError("Agissez pour une organisation d'opérateur pour créer un label.")
-            label = services.create_label(db, current_user, funder, form.data)
+            label = label_lists.create_label(db, current_user, funder, form.data)
             flash(f"Label « {label.name} » créé : chargez maintenant sa liste de communes.", "success")
             return redirect(url_for("funding_op.label", label_id=label.id))
-    return render_template("funding/labels.html", labels=services.labels(db), form=form, viewer=viewer), \
+    return render_template("funding/labels.html", labels=label_lists.all_labels(db), form=form, viewer=viewer), \
         400 if form.errors else 200
 
 
@@ -508,7 +509,7 @@ def labels():
 @require_operator
 def label(label_id: int):
     db = get_db()
-    found = services.get_editable_label(db, label_id, _viewer())
+    found = label_lists.get_editable_label(db, label_id, _viewer())
     form, report = empty_form(), None
     for key in ("name", "description", "source_url", "licence"):
         form.raw[key] = getattr(found, key)
@@ -520,16 +521,16 @@ def label(label_id: int):
             raise ServiceError("Choisissez un fichier CSV de codes INSEE.")
         if len(data) > MAX_LABEL_FILE:
             raise ServiceError("Fichier trop volumineux (5 Mo au plus).")
-        report = services.upload_label_communes(db, current_user, found, decode_upload(data)[0])
+        report = label_lists.upload_label_communes(db, current_user, found, decode_upload(data)[0])
         flash(f"Liste chargée : {len(report.codes)} communes ({report.added} ajoutée(s), "
               f"{report.removed} retirée(s)).", "success" if not report.problems else "warning")
     elif request.method == "POST":
         form = parse_form(LabelFormSchema())
         if form.ok:
             on_refusal(here)
-            services.update_label(db, current_user, found, form.data)
+            label_lists.update_label(db, current_user, found, form.data)
             flash("Label enregistré.", "success")
             return redirect(here)
     return render_template("funding/label.html", label=found, form=form, report=report,
-                           count=services.label_commune_count(db, found),
-                           communes=services.label_communes(db, found, limit=200)), 400 if form.errors else 200
+                           count=label_lists.label_commune_count(db, found),
+                           communes=label_lists.label_communes(db, found, limit=200)), 400 if form.errors else 200

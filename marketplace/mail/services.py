@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,4 @@ def owed(session: Session, now: dt.datetime | None = None, limit: int = 500) -> 
 def render(template: str, **context) -> str:
     """A mail's text from its template, with the context given only (no page globals: a job has
     no request, and a mail must not depend on who happens to be signed in)."""
-    from flask import current_app
-
     return current_app.jinja_env.get_template(template).render(**context)

@@ -1,14 +1,14 @@
 """Mail jobs: one delivery per mail, retried with backoff; a sweep for the mails still owed."""
 from __future__ import annotations
 
+from flask import current_app
+
 from jobs import job, job_context
 from marketplace.mail.services import deliver, owed
 
 
 @job(queue="mail", timeout=60, retries=5, backoff=(30, 120, 600, 1800, 3600))
 def deliver_mail(mail_id: int) -> bool:
-    from flask import current_app
-
     with job_context() as session:
         return deliver(session, current_app.config["SETTINGS"], mail_id)
 

@@ -6,6 +6,7 @@ from flask import url_for
 from marketplace.catalog import indexing
 from marketplace.core.db import bound_to_tenant
 from search.documents import provider
+from search.indexing import without_indexing
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
 
 
@@ -29,7 +30,7 @@ def test_a_published_solution_gives_a_full_document(db):
     city = make_city(db, "36044")
     from marketplace.catalog import services as catalog
 
-    with catalog.without_indexing(db), bound_to_tenant(db, city.id):
+    with without_indexing(db), bound_to_tenant(db, city.id):
         catalog.decide_reference(db, make_member(db, city)[0], city, verified, True)
 
     doc = indexing.load(db, solution.id)

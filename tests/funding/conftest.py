@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.funding import services as funding
+from marketplace.funding import access
 from tenants.models import Role
 from tests.factories import make_city, make_member, make_operator
 
@@ -11,7 +11,7 @@ from tests.factories import make_city, make_member, make_operator
 @pytest.fixture
 def indexed(monkeypatch):
     requests: list[tuple[str, int]] = []
-    monkeypatch.setattr("marketplace.funding.services.index_later",
+    monkeypatch.setattr("marketplace.funding.versions.index_later",
                         lambda session, doc_type, object_id: requests.append((doc_type, object_id)))
     return requests
 
@@ -31,7 +31,7 @@ class People:
         self.mayor, self.mayor_m = make_member(db, self.city, Role.admin)
 
     def viewer(self, db, user, membership):
-        return funding.viewer_for(db, user, membership)
+        return access.viewer_for(db, user, membership)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from marketplace.core.errors import ServiceError
-from marketplace.funding import eligibility
+from marketplace.funding import eligibility, labels, territory
 from marketplace.funding import services as funding
 from marketplace.funding.models import Programme
 from tenants.territories.models import Commune, Epci
@@ -102,7 +102,7 @@ def test_a_commune_list_and_a_label(db):
     assert set(eligibility.eligible_insee_codes(db, labelled)) == {ISSOUDUN, GIEN}
     assert labelled.id in offered(db, GIEN) and labelled.id not in offered(db, VITRE)
     # Uploading a new list changes the eligibility at once.
-    funding.upload_label_communes(db, _user(db), label, f"code_insee\n{VITRE}\n")
+    labels.upload_label_communes(db, _user(db), label, f"code_insee\n{VITRE}\n")
     assert set(eligibility.eligible_insee_codes(db, labelled)) == {VITRE}
     assert labelled.id in offered(db, VITRE) and labelled.id not in offered(db, GIEN)
 
@@ -253,5 +253,5 @@ def test_the_in_memory_index_follows_every_change_and_forgets_rolled_back_ones(d
     # rolled-back state is not trusted any more.
     assert eligibility.current_token(db) == before
     assert programme.id in offered(db, CHATEAUROUX)
-    funding.add_scope(db, _user(db), programme, include=False, level="departement", value="36")
+    territory.add_scope(db, _user(db), programme, include=False, level="departement", value="36")
     assert programme.id not in offered(db, CHATEAUROUX)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
 from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
-from marketplace.funding import importer
+from marketplace.funding import importer, territory
 from marketplace.funding import services as funding
 from marketplace.funding.importer import ImportFileError
 from marketplace.funding.models import FundingEvent, Programme, ProgrammeImport, ProgrammeStatus, ProgrammeVersion
@@ -64,7 +64,7 @@ def version_count(db) -> int:
 
 
 def publish(db, people, programme):
-    funding.add_scope(db, people.funder, programme, include=True, level="france")
+    territory.add_scope(db, people.funder, programme, include=True, level="france")
     funding.submit(db, people.funder, programme)
     funding.publish(db, people.curator, programme)
 

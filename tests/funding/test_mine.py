@@ -10,6 +10,7 @@ from icalendar import Calendar
 
 from marketplace.core.clock import today
 from marketplace.funding import services as funding
+from search.indexing import without_indexing
 from search.service import rebuild
 from tenants.models import Role
 from tests.factories import make_city, make_member, make_programme, make_user
@@ -26,7 +27,7 @@ def titles(page: str) -> list[str]:
 
 def publish_call(db, programme, title, closes_on, **extra):
     actor = make_user(db)
-    with funding.without_indexing(db):
+    with without_indexing(db):
         call = funding.create_call(db, actor, programme, {"title": title, "closes_on": closes_on, **extra})
         funding.apply_call_action(db, actor, call, "publish")
     return call

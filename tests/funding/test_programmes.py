@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import NotFound, ServiceError
-from marketplace.funding import eligibility
+from marketplace.funding import access, eligibility, labels, territory, versions
 from marketplace.funding import services as funding
 from marketplace.funding.indexing import load_call, load_programme
 from marketplace.funding.models import CallStatus, FundingEvent, Programme, ProgrammeStatus, ProgrammeVersion
@@ -35,7 +35,7 @@ def test_anct_staff_are_curators_and_funders_are_not(db, people):
 
 def test_a_programme_is_published_after_review_and_every_step_is_versioned_and_audited(db, people, indexed):
     programme = funding.create_programme(db, people.funder, people.region, PROGRAMME_DATA)
-    funding.add_scope(db, people.funder, programme, include=True, level="region", value="24")
+    territory.add_scope(db, people.funder, programme, include=True, level="region", value="24")
     funding.submit(db, people.funder, programme)
     assert programme.status is ProgrammeStatus.in_review and indexed == []
     curator = people.viewer(db, people.curator, people.curator_m)
@@ -94,7 +94,7 @@ def test_an_edit_is_versioned_with_its_fields_and_reindexed_when_public(db, peop
     assert indexed == [("programme", programme.id)]
     assert funding.update_programme(db, people.funder, programme, {**PROGRAMME_DATA, "rate_max_bp": 5000,
                                                                    "title": "Nouveau titre"}) == []
-    history = funding.history(db, programme)
+    history = versions.history(db, programme)
     assert history[0].version.summary == "Modification : intitulé, taux maximal"
     assert history[0].version.actor_id == people.funder.id
     assert ("Taux maximal", "40 %", "50 %") in history[0].changes
@@ -106,17 +106,17 @@ def test_another_funder_cannot_see_a_draft_nor_edit_a_programme(db, people):
     published = make_programme(db, people.region)
     banker = people.viewer(db, people.banker, people.banker_m)
     mayor = people.viewer(db, people.mayor, people.mayor_m)
-    for viewer in (banker, mayor, funding.Viewer.anonymous()):
+    for viewer in (banker, mayor, access.Viewer.anonymous()):
         with pytest.raises(NotFound):
-            funding.get_visible_programme(db, draft.id, viewer)
+            access.get_visible_programme(db, draft.id, viewer)
         with pytest.raises(NotFound):
-            funding.get_editable_programme(db, published.id, viewer)
-    assert funding.get_visible_programme(db, published.id, banker) is published
+            access.get_editable_programme(db, published.id, viewer)
+    assert access.get_visible_programme(db, published.id, banker) is published
     # Its owner and ANCT do.
     owner = people.viewer(db, people.funder, people.funder_m)
     curator = people.viewer(db, people.curator, people.curator_m)
-    assert funding.get_editable_programme(db, draft.id, owner) is draft
-    assert funding.get_editable_programme(db, draft.id, curator) is draft
+    assert access.get_editable_programme(db, draft.id, owner) is draft
+    assert access.get_editable_programme(db, draft.id, curator) is draft
 
 
 def test_only_operators_create_programmes(db, people):
@@ -289,18 +289,18 @@ def test_the_form_schema_turns_percent_and_euros_into_integers_and_answers_in_fr
 def test_labels_upload_reports_unknown_codes_with_line_numbers(db, people):
     label = make_label(db, "Petites Villes de Demain", (), owner=people.anct)
     text = "code_insee;nom\n36088;Issoudun\n99999;Nulle part\n1053;Bourg-en-Bresse (zéro perdu)\nabc;?\n36088;doublon\n\n2A004;Ajaccio\n"
-    report = funding.upload_label_communes(db, people.curator, label, text)
+    report = labels.upload_label_communes(db, people.curator, label, text)
     assert report.codes == ["36088", "01053", "2A004"]
     assert report.unknown == [(3, "99999")] and report.invalid == [(5, "abc")] and report.duplicates == 1
     assert report.problems == ["ligne 3 : code INSEE « 99999 » inconnu du référentiel",
                                "ligne 5 : « abc » n'est pas un code INSEE"]
-    assert funding.label_commune_count(db, label) == 3
+    assert labels.label_commune_count(db, label) == 3
     # A new upload replaces the list; a file with nothing recognised changes nothing.
-    report = funding.upload_label_communes(db, people.curator, label, "36044\n")
+    report = labels.upload_label_communes(db, people.curator, label, "36044\n")
     assert (report.added, report.removed) == (1, 3)
     with pytest.raises(ServiceError, match="Aucun code INSEE reconnu"):
-        funding.upload_label_communes(db, people.curator, label, "insee\n00000\n")
-    assert funding.label_commune_count(db, label) == 1
+        labels.upload_label_communes(db, people.curator, label, "insee\n00000\n")
+    assert labels.label_commune_count(db, label) == 1
     event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == FundingEvent.label_communes_uploaded)
                        .order_by(AuditEvent.id)).all()[0]
     assert event.actor_id == people.curator.id and event.data["unknown"] == ["99999"]
@@ -308,17 +308,17 @@ def test_labels_upload_reports_unknown_codes_with_line_numbers(db, people):
 
 def test_scope_values_are_resolved_by_code_or_name_with_french_errors(db, people):
     programme = make_programme(db, people.region, status="draft", scope=())
-    funding.add_scope(db, people.funder, programme, include=True, level="departement", value="Indre")
+    territory.add_scope(db, people.funder, programme, include=True, level="departement", value="Indre")
     with pytest.raises(ServiceError, match="Déjà dans le périmètre : Indre"):
-        funding.add_scope(db, people.funder, programme, include=False, level="departement", value="36")
+        territory.add_scope(db, people.funder, programme, include=False, level="departement", value="36")
     with pytest.raises(ServiceError, match="Codes INSEE inconnus : 99999"):
-        funding.add_scope(db, people.funder, programme, include=True, level="commune", value="36044, 99999")
+        territory.add_scope(db, people.funder, programme, include=True, level="commune", value="36044, 99999")
     with pytest.raises(ServiceError, match="communes portent ce nom, donnez le code INSEE"):
-        funding.add_scope(db, people.funder, programme, include=True, level="commune", value="Saint-Martin")
+        territory.add_scope(db, people.funder, programme, include=True, level="commune", value="Saint-Martin")
     with pytest.raises(ServiceError, match="Aucun label"):
-        funding.add_scope(db, people.funder, programme, include=True, level="label", value="Inexistant")
-    rows = funding.add_scope(db, people.funder, programme, include=True, level="commune", value="36044 45155")
+        territory.add_scope(db, people.funder, programme, include=True, level="label", value="Inexistant")
+    rows = territory.add_scope(db, people.funder, programme, include=True, level="commune", value="36044 45155")
     assert [r.code for r in rows] == ["36044", "45155"]
-    funding.remove_scope(db, people.funder, programme, rows[0].id)
+    territory.remove_scope(db, people.funder, programme, rows[0].id)
     assert {s.code for s in programme.scope} == {"36", "45155"}
     assert programme.versions[0].summary == "Périmètre : retrait de la commune Châteauroux"

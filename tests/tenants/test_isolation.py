@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, text, update
 from marketplace.core.audit import AuditEvent, PlatformEvent
 from marketplace.core.db import Base, TenantIsolationError, TenantOwned, all_tenants, bound_to_tenant
 from marketplace.models import metadata
+from search.indexing import without_indexing
 from tenants import services
 from tenants.models import ApiToken, Invitation, Membership, Role, TerritoryClaim
 from tests.factories import make_city, make_member, make_startup, make_user
@@ -102,7 +103,7 @@ def _other_call(db, other):
     from tests.factories import make_programme, make_user
 
     programme = make_programme(db, status="draft")
-    with funding.without_indexing(db):
+    with without_indexing(db):
         call = funding.create_call(db, make_user(db), programme, {"title": "Appel 2026", "closes_on": None})
     return call.id
 
@@ -133,7 +134,7 @@ def _other_import(db, other):
     user, _ = make_member(db, operator, Role.member)
     data = "Nom,Lien,Financeurs,Bénéficiaire,Types d'aides,Récurrence\n" \
            "Aide test,https://exemple.test/aides/1,Banque des Territoires,Communes,Prêt,Permanente\n"
-    with importer.services.without_indexing(db):
+    with without_indexing(db):
         return importer.import_programmes(db, user, operator, "aides.csv", data.encode()).id
 
 

@@ -25,6 +25,8 @@ from marketplace.funding import eligibility
 from marketplace.funding.eligibility import Offer
 from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
 from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
+from search.index import IndexUnavailable
+from search.query import build_plan, ranked_ids
 from tenants.models import Tenant
 
 CLOSING_SOON_DAYS = 30
@@ -218,8 +220,6 @@ def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
 
 def _text_order(items: list[Item], q: str, search_root: Path | None) -> tuple[list[Item], str | None]:
     """The items matching the words, best first; and a message when the index could not answer."""
-    from search.index import IndexUnavailable
-    from search.query import build_plan, ranked_ids
 
     if build_plan(q) is None:  # only stop words: no text criterion
         return items, None
