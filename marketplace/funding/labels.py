@@ -2,8 +2,6 @@
 operator uploads as INSEE codes) that a programme's territory can name."""
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +13,7 @@ from marketplace.core import audit
 from marketplace.core.clock import utcnow
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import fold, slugify
+from marketplace.core.uploads import read_table
 from marketplace.funding.access import Viewer, check_owner
 from marketplace.funding.models import (
     FundingEvent as E,
@@ -97,30 +96,30 @@ class UploadReport:
 
 _HEADER_NAMES = {"insee", "code insee", "code_insee", "codeinsee", "code commune", "code_commune", "codgeo",
                  "cog", "code"}
+MAX_LIST_BYTES = 5 * 1024 * 1024
+MAX_LIST_ROWS = 40_000  # every commune of France, and some room
 
 
-def parse_insee_file(session: Session, text: str) -> UploadReport:
-    """Read INSEE codes from an uploaded CSV: one column of codes, or a column named like
+def parse_insee_file(session: Session, data: bytes | str, filename: str = "liste.csv") -> UploadReport:
+    """Read INSEE codes from an uploaded CSV or XLSX: one column of codes, or a column named like
     « code_insee » / « insee » / « codgeo » among others; ';' or ',' separators; a header line is
-    optional. Line numbers count from 1, header included, as a spreadsheet shows them."""
+    optional. Line numbers count from 1, header included, as a spreadsheet shows them. Raises
+    ``UploadError`` (French) for a file that cannot be read."""
     report = UploadReport()
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines()
-    if not lines:
-        return report
-    dialect_delimiter = ";" if lines[0].count(";") >= lines[0].count(",") else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=dialect_delimiter))
-    column, start = 0, 0
-    if rows and not any(looks_like_insee(cell.strip()) for cell in rows[0]):
-        header = [fold(cell).replace(" ", "_") for cell in rows[0]]
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    rows = read_table(filename, data, max_bytes=MAX_LIST_BYTES, max_rows=MAX_LIST_ROWS, max_columns=50).rows
+    column = 0
+    if rows and not any(looks_like_insee(cell.strip()) for cell in rows[0][1]):
+        header = [fold(cell).replace(" ", "_") for cell in rows[0][1]]
         for i, name in enumerate(header):
             if name.replace("_", " ") in _HEADER_NAMES or name in _HEADER_NAMES:
                 column = i
                 break
-        start = 1
+        rows = rows[1:]
     seen: set[str] = set()
     candidates: list[tuple[int, str]] = []
-    for number, row in enumerate(rows[start:], start=start + 1):
+    for number, row in rows:
         cell = row[column].strip() if len(row) > column else ""
         if not cell:
             continue
@@ -145,11 +144,12 @@ def parse_insee_file(session: Session, text: str) -> UploadReport:
     return report
 
 
-def upload_label_communes(session: Session, actor: User, label: Label, text: str) -> UploadReport:
+def upload_label_communes(session: Session, actor: User, label: Label, data: bytes | str,
+                          filename: str = "liste.csv") -> UploadReport:
     """Replace the label's communes by the recognised codes of the file. Unknown and malformed
     codes are reported with their line numbers and left out (a list from another year names
     communes since merged); an upload with no recognised code changes nothing."""
-    report = parse_insee_file(session, text)
+    report = parse_insee_file(session, data, filename)
     if not report.codes:
         raise ServiceError("Aucun code INSEE reconnu dans ce fichier : la liste du label n'a pas changé."
                            + (" " + " ; ".join(report.problems[:10]) + "." if report.problems else ""), "file")

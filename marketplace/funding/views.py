@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from marketplace.core import money, taxonomy
 from marketplace.core.errors import ServiceError
-from marketplace.core.text import decode_upload
-from marketplace.funding import access, eligibility, importer, services, territory, versions
+from marketplace.funding import access, eligibility, services, territory, versions
 from marketplace.funding import labels as label_lists
+from marketplace.funding.importer import runs as import_runs
+from marketplace.funding.importer import source as import_source
 from marketplace.funding.models import (
     AID_TYPES,
     BENEFICIARY_KINDS,
@@ -56,7 +57,6 @@ operator_bp = Blueprint("funding_op", __name__, url_prefix="/operateur/financeme
 
 PER_PAGE = 20
 COMMUNES_PER_PAGE = 50
-MAX_LABEL_FILE = 5 * 1024 * 1024
 
 
 # Helpers ---------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def programmes():
     status = request.args.get("etat")
     status = ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None
     return render_template("funding/op_programmes.html", mine=mine, viewer=viewer, status=status,
-                           held=importer.held_programmes(db, viewer),
+                           held=import_runs.held_programmes(db, viewer),
                            queue=services.review_queue(db) if viewer.is_curator else [],
                            everything=services.all_programmes(db, status) if viewer.is_curator and status else [])
 
@@ -348,7 +348,7 @@ def import_programmes():
     form = empty_form()
     if request.method == "POST":
         form = parse_form(ProgrammeImportFormSchema())
-        filename, data = _uploaded(importer.MAX_FILE_BYTES)
+        filename, data = _uploaded(import_source.MAX_FILE_BYTES)
         if form.ok:
             on_refusal(lambda: _import_page(form, viewer, tenant))
             if tenant is None:
@@ -356,7 +356,7 @@ def import_programmes():
                                    "importer ses programmes.", "file")
             if not data:
                 raise ServiceError("Choisissez un fichier CSV ou XLSX.", "file")
-            run = importer.import_programmes(db, current_user, tenant, filename, data,
+            run = import_runs.import_programmes(db, current_user, tenant, filename, data,
                                              licence=form.data["licence"], default_level=form.data["default_level"])
             flash(f"Fichier importé : {run.created_count} créé(s), {run.dates_count} mis à jour, "
                   f"{run.held_count} en attente, {run.unchanged_count} inchangé(s), {run.rejected_count} rejeté(s).",
@@ -367,28 +367,28 @@ def import_programmes():
 
 def _import_page(form, viewer, tenant):
     return render_template("funding/import.html", form=form, viewer=viewer, tenant=tenant,
-                           imports=importer.imports_of(get_db(), tenant) if tenant else [],
-                           max_mb=importer.MAX_FILE_BYTES // (1024 * 1024), max_rows=importer.MAX_ROWS,
-                           columns=importer.COLUMNS, required=importer.REQUIRED_COLUMNS)
+                           imports=import_runs.imports_of(get_db(), tenant) if tenant else [],
+                           max_mb=import_source.MAX_FILE_BYTES // (1024 * 1024), max_rows=import_source.MAX_ROWS,
+                           columns=import_source.COLUMNS, required=import_source.REQUIRED_COLUMNS)
 
 
 @operator_bp.route("/import/<int:import_id>")
 @require_operator
 def import_report(import_id: int):
     membership = current_membership()
-    run = importer.get_import(get_db(), import_id, membership.tenant if membership else None)
+    run = import_runs.get_import(get_db(), import_id, membership.tenant if membership else None)
     outcome = request.args.get("resultat")
-    outcome = outcome if outcome in importer.OUTCOMES else None
+    outcome = outcome if outcome in import_runs.OUTCOMES else None
     entries = [e for e in run.report.get("entries", []) if outcome is None or e["outcome"] == outcome]
     return render_template("funding/import_report.html", run=run, entries=entries, outcome=outcome,
-                           outcomes=importer.OUTCOMES)
+                           outcomes=import_runs.OUTCOMES)
 
 
 @operator_bp.route("/modifications-importees")
 @require_operator
 def held_changes():
     viewer = _viewer()
-    return render_template("funding/held_changes.html", programmes=importer.held_programmes(get_db(), viewer),
+    return render_template("funding/held_changes.html", programmes=import_runs.held_programmes(get_db(), viewer),
                            viewer=viewer)
 
 
@@ -409,15 +409,15 @@ def held_change(programme_id: int):
         if not viewer.is_curator:
             raise ServiceError("Seule l'équipe de l'ANCT relit les modifications importées.")
         if form.data["action"] == "accept":
-            changed = importer.accept_pending(db, current_user, found)
+            changed = import_runs.accept_pending(db, current_user, found)
             flash("Modification acceptée : " + ", ".join(eligibility.lower_first(c) for c in changed) + "."
                   if changed else "Modification acceptée : la fiche avait déjà ces valeurs.", "success")
         else:
-            importer.discard_pending(db, current_user, found)
+            import_runs.discard_pending(db, current_user, found)
             flash("Modification écartée : le programme reste tel quel, et la source ne la reproposera pas.", "success")
         return redirect(url_for("funding_op.held_changes"))
-    return render_template("funding/held_change.html", programme=found, changes=importer.pending_diff(found),
-                           in_words=importer.in_words, viewer=viewer,
+    return render_template("funding/held_change.html", programme=found, changes=import_runs.pending_diff(found),
+                           in_words=import_runs.in_words, viewer=viewer,
                            run_id=(found.pending_changes or {}).get("import_id"))
 
 
@@ -515,13 +515,11 @@ def label(label_id: int):
         form.raw[key] = getattr(found, key)
     here = url_for("funding_op.label", label_id=found.id)
     if request.method == "POST" and request.form.get("upload"):
-        _, data = _uploaded(MAX_LABEL_FILE)
+        filename, data = _uploaded(label_lists.MAX_LIST_BYTES)
         on_refusal(here)
         if not data:
             raise ServiceError("Choisissez un fichier CSV de codes INSEE.")
-        if len(data) > MAX_LABEL_FILE:
-            raise ServiceError("Fichier trop volumineux (5 Mo au plus).")
-        report = label_lists.upload_label_communes(db, current_user, found, decode_upload(data)[0])
+        report = label_lists.upload_label_communes(db, current_user, found, data, filename)
         flash(f"Liste chargée : {len(report.codes)} communes ({report.added} ajoutée(s), "
               f"{report.removed} retirée(s)).", "success" if not report.problems else "warning")
     elif request.method == "POST":

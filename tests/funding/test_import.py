@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 # The guichet's shared fixtures: indexing requests recorded (autouse), and the usual cast.
 from marketplace.core.audit import AuditEvent
 from marketplace.core.errors import ServiceError
-from marketplace.funding import importer, territory
 from marketplace.funding import services as funding
-from marketplace.funding.importer import ImportFileError
+from marketplace.funding import territory
+from marketplace.funding.importer import runs as import_runs
+from marketplace.funding.importer import source as import_source
+from marketplace.funding.importer.source import ImportFileError
 from marketplace.funding.models import FundingEvent, Programme, ProgrammeImport, ProgrammeStatus, ProgrammeVersion
 from tests.helpers import sign_in
 
@@ -47,7 +49,7 @@ def csv_bytes(*rows: dict, header=HEADER, delimiter=",", encoding="utf-8") -> by
 
 
 def run_import(db, people, data: bytes, filename="aides.csv", **kw) -> ProgrammeImport:
-    return importer.import_programmes(db, people.funder, people.region, filename, data, **kw)
+    return import_runs.import_programmes(db, people.funder, people.region, filename, data, **kw)
 
 
 def entries(run, outcome=None) -> list[dict]:
@@ -230,12 +232,12 @@ def test_a_discarded_change_is_not_held_again_and_hand_edits_survive_imports(db,
 
     changed = {**ROW, "Financeurs": "Conseil régional d'Occitanie;ADEME", "Types d'aides": "Subvention"}
     assert entries(run_import(db, people, csv_bytes(changed)))[0]["outcome"] == "held"
-    assert [c.label for c in importer.pending_diff(programme)] == ["Financeurs", "Types d'aide"]
-    importer.discard_pending(db, people.curator, programme)
+    assert [c.label for c in import_runs.pending_diff(programme)] == ["Financeurs", "Types d'aide"]
+    import_runs.discard_pending(db, people.curator, programme)
     assert programme.pending_changes is None and programme.funders == ["Conseil régional d'Occitanie"]
     assert entries(run_import(db, people, csv_bytes(changed)))[0]["outcome"] == "unchanged"
     with pytest.raises(ServiceError, match="Aucune modification importée"):
-        importer.accept_pending(db, people.curator, programme)
+        import_runs.accept_pending(db, people.curator, programme)
     # An archived programme is not updated behind its funder's back.
     funding.archive(db, people.funder, programme)
     (line,) = entries(run_import(db, people, csv_bytes({**changed, "Date Clôture": "01/01/2033"})))
@@ -305,7 +307,7 @@ def test_a_semicolon_windows_1252_file_with_an_identifier_and_level_column(db, p
     ("aides.csv", b"Nom,Lien\nAide,https://exemple.test/1\n",
      "Colonnes obligatoires absentes : Financeurs, Bénéficiaire, Types d'aides, Récurrence."),
     ("aides.csv", ",".join(HEADER).encode() + b"\n", "aucune ligne de données"),
-    ("aides.csv", b"x" * (importer.MAX_FILE_BYTES + 1), "Fichier trop volumineux : 5 Mo au plus."),
+    ("aides.csv", b"x" * (import_source.MAX_FILE_BYTES + 1), "Fichier trop volumineux : 5 Mo au plus."),
 ])
 def test_a_bad_file_is_refused_in_french_and_changes_nothing(db, people, filename, data, message):
     before = version_count(db)
@@ -319,7 +321,7 @@ def test_a_bad_file_is_refused_in_french_and_changes_nothing(db, people, filenam
 
 def test_only_active_operators_import(db, people):
     with pytest.raises(ServiceError, match="Seuls les financeurs"):
-        importer.import_programmes(db, people.mayor, people.city, "aides.csv", csv_bytes(ROW))
+        import_runs.import_programmes(db, people.mayor, people.city, "aides.csv", csv_bytes(ROW))
 
 
 # Pages -------------------------------------------------------------------------------------------------------
@@ -366,7 +368,7 @@ def test_changes_that_would_contradict_the_programme_are_held_or_refused_not_app
     page = text(client.post(url, data={"action": "accept"}, follow_redirects=True))
     assert "Cette modification rendrait la fiche incohérente (la clôture doit suivre l'ouverture)" in page
     funding.update_programme(db, people.funder, programme, {"opens_on": None})
-    importer.discard_pending(db, people.curator, programme)
+    import_runs.discard_pending(db, people.curator, programme)
     db.commit()
     run_import(db, people, csv_bytes({**ROW, "Date Clôture": "31/03/2031"}))  # now a Région's programme
     db.commit()
@@ -384,7 +386,7 @@ def test_a_tiny_workbook_declaring_a_huge_sheet_is_refused_at_once(db, people):
     workbook.active.cell(row=100_000, column=2_000, value="x")
     data = io.BytesIO()
     workbook.save(data)
-    with pytest.raises(importer.ImportFileError, match="Trop de lignes"):
+    with pytest.raises(import_source.ImportFileError, match="Trop de lignes"):
         run_import(db, people, data.getvalue(), "bombe.xlsx")
 
 

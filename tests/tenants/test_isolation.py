@@ -127,7 +127,7 @@ def _other_alert(db, other):
 
 def _other_import(db, other):
     # Import reports are tenant-owned: only the operator that ran the import reads them.
-    from marketplace.funding import importer
+    from marketplace.funding.importer import runs as import_runs
     from tests.factories import make_operator
 
     operator = make_operator(db, "Opérateur importateur")
@@ -135,7 +135,7 @@ def _other_import(db, other):
     data = "Nom,Lien,Financeurs,Bénéficiaire,Types d'aides,Récurrence\n" \
            "Aide test,https://exemple.test/aides/1,Banque des Territoires,Communes,Prêt,Permanente\n"
     with without_indexing(db):
-        return importer.import_programmes(db, user, operator, "aides.csv", data.encode()).id
+        return import_runs.import_programmes(db, user, operator, "aides.csv", data.encode()).id
 
 
 def _other_tenant(db, other):
