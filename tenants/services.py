@@ -42,6 +42,13 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def get_user(session: Session, user_id: object) -> User | None:
+    """A user by id, or None for anything that is not one (a stale or forged id)."""
+    if type(user_id) is not int or not 0 < user_id < 2**31:
+        return None
+    return session.get(User, user_id)
+
+
 def find_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 

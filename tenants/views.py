@@ -15,7 +15,7 @@ from marketplace.core import audit
 from marketplace.web import client_ip, get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import empty_form, parse_form
 from tenants import mails, services
-from tenants.models import Role, TenantEvent, TenantKind, User
+from tenants.models import Role, TenantEvent, TenantKind
 from tenants.schemas import (
     AccountSchema,
     ClaimDecisionSchema,
@@ -115,7 +115,7 @@ def reset_password(token: str):
         flash("Ce lien a expiré : demandez-en un nouveau.", "error")
     except BadSignature:
         payload = None
-    user = db.get(User, payload["uid"]) if payload else None
+    user = services.get_user(db, payload.get("uid")) if isinstance(payload, dict) else None
     if user is None or (user.password_hash or "")[-16:] != payload["h"]:
         return render_template("error.html", code=404, title="Lien invalide",
                                text="Ce lien de réinitialisation n'est plus valable."), 404

@@ -19,7 +19,7 @@ from marketplace.funding.schemas import (
 )
 from marketplace.funding.services import ProgrammeFilters, Viewer
 from marketplace.web import get_db
-from tenants.territories.models import Commune, Departement, Epci, Region
+from tenants.territories import services as territories
 
 blp = Blueprint("programmes", __name__, url_prefix="/programmes",
                 description="Guichet des financements : programmes publiés, leurs appels et leur éligibilité calculée")
@@ -44,18 +44,18 @@ def programmes(args):
     filters = ProgrammeFilters(theme=args["theme"], funder_level=args["funder_level"], aid_type=args["aid_type"],
                                beneficiary=args["beneficiary"], state_family=args["state_family"],
                                region=args["region"], departement=args["departement"])
-    if args["region"] and db.get(Region, args["region"]) is None:
+    if args["region"] and territories.get_region(db, args["region"]) is None:
         _unknown("region", f"Aucune région n'a le code INSEE « {args['region']} ».")
-    if args["departement"] and db.get(Departement, args["departement"]) is None:
+    if args["departement"] and territories.get_departement(db, args["departement"]) is None:
         _unknown("departement", f"Aucun département n'a le code INSEE « {args['departement']} ».")
     ids: set[int] | None = None
     if args["commune"]:
-        commune = db.get(Commune, args["commune"])
+        commune = territories.get_commune(db, args["commune"])
         if commune is None:
             _unknown("commune", f"Aucune commune n'a le code INSEE « {args['commune']} ».")
         ids = {o.programme_id for o in eligibility.offers_for_commune(db, commune)}
     if args["epci"]:
-        epci = db.get(Epci, args["epci"])
+        epci = territories.get_epci(db, args["epci"])
         if epci is None:
             _unknown("epci", f"Aucun EPCI n'a le SIREN « {args['epci']} ».")
         found = {o.programme_id for o in eligibility.offers_for_epci(db, epci)}
@@ -110,7 +110,7 @@ def _offers_page(offers, args):
 def commune_programmes(args, insee):
     """Les programmes publiés auxquels une commune est éligible, et pourquoi"""
     db = get_db()
-    commune = db.get(Commune, insee)
+    commune = territories.get_commune(db, insee)
     if commune is None:
         abort(404, message=f"Aucune commune n'a le code INSEE « {insee} ».")
     offers = eligibility.offers_for_commune(db, commune)
@@ -125,7 +125,7 @@ def epci_programmes(args, siren):
     """Les programmes publiés auxquels un EPCI est éligible (au moins une commune membre dans le
     périmètre), et pourquoi"""
     db = get_db()
-    epci = db.get(Epci, siren)
+    epci = territories.get_epci(db, siren)
     if epci is None:
         abort(404, message=f"Aucun EPCI n'a le SIREN « {siren} ».")
     offers = eligibility.offers_for_epci(db, epci)

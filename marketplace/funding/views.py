@@ -10,7 +10,6 @@ import datetime as dt
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from marketplace.core import money, taxonomy
 from marketplace.core.errors import ServiceError
@@ -49,7 +48,7 @@ from marketplace.web import get_db, on_refusal, page_arg, safe_next
 from marketplace.web.forms import FormResult, empty_form, parse_form
 from tenants.models import TenantKind
 from tenants.territories import services as territories
-from tenants.territories.models import Commune, Departement, Epci, Region
+from tenants.territories.models import Commune, Epci
 from tenants.web import current_membership, require_operator
 
 bp = Blueprint("funding", __name__, template_folder="templates")
@@ -111,7 +110,7 @@ def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
     raw = (request.args.get("commune") or "").strip()
     if raw:
         code = raw.rsplit("—", 1)[-1].strip()
-        commune = db.get(Commune, code)
+        commune = territories.get_commune(db, code)
         if commune is None:
             matches = territories.communes_named(db, raw, limit=2)
             commune = matches[0] if len(matches) == 1 else None
@@ -120,7 +119,7 @@ def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
         return commune, None, None
     siren = (request.args.get("epci") or "").strip()
     if siren:
-        epci = db.get(Epci, siren)
+        epci = territories.get_epci(db, siren)
         return None, epci, None if epci else "Aucun EPCI n'a ce SIREN."
     return None, None, None
 
@@ -177,14 +176,14 @@ def communes(programme_id: int):
     db = get_db()
     found = _visible(programme_id)
     departement = request.args.get("departement") or None
-    if departement is not None and db.get(Departement, departement) is None:
+    if departement is not None and territories.get_departement(db, departement) is None:
         departement = None
     page = page_arg()
     rows, total = eligibility.eligible_communes_page(db, found, page, COMMUNES_PER_PAGE, departement)
     return render_template("funding/communes.html", programme=found, communes=rows, total=total, page=page,
                            per_page=COMMUNES_PER_PAGE, departement=departement,
                            all_total=eligibility.eligible_communes_count(db, found) if departement else total,
-                           departements=list(db.scalars(select(Departement).order_by(Departement.code))))
+                           departements=territories.departements(db))
 
 
 @bp.route("/financements/<int:programme_id>/communes.csv")
@@ -315,8 +314,7 @@ def _scope_page(found, form):
     return render_template(
         "funding/scope.html", programme=found, form=form, names=eligibility.scope_names(db, found.scope),
         rules=eligibility.describe_rules(db, found), communes=eligibility.eligible_communes_count(db, found),
-        regions=list(db.scalars(select(Region).order_by(Region.name))),
-        departements=list(db.scalars(select(Departement).order_by(Departement.code))),
+        regions=territories.regions(db), departements=territories.departements(db),
         labels=label_lists.all_labels(db), probe=commune, probe_error=probe_error,
         verdict=eligibility.check_commune(db, found, commune) if commune else None)
 

@@ -27,6 +27,22 @@ def get_epci(session: Session, siren: str) -> Epci | None:
     return session.get(Epci, siren)
 
 
+def get_region(session: Session, code: str) -> Region | None:
+    return session.get(Region, code)
+
+
+def get_departement(session: Session, code: str) -> Departement | None:
+    return session.get(Departement, code)
+
+
+def regions(session: Session) -> list[Region]:
+    return list(session.scalars(select(Region).order_by(Region.name)))
+
+
+def departements(session: Session) -> list[Departement]:
+    return list(session.scalars(select(Departement).order_by(Departement.code)))
+
+
 def search_communes(session: Session, query: str, limit: int = 10) -> list[Commune]:
     """Accent-insensitive autocomplete by name (any word start) or postal code, largest first."""
     query = query.strip()

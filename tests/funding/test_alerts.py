@@ -100,7 +100,8 @@ def test_an_alert_is_created_from_a_search_and_confirmed_by_mail(client, db, peo
     assert alert.status is AlertStatus.active and alert.confirmed_at is not None
     assert anonymous.post(confirm).status_code == 200  # a second click changes nothing
     assert anonymous.get(confirm.replace("/confirmer/", "/confirmer/x")).status_code == 404
-    events = db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "funding_alerts")).all()
+    events = db.scalars(select(AuditEvent.event_type).where(AuditEvent.object_type == "funding_alerts")
+                        .order_by(AuditEvent.id)).all()
     assert events == [FundingEvent.funding_alert_created, FundingEvent.funding_alert_confirmed]
 
 

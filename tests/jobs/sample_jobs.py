@@ -18,3 +18,15 @@ def flaky(counter_key: str, failures: int) -> str:
 @job(queue="mail", retries=0)
 def always_fails(message: str) -> None:
     raise RuntimeError(message)
+
+
+@job(queue="default", retries=0)
+def uses_the_app(counter_key: str) -> int:
+    """Opens the job's app context and session, as every feature's job does; counts its runs."""
+    from sqlalchemy import text
+
+    from jobs import job_context
+
+    with job_context() as session:
+        session.execute(text("SELECT 1"))
+    return get_current_job().connection.incr(counter_key)

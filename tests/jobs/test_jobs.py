@@ -157,6 +157,31 @@ def test_the_jobs_page_answers_404_to_a_non_operator(app, client, db, redis):
 
 # A real worker process ---------------------------------------------------------------------
 
+def _worker_env(settings, database_url, redis_url) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST")}
+    env.update(PASSERELLE_HOME=str(settings.passerelle_home), DATABASE_URL=database_url, REDIS_URL=redis_url,
+               SECRET_KEY="cle-du-test-worker", PYTHONPATH=str(ROOT))
+    return env
+
+
+@pytest.mark.slow
+def test_a_burst_worker_builds_the_app_once_for_ten_jobs(tmp_path, fresh_database_url, redis, redis_url):
+    from marketplace.core.settings import load_settings
+    from tests.jobs.sample_jobs import uses_the_app
+
+    settings = load_settings(passerelle_home=tmp_path / "instance", redis_url=redis_url,
+                             database_url=fresh_database_url)
+    for _ in range(10):
+        uses_the_app.enqueue("runs", connection=redis)
+    result = subprocess.run([str(Path(sys.executable).parent / "passerelle"), "worker", "--burst"], cwd=ROOT,
+                            env=_worker_env(settings, fresh_database_url, redis_url), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(redis.get("runs")) == 10  # every job ran, each in its own work horse…
+    output = result.stdout + result.stderr
+    assert output.count("application Passerelle construite") == 1, output[-3000:]  # …on the app built once
+
+
 @pytest.mark.slow
 def test_a_real_worker_process_delivers_the_invitation_mail(tmp_path, fresh_database_url, redis, redis_url):
     from marketplace.app import create_app
@@ -181,11 +206,9 @@ def test_a_real_worker_process_delivers_the_invitation_mail(tmp_path, fresh_data
         assert get_queue("mail", redis).count == 1
         assert outbox(settings) == []
 
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SMTP_HOST")}
-        env.update(PASSERELLE_HOME=str(settings.passerelle_home), DATABASE_URL=fresh_database_url,
-                   REDIS_URL=redis_url, SECRET_KEY="cle-du-test-worker")
         result = subprocess.run([str(Path(sys.executable).parent / "passerelle"), "worker", "--burst"], cwd=ROOT,
-                                env=env, capture_output=True, text=True, timeout=120)
+                                env=_worker_env(settings, fresh_database_url, redis_url), capture_output=True,
+                                text=True, timeout=120)
         assert result.returncode == 0, result.stderr[-3000:]
 
         [mail] = outbox(settings)

@@ -285,7 +285,8 @@ def test_cross_tenant_reads_are_explicit_and_audited(db, two_tenants):
         assert db.scalars(select(TerritoryClaim)).all() == []
         claims = services.pending_claims(db, operator_user)
         assert len(claims) >= 1
-    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == PlatformEvent.cross_tenant_read)).all()[-1]
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == PlatformEvent.cross_tenant_read)
+                       .order_by(AuditEvent.id)).all()[-1]
     assert event.actor_id == operator_user.id and event.data["reason"]
 
 

@@ -319,7 +319,8 @@ def test_the_tenant_switcher_changes_the_current_organisation(client, db):
     client.post("/espace/changer", data={"tenant_id": city.id, "next": "//evil.example"})
     assert "<h1>Ville de Châteauroux</h1>" in text(client.get("/espace/"))
     with all_tenants(db, because="the test reads every tenant"):
-        switched = db.scalars(select(AuditEvent).where(AuditEvent.event_type == TenantEvent.tenant_switched)).all()
+        switched = db.scalars(select(AuditEvent).where(AuditEvent.event_type == TenantEvent.tenant_switched)
+                              .order_by(AuditEvent.id)).all()
     assert [e.tenant_id for e in switched] == [startup.id, city.id]
 
 
