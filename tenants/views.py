@@ -29,7 +29,7 @@ from tenants.schemas import (
     TokenSchema,
 )
 from tenants.territories import services as territories
-from tenants.web import current_membership, remember_password, require_membership, require_operator
+from tenants.web import current_membership, remember_password, require_curator, require_membership
 
 auth_bp = Blueprint("auth", __name__)
 workspace_bp = Blueprint("workspace", __name__, url_prefix="/espace")
@@ -359,13 +359,13 @@ def audit_log():
 # Operators: territory claims ---------------------------------------------------------------
 
 @operator_bp.route("/demandes")
-@require_operator
+@require_curator
 def claims():
     return render_template("operator/claims.html", claims=services.pending_claims(get_db(), current_user))
 
 
 @operator_bp.route("/demandes/<int:claim_id>", methods=["GET", "POST"])
-@require_operator
+@require_curator
 def claim(claim_id: int):
     db = get_db()
     target = services.get_claim(db, current_user, claim_id)

@@ -14,6 +14,7 @@ from flask_login import LoginManager, current_user
 from flask_smorest import abort as api_abort
 
 from marketplace.web import get_db
+from tenants.access import Actor, actor_for
 from tenants.models import Membership, Role, TenantKind, User
 from tenants.services import membership_for, membership_for_api_token, memberships_of
 
@@ -25,6 +26,14 @@ login_manager.login_message_category = "info"
 
 def current_membership() -> Membership | None:
     return g.get("membership")
+
+
+def current_actor() -> Actor:
+    """Who is asking, with their roles (``tenants.access``), computed once per request."""
+    if "actor" not in g:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        g.actor = actor_for(get_db(), user, current_membership())
+    return g.actor
 
 
 def require_membership(role: Role = Role.viewer, kinds: tuple[TenantKind, ...] | None = None,
@@ -54,32 +63,30 @@ def require_membership(role: Role = Role.viewer, kinds: tuple[TenantKind, ...] |
 
 
 def require_platform_admin(view):
+    """Platform admins only: the organisations' administration."""
+    return _requiring(lambda actor: actor.is_platform_admin, view)
+
+
+def _requiring(allowed, view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
-        if not current_user.is_platform_admin:
-            abort(404)
+        if not allowed(current_actor()):
+            abort(404)  # the operators' pages do not exist for anyone else
         return view(*args, **kwargs)
 
     return wrapper
 
 
 def require_operator(view):
-    """Operator staff (or platform admins) acting in their operator tenant."""
+    """Funders and ANCT curators (``tenants.access``): the operators' space."""
+    return _requiring(lambda actor: actor.is_operator_staff, view)
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        membership = current_membership()
-        is_operator = membership is not None and membership.tenant.kind is TenantKind.operator \
-            and membership.tenant.is_active and membership.role.at_least(Role.member)
-        if not (is_operator or current_user.is_platform_admin):
-            abort(404)
-        return view(*args, **kwargs)
 
-    return wrapper
+def require_curator(view):
+    """ANCT curators only: moderation, territory claims, background jobs."""
+    return _requiring(lambda actor: actor.is_curator, view)
 
 
 def require_token() -> Membership:
@@ -154,4 +161,4 @@ def init_app(app: Flask) -> None:
             if memberships is None:
                 memberships = g._all_memberships = memberships_of(get_db(), current_user)
         return {"current_membership": g.get("membership"), "all_memberships": memberships,
-                "Role": Role, "TenantKind": TenantKind}
+                "current_actor": current_actor, "Role": Role, "TenantKind": TenantKind}

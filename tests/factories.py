@@ -47,6 +47,13 @@ def make_operator(db, name: str = "ANCT") -> Tenant:
     return services.create_tenant(db, None, TenantKind.operator, name)
 
 
+def make_anct(db, name: str = "ANCT") -> Tenant:
+    """ANCT's operator tenant: the one a platform admin belongs to, whose members are the curators."""
+    tenant = make_operator(db, name)
+    make_member(db, tenant, Role.admin, platform_admin=True)
+    return tenant
+
+
 def make_member(db, tenant: Tenant, role: Role = Role.admin, **user_kw) -> tuple[User, Membership]:
     user = make_user(db, **user_kw)
     return user, services.add_membership(db, user, tenant, role)

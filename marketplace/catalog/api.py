@@ -12,9 +12,9 @@ from marketplace.catalog.schemas import (
     SolutionQuerySchema,
     SolutionSchema,
 )
-from marketplace.catalog.services import Viewer
 from marketplace.core.errors import NotFound
 from marketplace.web import get_db
+from tenants.access import Actor
 from tenants.models import Role, TenantKind
 from tenants.web import require_token
 
@@ -38,7 +38,7 @@ def solution(solution_id):
     """Une solution publiée, avec ses références (vérifiées ou déclarées)"""
     try:
         # Published only, whoever asks: the API is the public annuaire, not the owner's workspace.
-        return services.get_visible_solution(get_db(), solution_id, Viewer.anonymous())
+        return services.get_visible_solution(get_db(), solution_id, Actor.anonymous())
     except NotFound:
         raise NotFound(f"Aucune solution publiée n'a l'identifiant {solution_id}.") from None
 

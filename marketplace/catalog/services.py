@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, func, or_, select
@@ -40,6 +39,7 @@ from marketplace.core.db import TenantSession, all_tenants
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import plain_text
 from search.indexing import index_later, indexing_skipped
+from tenants.access import Actor
 from tenants.models import Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
 
@@ -53,25 +53,16 @@ def _reindex(session: Session, solution: Solution) -> None:
 
 # Who is looking --------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Viewer:
-    tenant_id: int | None = None
-    is_operator: bool = False
-
-    @classmethod
-    def anonymous(cls) -> Viewer:
-        return cls()
+def may_view(solution: Solution, actor: Actor) -> bool:
+    """Published: everyone. Otherwise its startup, and the ANCT curators who moderate it."""
+    return solution.is_published or actor.is_curator or actor.tenant_id == solution.owner_tenant_id
 
 
-def may_view(solution: Solution, viewer: Viewer) -> bool:
-    return solution.is_published or viewer.is_operator or viewer.tenant_id == solution.owner_tenant_id
-
-
-def get_visible_solution(session: Session, solution_id: int, viewer: Viewer) -> Solution:
+def get_visible_solution(session: Session, solution_id: int, actor: Actor) -> Solution:
     """A published solution for anyone; a draft, submitted or archived one only for its owner and
     the operators. Everyone else gets NotFound (404, never 403: no existence leak)."""
     solution = session.get(Solution, solution_id)
-    if solution is None or not may_view(solution, viewer):
+    if solution is None or not may_view(solution, actor):
         raise NotFound()
     return solution
 
@@ -480,7 +471,7 @@ def add_to_shortlist(session: TenantSession, actor: User, tenant: Tenant, soluti
     """Returns the item and whether it was added now (adding twice is not an error)."""
     if tenant.kind is not TenantKind.collectivite:
         raise ServiceError("La sélection est réservée aux collectivités.")
-    solution = get_visible_solution(session, solution_id, Viewer.anonymous())  # published only
+    solution = get_visible_solution(session, solution_id, Actor.anonymous())  # published only
     existing = session.scalar(select(ShortlistItem).where(ShortlistItem.tenant_id == tenant.id,
                                                           ShortlistItem.solution_id == solution.id))
     if existing is not None:
@@ -561,7 +552,7 @@ def shortlist_csv(items: list[ShortlistItem], base_url: str) -> str:
 def contact_startup(session: TenantSession, actor: User, buyer: Tenant, solution_id: int, message: str) -> Lead:
     if buyer.kind is not TenantKind.collectivite or not buyer.is_active:
         raise ServiceError("Seules les collectivités peuvent contacter une startup depuis l'annuaire.")
-    solution = get_visible_solution(session, solution_id, Viewer.anonymous())  # published only
+    solution = get_visible_solution(session, solution_id, Actor.anonymous())  # published only
     message = message.strip()
     if len(message) < 20:
         raise ServiceError("Décrivez votre besoin en quelques mots (20 caractères au moins).", "message")

@@ -20,14 +20,14 @@ from marketplace.catalog.schemas import (
     ShortlistAddSchema,
     SolutionFormSchema,
 )
-from marketplace.catalog.services import Viewer
 from marketplace.core import money, taxonomy
 from marketplace.core.errors import ServiceError
 from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from tenants.access import Actor
 from tenants.models import Role, TenantKind
 from tenants.territories import services as territories
-from tenants.web import current_membership, require_membership, require_operator
+from tenants.web import current_actor, current_membership, require_curator, require_membership
 
 bp = Blueprint("catalog", __name__, template_folder="templates")
 workspace_bp = Blueprint("catalog_ws", __name__, url_prefix="/espace", template_folder="templates")
@@ -40,16 +40,6 @@ LIST_FIELDS = ("domains", "sizes")
 
 
 # Helpers ---------------------------------------------------------------------------------------
-
-def _viewer() -> Viewer:
-    if not current_user.is_authenticated:
-        return Viewer.anonymous()
-    membership = current_membership()
-    is_operator = current_user.is_platform_admin or (
-        membership is not None and membership.tenant.kind is TenantKind.operator
-        and membership.tenant.is_active and membership.role.at_least(Role.member))
-    return Viewer(tenant_id=membership.tenant_id if membership else None, is_operator=is_operator)
-
 
 def _tenant():
     return current_membership().tenant
@@ -95,25 +85,25 @@ def index():
 @bp.route("/solutions/<int:solution_id>")
 def solution(solution_id: int):
     db = get_db()
-    viewer = _viewer()
-    found = services.get_visible_solution(db, solution_id, viewer)
-    is_owner = viewer.tenant_id == found.owner_tenant_id
+    actor = current_actor()
+    found = services.get_visible_solution(db, solution_id, actor)
+    is_owner = actor.tenant_id == found.owner_tenant_id
     buyer = _tenant() if _is_buyer() else None
     return render_template(
-        "catalog/solution.html", solution=found, is_owner=is_owner, is_operator=viewer.is_operator,
+        "catalog/solution.html", solution=found, is_owner=is_owner, is_curator=actor.is_curator,
         is_buyer=buyer is not None, shortlisted=found.id in services.shortlisted_ids(db, buyer),
         leads=services.leads_sent(db, buyer, found.id) if buyer else [],
-        pending=found.pending_revision if (is_owner or viewer.is_operator) else None)
+        pending=found.pending_revision if (is_owner or actor.is_curator) else None)
 
 
 @bp.route("/solutions/<int:solution_id>/logo")
 def logo(solution_id: int):
-    viewer = _viewer()
-    found = services.get_visible_solution(get_db(), solution_id, viewer)
+    actor = current_actor()
+    found = services.get_visible_solution(get_db(), solution_id, actor)
     name = found.logo
     if request.args.get("version") == "proposee":
         # A proposed logo is not public until an operator approves it.
-        if not (viewer.is_operator or viewer.tenant_id == found.owner_tenant_id):
+        if not (actor.is_curator or actor.tenant_id == found.owner_tenant_id):
             abort(404)
         pending = found.pending_revision
         name = pending.content.get("logo") if pending else None
@@ -143,7 +133,7 @@ def compare():
 @require_membership(Role.member, kinds=CITY)
 def contact(solution_id: int):
     db = get_db()
-    found = services.get_visible_solution(db, solution_id, Viewer.anonymous())
+    found = services.get_visible_solution(db, solution_id, Actor.anonymous())
     form = empty_form()
     if request.method == "POST":
         form = parse_form(LeadSchema())
@@ -444,7 +434,7 @@ def decline_reference(reference_id: int):
 # Operators: moderation ---------------------------------------------------------------------------
 
 @operator_bp.route("/")
-@require_operator
+@require_curator
 def moderation():
     db = get_db()
     status = request.args.get("etat")
@@ -455,7 +445,7 @@ def moderation():
 
 
 @operator_bp.route("/<int:solution_id>", methods=["GET", "POST"])
-@require_operator
+@require_curator
 def review(solution_id: int):
     db = get_db()
     found = services.get_any_solution(db, solution_id)
@@ -480,7 +470,7 @@ def review(solution_id: int):
 
 
 @operator_bp.route("/<int:solution_id>/archiver", methods=["GET", "POST"])
-@require_operator
+@require_curator
 def operator_archive(solution_id: int):
     found = services.get_any_solution(get_db(), solution_id)
     if request.method == "GET":

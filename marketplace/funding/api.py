@@ -17,8 +17,9 @@ from marketplace.funding.schemas import (
     ProgrammePageSchema,
     ProgrammeQuerySchema,
 )
-from marketplace.funding.services import ProgrammeFilters, Viewer
+from marketplace.funding.services import ProgrammeFilters
 from marketplace.web import get_db
+from tenants.access import Actor
 from tenants.territories import services as territories
 
 blp = Blueprint("programmes", __name__, url_prefix="/programmes",
@@ -68,7 +69,7 @@ def programmes(args):
 def _public(programme_id: int) -> Programme:
     try:
         # Public programmes only, whoever asks: the API is the public guichet, not a workspace.
-        return access.get_visible_programme(get_db(), programme_id, Viewer.anonymous())
+        return access.get_visible_programme(get_db(), programme_id, Actor.anonymous())
     except NotFound:
         abort(404, message=f"Aucun programme publié n'a l'identifiant {programme_id}.")
 

@@ -14,7 +14,7 @@ from marketplace.core.clock import utcnow
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import fold, slugify
 from marketplace.core.uploads import read_table
-from marketplace.funding.access import Viewer, check_owner
+from marketplace.funding.access import check_owner
 from marketplace.funding.models import (
     FundingEvent as E,
 )
@@ -23,6 +23,7 @@ from marketplace.funding.models import (
     LabelCommune,
 )
 from marketplace.funding.territory import looks_like_insee, normalise_insee
+from tenants.access import Actor
 from tenants.models import Tenant, User
 from tenants.territories.models import Commune
 
@@ -33,9 +34,9 @@ def all_labels(session: Session) -> list[tuple[Label, int]]:
     return [(label, counts.get(label.id, 0)) for label in session.scalars(select(Label).order_by(Label.name))]
 
 
-def get_editable_label(session: Session, label_id: int, viewer: Viewer) -> Label:
+def get_editable_label(session: Session, label_id: int, actor: Actor) -> Label:
     label = session.get(Label, label_id)
-    if label is None or not (viewer.is_curator or (viewer.is_funder and viewer.tenant_id == label.owner_tenant_id)):
+    if label is None or not (actor.is_curator or (actor.is_funder and actor.tenant_id == label.owner_tenant_id)):
         raise NotFound()
     return label
 

@@ -32,7 +32,7 @@ from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
 from marketplace.core.errors import ServiceError
 from marketplace.funding import eligibility
-from marketplace.funding.access import Viewer, check_owner
+from marketplace.funding.access import check_owner
 from marketplace.funding.models import (
     CALL_WORKFLOW,
     CONTENT_FIELDS,
@@ -52,6 +52,7 @@ from marketplace.funding.models import (
 )
 from marketplace.funding.versions import record_version, reindex, reindex_call
 from search.indexing import index_later, indexing_skipped, without_indexing  # noqa: F401 (re-exported)
+from tenants.access import Actor
 from tenants.models import Tenant, User
 from tenants.territories.models import Departement
 
@@ -183,11 +184,11 @@ def restore(session: Session, actor: User, programme: Programme) -> None:
     record_version(session, programme, actor, "Remis en brouillon")
 
 
-def apply_action(session: Session, actor: User, viewer: Viewer, programme: Programme, action: str,
+def apply_action(session: Session, actor: User, roles: Actor, programme: Programme, action: str,
                  comment: str = "") -> str:
-    """One entry point for the workflow buttons. Publishing and sending back are ANCT's; the rest
-    is the funder's (or ANCT's). Returns a French confirmation."""
-    if action in ("publish", "send_back") and not viewer.is_curator:
+    """One entry point for the workflow buttons. Publishing and sending back are ANCT's (``roles``:
+    the actor's roles); the rest is the funder's (or ANCT's). Returns a French confirmation."""
+    if action in ("publish", "send_back") and not roles.is_curator:
         raise ServiceError("Seule l'équipe de l'ANCT relit et publie les programmes.")
     if action == "submit":
         submit(session, actor, programme)

@@ -43,13 +43,14 @@ from marketplace.funding.schemas import (
     ScopeFormSchema,
     WorkflowSchema,
 )
-from marketplace.funding.services import ProgrammeFilters, Viewer
+from marketplace.funding.services import ProgrammeFilters
 from marketplace.web import get_db, on_refusal, page_arg, safe_next
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from tenants.access import Actor
 from tenants.models import TenantKind
 from tenants.territories import services as territories
 from tenants.territories.models import Commune, Epci
-from tenants.web import current_membership, require_operator
+from tenants.web import current_actor, current_membership, require_operator
 
 bp = Blueprint("funding", __name__, template_folder="templates")
 operator_bp = Blueprint("funding_op", __name__, url_prefix="/operateur/financements", template_folder="templates")
@@ -60,13 +61,11 @@ COMMUNES_PER_PAGE = 50
 
 # Helpers ---------------------------------------------------------------------------------------
 
-def _viewer() -> Viewer:
-    if not current_user.is_authenticated:
-        return Viewer.anonymous()
-    return access.viewer_for(get_db(), current_user, current_membership())
+def _viewer() -> Actor:
+    return current_actor()
 
 
-def _funder_tenant(viewer: Viewer):
+def _funder_tenant(viewer: Actor):
     """The operator tenant the signed-in person acts for, when they are one of its funders."""
     membership = current_membership()
     return membership.tenant if membership is not None and viewer.is_funder else None

@@ -11,19 +11,19 @@ from marketplace.ops.tasks import ping
 from marketplace.web import get_db, settings
 from search.index import state
 from search.tasks import rebuild_index
-from tenants.web import require_operator
+from tenants.web import require_curator
 
 bp = Blueprint("ops", __name__, url_prefix="/operateur/taches")
 
 
 @bp.route("/")
-@require_operator
+@require_curator
 def jobs():
     return render_template("ops/jobs.html", overview=services.overview(get_redis(settings())))
 
 
 @bp.route("/<job_id>/relancer", methods=["POST"])
-@require_operator
+@require_curator
 def retry(job_id: str):
     if not services.retry_failed(get_redis(settings()), job_id):
         abort(404)
@@ -35,7 +35,7 @@ def retry(job_id: str):
 
 
 @bp.route("/tester", methods=["POST"])
-@require_operator
+@require_curator
 def test_worker():
     job = ping.enqueue("Le worker répond.")
     flash(f"Tâche de test envoyée ({job.id}). Rechargez la page pour voir si elle a été traitée.", "info")
@@ -43,13 +43,13 @@ def test_worker():
 
 
 @bp.route("/recherche")
-@require_operator
+@require_curator
 def search_index():
     return render_template("ops/search.html", state=state(settings().search_dir))
 
 
 @bp.route("/recherche/reconstruire", methods=["POST"])
-@require_operator
+@require_curator
 def rebuild_search_index():
     job = rebuild_index.enqueue(job_id="search-rebuild")
     db = get_db()

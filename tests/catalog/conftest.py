@@ -14,17 +14,17 @@ def indexed(monkeypatch):
 
 
 class People:
-    """The usual cast: a startup, a city, an operator, each with a signed-in-able member."""
+    """The usual cast: a startup, a city, ANCT, each with a signed-in-able member."""
 
     def __init__(self, db):
         from tenants.models import Role
-        from tests.factories import make_city, make_member, make_operator, make_startup
+        from tests.factories import make_anct, make_city, make_member, make_startup
 
         self.startup = make_startup(db, "Lumio Territoires")
         self.founder, self.startup_m = make_member(db, self.startup, Role.admin)
         self.city = make_city(db, "36044")
         self.buyer, self.city_m = make_member(db, self.city, Role.member)
-        self.operator = make_operator(db)
+        self.operator = make_anct(db)
         self.curator, self.operator_m = make_member(db, self.operator, Role.member)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.funding import access
+from tenants.access import actor_for
 from tenants.models import Role
 from tests.factories import make_city, make_member, make_operator
 
@@ -31,7 +31,7 @@ class People:
         self.mayor, self.mayor_m = make_member(db, self.city, Role.admin)
 
     def viewer(self, db, user, membership):
-        return access.viewer_for(db, user, membership)
+        return actor_for(db, user, membership)
 
 
 @pytest.fixture

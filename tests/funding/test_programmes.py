@@ -13,6 +13,7 @@ from marketplace.funding import access, eligibility, labels, territory, versions
 from marketplace.funding import services as funding
 from marketplace.funding.indexing import load_call, load_programme
 from marketplace.funding.models import CallStatus, FundingEvent, Programme, ProgrammeStatus, ProgrammeVersion
+from tenants.access import Actor
 from tests.factories import PROGRAMME_DATA, make_label, make_operator, make_programme
 
 pytestmark = pytest.mark.usefixtures("indexed")
@@ -106,7 +107,7 @@ def test_another_funder_cannot_see_a_draft_nor_edit_a_programme(db, people):
     published = make_programme(db, people.region)
     banker = people.viewer(db, people.banker, people.banker_m)
     mayor = people.viewer(db, people.mayor, people.mayor_m)
-    for viewer in (banker, mayor, access.Viewer.anonymous()):
+    for viewer in (banker, mayor, Actor.anonymous()):
         with pytest.raises(NotFound):
             access.get_visible_programme(db, draft.id, viewer)
         with pytest.raises(NotFound):

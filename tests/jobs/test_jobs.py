@@ -18,7 +18,7 @@ from marketplace.mail.delivery import outbox
 from marketplace.ops.services import OpsEvent
 from marketplace.ops.tasks import ping
 from tenants.models import Role
-from tests.factories import make_city, make_member, make_operator
+from tests.factories import make_anct, make_city, make_member
 from tests.helpers import run_jobs, sign_in
 from tests.jobs.sample_jobs import always_fails, flaky
 
@@ -100,7 +100,7 @@ def test_a_job_that_keeps_failing_ends_in_the_failed_registry_after_its_retries(
 
 @pytest.fixture
 def operator_client(app, db):
-    operator = make_operator(db)
+    operator = make_anct(db)
     user, membership = make_member(db, operator, Role.member, name="Omar Agent")
     db.commit()
     client = app.test_client()

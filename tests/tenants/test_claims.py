@@ -19,7 +19,7 @@ from tenants.models import (
     TerritoryClaim,
     User,
 )
-from tests.factories import PASSWORD, make_city, make_member, make_operator
+from tests.factories import PASSWORD, make_anct, make_city, make_member, make_operator
 from tests.helpers import run_jobs, sign_in
 
 CHATEAUROUX = "Châteauroux (36000) — 36044"
@@ -50,7 +50,7 @@ def tenant_of(db, claim_row) -> Tenant:
 
 
 def operator_client(app, db):
-    operator = make_operator(db)
+    operator = make_anct(db)
     user, membership = make_member(db, operator, Role.member, email="agent@anct.test", name="Omar Agent")
     db.commit()
     client = app.test_client()

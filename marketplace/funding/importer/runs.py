@@ -26,6 +26,7 @@ from marketplace.funding.models import (
     FundingEvent as E,
 )
 from marketplace.funding.schemas import consistency_errors
+from tenants.access import Actor
 from tenants.models import Tenant, User
 
 # The import ------------------------------------------------------------------------------------
@@ -288,12 +289,12 @@ def get_import(session: Session, import_id: int, tenant: Tenant | None) -> Progr
     return run
 
 
-def held_programmes(session: Session, viewer: access.Viewer) -> list[Programme]:
+def held_programmes(session: Session, actor: Actor) -> list[Programme]:
     """Programmes with a held change: all of them for ANCT, its own for a funder; oldest first."""
     stmt = select(Programme).where(Programme.pending_since.is_not(None)).order_by(Programme.pending_since,
                                                                                     Programme.id)
-    if not viewer.is_curator:
-        if not viewer.is_funder:
+    if not actor.is_curator:
+        if not actor.is_funder:
             return []
-        stmt = stmt.where(Programme.owner_tenant_id == viewer.tenant_id)
+        stmt = stmt.where(Programme.owner_tenant_id == actor.tenant_id)
     return list(session.scalars(stmt))
