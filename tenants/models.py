@@ -216,6 +216,7 @@ class TenantEvent(enum.StrEnum):
 
     user_signed_in = "user.signed_in"
     user_signed_out = "user.signed_out"
+    user_sessions_ended = "user.sessions_ended"
     user_sign_in_failed = "user.sign_in_failed"
     user_registered = "user.registered"
     password_reset_requested = "user.password_reset_requested"
@@ -236,6 +237,21 @@ class TenantEvent(enum.StrEnum):
     api_token_created = "api_token.created"
     api_token_revoked = "api_token.revoked"
     territories_imported = "territories.imported"
+
+
+class UserSession(Base):
+    """A signed-in browser, known on the server: signing out, a password change or the end of a
+    membership ends it, whatever copy of the cookie exists. Only a hash of its token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[dt.datetime | None]
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
 
 
 class LoginAttempt(Base):

@@ -13,7 +13,7 @@ from marketplace.core.audit import AuditEvent, cross_tenant_read
 from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants, bound_to_tenant
 from marketplace.core.errors import NotFound, ServiceError
-from marketplace.core.text import fold, slugify
+from marketplace.core.text import fold, one_line, slugify
 from tenants.models import (
     ApiToken,
     ClaimStatus,
@@ -26,6 +26,7 @@ from tenants.models import (
     TenantStatus,
     TerritoryClaim,
     User,
+    UserSession,
 )
 from tenants.models import (
     TenantEvent as E,
@@ -106,10 +107,58 @@ def sign_in(session: Session, email: str, password: str, ip: str, *, max_failure
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    """A new password ends every signed-in session of the person (a stolen cookie dies with the old
+    password)."""
     if problem := password_problem(password):
         raise ServiceError(problem, "password")
     user.password_hash = hash_password(password)
     audit.record(session, E.password_changed, actor_id=user.id, tenant_id=None, obj=user)
+    end_sessions_of(session, user, reason="nouveau mot de passe")
+
+
+# Signed-in sessions, known on the server -----------------------------------------------------
+
+SESSION_LIFETIME = dt.timedelta(days=14)
+
+
+def open_web_session(session: Session, user: User, ip: str, user_agent: str) -> str:
+    """A new signed-in session; returns its token (the browser's cookie carries it, signed)."""
+    token, digest = new_token()
+    session.add(UserSession(user_id=user.id, token_hash=digest, ip=ip[:45], user_agent=one_line(user_agent)[:200]))
+    session.flush()
+    return token
+
+
+def user_of_web_session(session: Session, token: object, user_id: int) -> User | None:
+    """The session's person if the session is still open, recent and theirs; else None."""
+    if not isinstance(token, str) or not token:
+        return None
+    row = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+    if row is None or row.ended_at is not None or row.user_id != user_id \
+            or row.created_at < utcnow() - SESSION_LIFETIME:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and not user.is_disabled else None
+
+
+def end_web_session(session: Session, token: object) -> None:
+    if isinstance(token, str) and token:
+        row = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token)))
+        if row is not None and row.ended_at is None:
+            row.ended_at = utcnow()
+
+
+def end_sessions_of(session: Session, user: User, *, reason: str) -> int:
+    """End every open session of a person (a password change, a membership removed)."""
+    rows = list(session.scalars(select(UserSession).where(UserSession.user_id == user.id,
+                                                          UserSession.ended_at.is_(None))))
+    now = utcnow()
+    for row in rows:
+        row.ended_at = now
+    if rows:
+        audit.record(session, E.user_sessions_ended, actor_id=None, tenant_id=None, obj=user, count=len(rows),
+                     reason=reason)
+    return len(rows)
 
 
 # Memberships ----------------------------------------------------------------------------------
@@ -165,6 +214,8 @@ def remove_member(session: TenantSession, actor: User, membership: Membership) -
         raise ServiceError("Impossible de retirer le dernier administrateur de l'organisation.")
     audit.record(session, E.membership_removed, actor_id=actor.id, tenant_id=membership.tenant_id,
                  obj=membership, user_email=membership.user.email, role=membership.role.value)
+    # Signed in right now, the person would keep the tenant's pages open: their sessions end.
+    end_sessions_of(session, membership.user, reason="retrait d'une organisation")
     session.delete(membership)
 
 

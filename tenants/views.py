@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from marketplace.core import audit
@@ -29,7 +29,7 @@ from tenants.schemas import (
     TokenSchema,
 )
 from tenants.territories import services as territories
-from tenants.web import current_membership, remember_password, require_curator, require_membership
+from tenants.web import current_membership, end_session, require_curator, require_membership, start_session
 
 auth_bp = Blueprint("auth", __name__)
 workspace_bp = Blueprint("workspace", __name__, url_prefix="/espace")
@@ -61,9 +61,7 @@ def sign_in():
                 form.add_error(None, "Adresse électronique ou mot de passe incorrect.")
                 status = 401
             else:
-                session.clear()
-                login_user(result.user)
-                remember_password(result.user)
+                start_session(result.user)
                 return redirect(safe_next(form.data.get("next")) or url_for("workspace.home"))
         else:
             status = 400
@@ -76,8 +74,7 @@ def sign_out():
         db = get_db()
         audit.record(db, TenantEvent.user_signed_out, actor_id=current_user.id, tenant_id=None,
                      object_type="users", object_id=current_user.id)
-        logout_user()
-    session.clear()
+    end_session()
     flash("Vous êtes déconnecté·e.", "success")
     return redirect(url_for("home.index"))
 
@@ -183,8 +180,7 @@ def register():
                                                 siren=form.data["siren"], admin=user)
                 flash(f"L'espace de {tenant.name} est prêt.", "success")
             if not current_user.is_authenticated:
-                login_user(user)
-                remember_password(user)
+                start_session(user)
             session["tenant_id"] = tenant.id
             return redirect(url_for("workspace.home"))
     return render_template("auth/register.html", form=form, candidates=candidates), 400 if form.errors else 200
@@ -220,8 +216,7 @@ def accept_invitation(token: str):
         user = services.create_user(db, form.data["email"], form.data["full_name"], form.data["password"])
     membership = services.accept_invitation(db, invitation, user)
     if not current_user.is_authenticated:
-        login_user(user)
-        remember_password(user)
+        start_session(user)
     session["tenant_id"] = membership.tenant_id
     flash(f"Bienvenue dans l'espace de {membership.tenant.name}.", "success")
     return redirect(url_for("workspace.home"))

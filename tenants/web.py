@@ -10,13 +10,20 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_smorest import abort as api_abort
 
-from marketplace.web import get_db
+from marketplace.web import client_ip, get_db
 from tenants.access import Actor, actor_for
 from tenants.models import Membership, Role, TenantKind, User
-from tenants.services import membership_for, membership_for_api_token, memberships_of
+from tenants.services import (
+    end_web_session,
+    membership_for,
+    membership_for_api_token,
+    memberships_of,
+    open_web_session,
+    user_of_web_session,
+)
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.sign_in"
@@ -98,28 +105,37 @@ def require_token() -> Membership:
     return g.api_membership
 
 
-def remember_password(user: User) -> None:
-    """A password change (reset) ends the other sessions: the session remembers the hash it saw."""
-    session["pwd"] = (user.password_hash or "")[-16:]
+def start_session(user: User) -> None:
+    """Sign this person in: a new session known on the server, its token in the signed cookie."""
+    flashes = session.get("_flashes")
+    session.clear()  # nothing of a previous visitor's cookie carries over (session fixation)
+    if flashes:
+        session["_flashes"] = flashes
+    session["sid"] = open_web_session(get_db(), user, client_ip(), request.user_agent.string or "")
+    login_user(user)
+
+
+def end_session() -> None:
+    end_web_session(get_db(), session.get("sid"))
+    logout_user()
+    session.clear()
 
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    try:
-        user = get_db().get(User, int(user_id))
-    except ValueError:
+    # The cookie names the person and its session; the session must still be open on the server
+    # (signing out, a new password or a removed membership end it, whatever copy of the cookie exists).
+    if not user_id.isdigit() or len(user_id) > 10:
         return None
-    if user is None or user.is_disabled:
-        return None
-    if session.get("pwd") != (user.password_hash or "")[-16:]:
-        return None
-    return user
+    return user_of_web_session(get_db(), session.get("sid"), int(user_id))
 
 
 @login_manager.request_loader
 def _load_user_from_token(req) -> User | None:
+    # Personal tokens open the API only: an HTML page never takes one (a token must not become a
+    # cookie session, with a CSRF token to act on the pages).
     header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    if not header.startswith("Bearer ") or not req.path.startswith("/api/"):
         return None
     membership = membership_for_api_token(get_db(), header.removeprefix("Bearer ").strip())
     if membership is None:

@@ -2,14 +2,25 @@
 from __future__ import annotations
 
 
-def sign_in(client, user, membership=None):
-    """Open a session for this user as the sign-in view would."""
+def sign_in(client, user, membership=None) -> str:
+    """Open a session for this user as the sign-in view would (a session known on the server, its
+    token in the cookie); returns the session's token."""
+    from tenants.services import open_web_session
+
+    db = client.application.extensions["passerelle"].session_factory()
+    try:
+        token = open_web_session(db, user, "127.0.0.1", "tests")
+        db.commit()
+    finally:
+        db.close()
     with client.session_transaction() as s:
+        s.clear()
         s["_user_id"] = str(user.id)
         s["_fresh"] = True
-        s["pwd"] = (user.password_hash or "")[-16:]
+        s["sid"] = token
         if membership is not None:
             s["tenant_id"] = membership.tenant_id
+    return token
 
 
 def run_jobs(redis_conn, queues=("default", "mail", "search", "matching")):

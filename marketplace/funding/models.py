@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -536,6 +537,8 @@ class ProgrammeVersion(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     summary: Mapped[str] = mapped_column(String(500))
+    # False: a change of what only the funder and ANCT see (a draft call): kept from the public history.
+    public: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     programme: Mapped[Programme] = relationship(back_populates="versions")
     actor: Mapped[User | None] = relationship(lazy="joined")

@@ -255,7 +255,7 @@ def create_call(session: Session, actor: User, programme: Programme, data: dict[
     session.flush()
     audit.record(session, E.call_created, actor_id=actor.id, tenant_id=programme.owner_tenant_id, obj=call,
                  programme_id=programme.id, title=call.title)
-    record_version(session, programme, actor, f"Appel « {call.title} » créé (brouillon)")
+    record_version(session, programme, actor, f"Appel « {call.title} » créé (brouillon)", public=False)
     return call
 
 
@@ -269,7 +269,7 @@ def update_call(session: Session, actor: User, call: ProgrammeCall, data: dict[s
     call.updated_at = utcnow()
     audit.record(session, E.call_updated, actor_id=actor.id, tenant_id=call.programme.owner_tenant_id, obj=call,
                  fields=changed)
-    record_version(session, call.programme, actor, f"Appel « {call.title} » modifié")
+    record_version(session, call.programme, actor, f"Appel « {call.title} » modifié", public=call.is_public)
     if call.is_public:
         reindex_call(session, call)
     return changed
@@ -294,7 +294,8 @@ def apply_call_action(session: Session, actor: User, call: ProgrammeCall, action
     was_public = call.is_public
     opens = CALL_WORKFLOW.actions[action].target is CallStatus.published
     CALL_WORKFLOW.apply(session, call, action, actor, guard=(lambda: _openable(call)) if opens else None)
-    record_version(session, call.programme, actor, f"Appel « {call.title} » {word}")
+    record_version(session, call.programme, actor, f"Appel « {call.title} » {word}",
+                   public=was_public or call.is_public)
     if was_public or call.is_public:
         reindex_call(session, call)
     return f"Appel « {call.title} » {word}."

@@ -69,15 +69,18 @@ def snapshot(programme: Programme) -> dict[str, Any]:
     return data
 
 
-def record_version(session: Session, programme: Programme, actor: User | None, summary: str) -> ProgrammeVersion:
+def record_version(session: Session, programme: Programme, actor: User | None, summary: str, *,
+                   public: bool = True) -> ProgrammeVersion:
     """Record the programme as it now is. Every change passes here, so this is also where the
-    eligibility index learns that it must be rebuilt (same transaction as the change)."""
+    eligibility index learns that it must be rebuilt (same transaction as the change).
+    ``public=False``: the change concerns only what the public does not see (a draft call), so the
+    public history leaves it out; its funder and ANCT see it."""
     session.flush()
     eligibility.touch(session)
     session.refresh(programme, ["scope", "calls"])
     programme.version = (programme.version or 0) + 1
     version = ProgrammeVersion(programme_id=programme.id, number=programme.version, snapshot=snapshot(programme),
-                               actor_id=actor.id if actor else None, summary=summary[:500])
+                               actor_id=actor.id if actor else None, summary=summary[:500], public=public)
     session.add(version)
     session.flush()
     return version
@@ -121,17 +124,20 @@ def value_in_words(key: str, value: Any) -> str | None:
     return text if len(text) <= 120 else text[:117] + "…"
 
 
-def history(session: Session, programme: Programme) -> list[VersionView]:
-    """Versions, newest first, each with what changed since the previous one."""
-    versions = list(session.scalars(select(ProgrammeVersion).where(ProgrammeVersion.programme_id == programme.id)
-                                    .order_by(ProgrammeVersion.number)))
+def history(session: Session, programme: Programme, *, internal: bool = False) -> list[VersionView]:
+    """Versions, newest first, each with what changed since the previous one shown. ``internal``:
+    for the programme's editors, with the changes of what the public does not see (draft calls)."""
+    stmt = select(ProgrammeVersion).where(ProgrammeVersion.programme_id == programme.id)
+    if not internal:
+        stmt = stmt.where(ProgrammeVersion.public.is_(True))
+    versions = list(session.scalars(stmt.order_by(ProgrammeVersion.number)))
     views, previous = [], None
     for version in versions:
         changes = []
         if previous is not None:
             for key, after in version.snapshot.items():
                 before = previous.snapshot.get(key)
-                if before != after:
+                if before != after and (internal or key != "calls"):
                     changes.append((FIELD_LABELS.get(key, key), value_in_words(key, before), value_in_words(key, after)))
         views.append(VersionView(version, changes))
         previous = version

@@ -162,12 +162,13 @@ def programme(programme_id: int):
     viewer = _viewer()
     found = _visible(programme_id)
     city = _city()
+    editor = access.may_edit(found, viewer)
     return render_template(
         "funding/programme.html", programme=found, rules=eligibility.describe_rules(db, found),
         communes=eligibility.eligible_communes_count(db, found), city=city,
         verdict=eligibility.check_tenant(db, found, city) if city else None,
-        can_edit=access.may_edit(found, viewer), is_curator=viewer.is_curator,
-        history=versions.history(db, found)[:5], show_actors=viewer.is_curator or access.may_edit(found, viewer))
+        can_edit=editor, is_curator=viewer.is_curator, history=versions.history(db, found, internal=editor)[:5],
+        show_actors=viewer.is_curator or editor)
 
 
 @bp.route("/financements/<int:programme_id>/communes")
@@ -197,8 +198,10 @@ def communes_csv(programme_id: int):
 def history(programme_id: int):
     viewer = _viewer()
     found = _visible(programme_id)
-    return render_template("funding/history.html", programme=found, history=versions.history(get_db(), found),
-                           show_actors=viewer.is_curator or access.may_edit(found, viewer))
+    editor = access.may_edit(found, viewer)
+    return render_template("funding/history.html", programme=found,
+                           history=versions.history(get_db(), found, internal=editor),
+                           show_actors=viewer.is_curator or editor)
 
 
 # Operators: programmes ---------------------------------------------------------------------------

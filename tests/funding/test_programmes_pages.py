@@ -219,3 +219,15 @@ def test_a_funder_name_with_a_comma_survives_the_edit_form(client, db, people):
     db.expire_all()
     assert db.get(Programme, programme.id).funders == ["Ministère de la Culture, DRAC Centre-Val de Loire",
                                                       "Région Centre-Val de Loire"]
+
+
+def test_a_draft_call_stays_out_of_the_public_page_and_history(client, db, people):
+    programme = make_programme(db, people.region)
+    from marketplace.funding import services as funding
+
+    funding.create_call(db, people.funder, programme, {"title": "Appel confidentiel 2027", "closes_on": None})
+    db.commit()
+    for url in (f"/financements/{programme.id}", f"/financements/{programme.id}/historique"):
+        assert "Appel confidentiel 2027" not in text(client.get(url))
+    sign_in(client, people.funder, people.funder_m)
+    assert "Appel « Appel confidentiel 2027 » créé (brouillon)" in text(client.get(f"/financements/{programme.id}/historique"))
