@@ -76,32 +76,44 @@ def create_user(session: Session, email: str, full_name: str, password: str | No
 @dataclass
 class SignInResult:
     user: User | None
-    throttled: bool = False
+    retry_after: int = 0  # seconds to wait before this address may try this account again
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after > 0
+
+
+# Past this many failures for one account from one address, each new try waits twice as long
+# as the previous one (2 s, 4 s, 8 s…), up to the window.
+FIRST_DELAY = dt.timedelta(seconds=2)
 
 
 def sign_in(session: Session, email: str, password: str, ip: str, *, max_failures: int,
             window: dt.timedelta) -> SignInResult:
-    """Check a password, counting failures per address and per IP (sliding window)."""
+    """Check a password. Failures slow down the pair (account, address) only, with growing delays:
+    a guesser is slowed down, but the right password from another address always gets through,
+    and the people behind a town hall's shared address are not locked out by someone else."""
     email = normalise_email(email)
-    since = utcnow() - window
-    failures_for_email = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.email == email, LoginAttempt.at >= since)
-    )
-    failures_for_ip = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.ip == ip, LoginAttempt.at >= since)
-    )
-    # An IP gets more room than one address: several people may share a town hall's NAT.
-    if failures_for_email >= max_failures or failures_for_ip >= max_failures * 4:
-        return SignInResult(None, throttled=True)
+    now = utcnow()
+    failures, last = session.execute(
+        select(func.count(), func.max(LoginAttempt.at))
+        .where(LoginAttempt.email == email, LoginAttempt.ip == ip, LoginAttempt.at >= now - window)).one()
+    if failures >= max_failures and last is not None:
+        wait = min(window, FIRST_DELAY * 2 ** min(failures - max_failures, 20))
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        left = last + wait - now
+        if left > dt.timedelta(0):
+            return SignInResult(None, retry_after=max(1, int(left.total_seconds() + 0.999)))
     user = find_user_by_email(session, email)
     if user is None or user.is_disabled or not verify_password(user.password_hash if user else None, password):
-        session.add(LoginAttempt(email=email, ip=ip))
+        session.add(LoginAttempt(email=email, ip=ip, at=now))
         audit.record(session, E.user_sign_in_failed, actor_id=user.id if user else None, tenant_id=None,
                      object_type="users", object_id=user.id if user else None, ip=ip)
         return SignInResult(None)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
+    user.last_login_at = now
     audit.record(session, E.user_signed_in, actor_id=user.id, tenant_id=None, obj=user, ip=ip)
     return SignInResult(user)
 

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from marketplace.core import audit
-from marketplace.web import client_ip, get_db, on_refusal, page_arg, safe_next, settings
+from marketplace.web import client_ip, get_db, limiter, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import empty_form, parse_form
 from tenants import mails, services
 from tenants.models import Role, TenantEvent, TenantKind
@@ -40,12 +40,17 @@ RESET_MAX_AGE = 3600
 
 # Sign-in, sign-out, password reset -----------------------------------------------------------
 
+def _posted_email() -> str:
+    return "reset:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
 @auth_bp.route("/connexion", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().sign_in_rate, methods=["POST"])
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("workspace.home"))
     form = empty_form()
-    status = 200
+    status, headers = 200, {}
     if request.method == "POST":
         form = parse_form(SignInSchema())
         if form.ok:
@@ -55,8 +60,9 @@ def sign_in():
                                       max_failures=s.login_max_failures,
                                       window=dt.timedelta(minutes=s.login_window_minutes))
             if result.throttled:
-                form.add_error(None, f"Trop de tentatives de connexion. Réessayez dans {s.login_window_minutes} minutes.")
-                status = 429
+                form.add_error(None, "Trop de tentatives de connexion pour ce compte depuis votre adresse. "
+                                     f"Réessayez dans {_duration(result.retry_after)}.")
+                status, headers = 429, {"Retry-After": str(result.retry_after)}
             elif result.user is None:
                 form.add_error(None, "Adresse électronique ou mot de passe incorrect.")
                 status = 401
@@ -65,7 +71,8 @@ def sign_in():
                 return redirect(safe_next(form.data.get("next")) or url_for("workspace.home"))
         else:
             status = 400
-    return render_template("auth/sign_in.html", form=form, next=request.values.get("next", "")), status
+    return render_template("auth/sign_in.html", form=form, next=safe_next(request.values.get("next")) or ""), \
+        status, headers
 
 
 @auth_bp.route("/deconnexion", methods=["POST"])
@@ -79,11 +86,20 @@ def sign_out():
     return redirect(url_for("home.index"))
 
 
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconde{'s' if seconds > 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minutes"
+
+
 def _reset_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
 
 
 @auth_bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().reset_rate_per_ip, methods=["POST"])
+@limiter.limit(lambda: settings().reset_rate_per_email, methods=["POST"], key_func=_posted_email)
 def forgot_password():
     form = empty_form()
     if request.method == "POST":

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
+    # Request rates (Flask-Limiter syntax), counted in Redis: sign-in forms per address, password
+    # reset mails per e-mail address and per address.
+    sign_in_rate: str = "60/minute"
+    reset_rate_per_email: str = "3/hour"
+    reset_rate_per_ip: str = "30/hour"
 
     @field_validator("database_url")
     @classmethod

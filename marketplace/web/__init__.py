@@ -17,12 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
+from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFProtect
 
 from marketplace.core.db import TenantSession
 from marketplace.core.settings import Settings
 
 csrf = CSRFProtect()
+# Request rates, by client address unless a limit says otherwise (the storage is the app's Redis).
+limiter = Limiter(key_func=lambda: client_ip())
 
 # Query-string integers (pages, ids) are bounded here: nothing past this reaches SQL.
 MAX_PAGE = 10_000

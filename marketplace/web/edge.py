@@ -8,6 +8,7 @@ HTML — and ``NotFound`` answers 404; both are mapped here, so views neither co
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask, flash, g, jsonify, make_response, redirect, render_template, request, send_from_directory
@@ -15,11 +16,12 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from jobs.connection import EMBEDDED_URL_ENV
 from marketplace.core import money
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import render_markdown
 from marketplace.core.text import date_fr, format_int_fr
-from marketplace.web import csrf, safe_next, settings, wants_json
+from marketplace.web import csrf, limiter, safe_next, settings, wants_json
 
 log = logging.getLogger("passerelle.web")
 
@@ -113,8 +115,21 @@ def _same_site_referrer() -> str | None:
     return None
 
 
+def _limits_storage(settings) -> str:
+    """The app's Redis for the request-rate counters; a lone process without a queue (a command run
+    by hand) counts in memory rather than start an embedded server for nothing."""
+    url = settings.redis_url or os.environ.get(EMBEDDED_URL_ENV)
+    if not url:
+        return "memory://"
+    return "redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.config.update(RATELIMIT_STORAGE_URI=_limits_storage(app.config["SETTINGS"]),
+                      RATELIMIT_KEY_PREFIX="passerelle-limits",
+                      RATELIMIT_SWALLOW_ERRORS=True)  # Redis down: requests are not refused for it
+    limiter.init_app(app)
 
     @app.teardown_request
     def _close_session(exc):

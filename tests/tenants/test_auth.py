@@ -73,21 +73,38 @@ def test_a_disabled_account_cannot_sign_in_and_gets_the_same_answer(client, db):
     assert response.status_code == 401 and WRONG in text(response)
 
 
-def test_sign_in_is_throttled_after_too_many_failures_even_with_the_right_password(client, db, settings):
+def test_sign_in_is_slowed_down_for_the_guessing_address_even_with_the_right_password(client, db, settings):
     make_user(db, "agathe@exemple.test")
     db.commit()
     for _ in range(settings.login_max_failures):
         assert post_sign_in(client, "agathe@exemple.test", "pas-le-bon-mot-de-passe-1").status_code == 401
     response = post_sign_in(client, "agathe@exemple.test", PASSWORD)
-    assert response.status_code == 429
-    assert (f"Trop de tentatives de connexion. Réessayez dans {settings.login_window_minutes} minutes."
-            in text(response))
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert "Trop de tentatives de connexion pour ce compte depuis votre adresse. Réessayez dans" in text(response)
     assert client.get("/espace/").status_code == 302
-    # Another address from elsewhere is not locked out by these failures.
+    # The right password from another address gets through: the account itself is not locked.
+    assert post_sign_in(app_client_from(client, "198.51.100.4"), "agathe@exemple.test", PASSWORD).status_code == 302
+    # Nor is anyone else behind the guessing address (a town hall's shared address).
     make_user(db, "bruno@exemple.test")
     db.commit()
-    other = app_client_from(client, "203.0.113.7")
-    assert post_sign_in(other, "bruno@exemple.test", PASSWORD).status_code == 302
+    assert post_sign_in(app_client_from(client, "127.0.0.1"), "bruno@exemple.test", PASSWORD).status_code == 302
+
+
+def test_each_failure_past_the_limit_doubles_the_wait(client, db, settings):
+    import datetime as dt
+
+    make_user(db, "agathe@exemple.test")
+    db.commit()
+    for _ in range(settings.login_max_failures):
+        post_sign_in(client, "agathe@exemple.test", "pas-le-bon-mot-de-passe-1")
+    first = int(post_sign_in(client, "agathe@exemple.test", PASSWORD).headers["Retry-After"])
+    # Once the wait is over, one more wrong guess: the next wait is twice as long.
+    for attempt in db.scalars(select(LoginAttempt)):
+        attempt.at = attempt.at - dt.timedelta(seconds=first + 1)
+    db.commit()
+    assert post_sign_in(client, "agathe@exemple.test", "encore-faux-mot-de-passe-2").status_code == 401
+    second = int(post_sign_in(client, "agathe@exemple.test", PASSWORD).headers["Retry-After"])
+    assert second >= 2 * first - 1
 
 
 def app_client_from(client, ip):
@@ -319,3 +336,22 @@ def test_a_members_sign_in_lands_in_their_organisation(client, db):
     post_sign_in(client, "agathe@exemple.test", PASSWORD)
     page = text(client.get("/espace/"))
     assert "Ville de Châteauroux" in page and "Membre" in page
+
+
+def test_password_reset_mails_are_limited_per_address_and_per_client(client, db, settings):
+    from marketplace.mail.models import OutgoingMail
+
+    make_user(db, "agathe@exemple.test")
+    db.commit()
+    limit = int(settings.reset_rate_per_email.split("/")[0])
+    for _ in range(limit):
+        assert client.post("/mot-de-passe-oublie", data={"email": "agathe@exemple.test"}).status_code == 302
+    refused = client.post("/mot-de-passe-oublie", data={"email": "agathe@exemple.test"})
+    assert refused.status_code == 429 and "Trop de tentatives" in text(refused)
+    assert db.scalar(select(func.count()).select_from(OutgoingMail)) == limit  # no mail cannon
+    # Another address from the same client still gets its mail, until the client's own limit.
+    assert client.post("/mot-de-passe-oublie", data={"email": "bruno@exemple.test"}).status_code == 302
+    per_ip = int(settings.reset_rate_per_ip.split("/")[0])
+    answers = [client.post("/mot-de-passe-oublie", data={"email": f"p{n}@exemple.test"}).status_code
+               for n in range(per_ip)]
+    assert answers[-1] == 429 and answers.count(302) == per_ip - limit - 1
