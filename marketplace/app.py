@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         SECRET_KEY=settings.resolved_secret_key(),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        # Production serves over HTTPS: the cookie never travels in clear.
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://") or settings.passerelle_mode.value == "production",
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         JSON_SORT_KEYS=False,

@@ -140,3 +140,23 @@ def test_the_programme_state_form_does_not_redirect_off_site(client, db):
     response = client.post(f"/operateur/financements/{programme.id}/etat",
                            data={"action": "submit", "next": "/\\evil.example"})
     assert response.status_code == 302 and response.headers["Location"] == f"/financements/{programme.id}"
+
+
+def test_every_page_carries_the_security_headers(client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert response.headers["Permissions-Policy"].startswith("camera=()")
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in response.headers  # http://passerelle.test: no HSTS
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and "<script>" not in docs.get_data(as_text=True)  # Swagger UI without inline code
+
+
+def test_production_over_https_asks_for_https_and_secure_cookies(settings, engine):
+    from marketplace.app import create_app
+
+    app = create_app(settings.model_copy(update={"base_url": "https://passerelle.example"}), engine=engine)
+    response = app.test_client().get("/")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
