@@ -57,6 +57,11 @@ def start_embedded_redis(settings: Settings) -> str:
     return f"unix://{_embedded[key].socket_file}"
 
 
+def embedded_redis_pid(settings: Settings) -> int | None:
+    server = _embedded.get(str(settings.home))
+    return getattr(server, "pid", None) if server is not None else None
+
+
 def stop_embedded_redis(settings: Settings) -> None:
     server = _embedded.pop(str(settings.home), None)
     if server is not None:

@@ -1,7 +1,11 @@
 """Worker and cron entry points (``passerelle worker``, ``passerelle cron``)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import os
+import signal
 
 from rq import Worker
 from rq.cron import CronScheduler
@@ -11,6 +15,7 @@ from jobs.connection import get_redis
 from marketplace.core.settings import Settings
 
 log = logging.getLogger("passerelle.worker")
+PR_SET_PDEATHSIG = 1
 
 
 class PasserelleWorker(Worker):
@@ -25,8 +30,21 @@ class PasserelleWorker(Worker):
         return super().main_work_horse(job, queue)
 
 
+def _die_with_the_worker() -> None:
+    """In every process the worker forks (RQ's scheduler, a job's work horse): die when the worker
+    dies. A forked child holds a copy of the worker's Redis socket; a worker killed with -9 whose
+    child lived on would still look, to Redis, like a worker waiting for a job — and the next job
+    would be handed to it and lost. Linux only (prctl); elsewhere a supervisor kills the group."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def run_worker(settings: Settings, queues: list[str] | None = None, *, burst: bool = False,
                name: str | None = None) -> bool:
+    os.register_at_fork(after_in_child=_die_with_the_worker)
     connection = get_redis(settings)
     names = queues or list(QUEUES)
     worker = PasserelleWorker([get_queue(n, connection) for n in names], connection=connection, name=name)

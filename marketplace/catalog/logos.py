@@ -46,9 +46,9 @@ def check_logo(data: bytes) -> str:
 def store_logo(uploads_dir: Path, data: bytes) -> str:
     """Write a checked logo; returns its stored name (random: it says nothing about the solution).
 
-    The file is written before the transaction commits: if the transaction then fails, an unused
-    file remains, which is harmless, whereas writing after the commit could leave a row pointing
-    at a file that never arrived.
+    The file is written before the transaction commits (writing after the commit could leave a row
+    pointing at a file that never arrived); the caller removes it if the transaction is rolled back
+    (``remove_logo`` with ``marketplace.core.db.after_rollback``).
     """
     kind = check_logo(data)
     folder = uploads_dir / LOGO_DIR
@@ -65,3 +65,9 @@ def logo_path(uploads_dir: Path, name: str) -> Path | None:
         return None
     path = uploads_dir / LOGO_DIR / name
     return path if path.is_file() else None
+
+
+def remove_logo(uploads_dir: Path, name: str) -> None:
+    path = logo_path(uploads_dir, name)
+    if path is not None:
+        path.unlink(missing_ok=True)

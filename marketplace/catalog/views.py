@@ -21,6 +21,7 @@ from marketplace.catalog.schemas import (
     SolutionFormSchema,
 )
 from marketplace.core import money, taxonomy
+from marketplace.core.db import after_rollback
 from marketplace.core.errors import ServiceError
 from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import FormResult, empty_form, parse_form
@@ -175,7 +176,10 @@ def _parse_solution_form() -> FormResult:
             form.add_error("logo", exc.message)
             return form
     if form.ok and data is not None:
-        form.data["logo"] = logos.store_logo(settings().uploads_dir, data)
+        uploads = settings().uploads_dir
+        name = form.data["logo"] = logos.store_logo(uploads, data)
+        # A refused edit, or any failure before the commit, leaves no file behind.
+        after_rollback(get_db(), lambda: logos.remove_logo(uploads, name))
     return form
 
 

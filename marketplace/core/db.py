@@ -233,6 +233,7 @@ def _run_after_commit(session: Session) -> None:
     # outer transaction can still roll back.
     if session.in_nested_transaction():
         return
+    session.info.pop("after_rollback", None)  # kept: nothing to undo
     callbacks = session.info.pop("after_commit", [])
     for callback in callbacks:
         # The data is committed whatever happens now: a callback that fails (the queue is down)
@@ -244,7 +245,19 @@ def _run_after_commit(session: Session) -> None:
             log.exception("after-commit callback failed")
 
 
+def after_rollback(session: Session, callback) -> None:
+    """Undo, outside the database, what the transaction did if it is rolled back (a stored file)."""
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault("after_rollback", []).append(callback)
+
+
 @event.listens_for(TenantSession, "after_soft_rollback")
 def _drop_after_commit(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:
         session.info.pop("after_commit", None)
+        for callback in session.info.pop("after_rollback", []):
+            try:
+                callback()
+            except Exception:
+                log.exception("after-rollback callback failed")

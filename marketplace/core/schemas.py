@@ -1,4 +1,5 @@
-"""Marshmallow at the edge: French error messages for every field type, once."""
+"""Marshmallow at the edge: French error messages for every field type, the bounds every input gets,
+and the fields the domains share — once."""
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate
 
 from marketplace.core import money
-from marketplace.core.text import format_int_fr
+from marketplace.core.text import clean_text, format_int_fr
 
 _FRENCH = {
     "required": "Ce champ est obligatoire.",
@@ -27,6 +28,43 @@ Schema.error_messages = {
     "unknown": "Champ inconnu.",
     "type": "Données invalides : un objet est attendu.",
 }
+
+
+# What every input gets, whatever the schema (bad input answers a field error, never a 500):
+# - text without control characters nor lone surrogates (a NUL breaks PostgreSQL and the exports;
+#   "\udfff" in JSON cannot be encoded);
+# - integers far from the database's limits (an id or an amount ≥ 2⁶³ overflows SQLite and
+#   PostgreSQL alike; the fields with a meaning give their own, tighter range);
+# - dates between 1900 and 2100 (a closing date on 9999-12-31 broke every calendar that showed it).
+MAX_INTEGER = 10**15
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+
+_string_deserialize = fields.String._deserialize
+_integer_validated = fields.Integer._validated
+_date_deserialize = fields.Date._deserialize
+
+
+def _clean_string(self, value, attr, data, **kwargs):
+    return clean_text(_string_deserialize(self, value, attr, data, **kwargs))
+
+
+def _bounded_integer(self, value):
+    number = _integer_validated(self, value)
+    if number is not None and abs(number) > MAX_INTEGER:
+        raise self.make_error("too_large", input=value)
+    return number
+
+
+def _bounded_date(self, value, attr, data, **kwargs):
+    day = _date_deserialize(self, value, attr, data, **kwargs)
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValidationError(f"Date entre {FIRST_YEAR} et {LAST_YEAR} attendue.")
+    return day
+
+
+fields.String._deserialize = _clean_string
+fields.Integer._validated = _bounded_integer
+fields.Date._deserialize = _bounded_date
 
 
 class BaseSchema(Schema):

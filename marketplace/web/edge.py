@@ -14,7 +14,9 @@ from pathlib import Path
 from flask import Flask, flash, g, jsonify, make_response, redirect, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from jobs.connection import EMBEDDED_URL_ENV
 from marketplace.core import money
@@ -25,6 +27,17 @@ from marketplace.web import csrf, limiter, safe_next, settings, wants_json
 
 log = logging.getLogger("passerelle.web")
 
+MAX_ID = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` in every route: an id past a 32-bit integer names nothing (404), instead of
+    overflowing the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
 
 class PasserelleFlask(Flask):
     """Flask, with the request's transaction committed when the view has returned.
@@ -32,6 +45,8 @@ class PasserelleFlask(Flask):
     Committing inside ``dispatch_request`` (not in an after-request hook) lets a failed commit —
     a unique constraint met by a concurrent request — go through the error handlers like any error.
     """
+
+    url_map_class = type("PasserelleMap", (Map,), {"default_converters": {**Map.default_converters, "int": BoundedInt}})
 
     def dispatch_request(self):
         rv = super().dispatch_request()
@@ -71,7 +86,8 @@ def _rollback() -> None:
 
 
 def render_error(code: int, message: str | None = None, exc=None, errors=None):
-    """The error page (HTML) or document (JSON, under /api/) for this status."""
+    """The error page (HTML) or document (JSON, under /api/) for this status. The headers an HTTP
+    error carries (a 405's ``Allow``, a 429's ``Retry-After``) are kept."""
     title, text = ERROR_TITLES.get(code, ERROR_TITLES[500])
     if wants_json():
         # flask-smorest's abort() carries its message (and per-field errors) in exc.data.
@@ -85,6 +101,10 @@ def render_error(code: int, message: str | None = None, exc=None, errors=None):
     else:
         response = make_response(render_template("error.html", code=code, title=title, text=message or text))
     response.status_code = code
+    if isinstance(exc, HTTPException):
+        for name, value in exc.get_headers():
+            if name.lower() in ("allow", "retry-after"):
+                response.headers[name] = value
     return response
 
 
@@ -198,6 +218,20 @@ def init_app(app: Flask) -> None:
         _rollback()
         log.warning("integrity error at commit: %s", exc.orig)
         return render_error(409)
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc):
+        # JSON nested thousands deep: the parser gives up, the request is refused.
+        _rollback()
+        return render_error(400, "Les données envoyées sont trop imbriquées pour être lues.")
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _out_of_range(exc):
+        # A value the database cannot hold slipped past the schemas: refused, not a 500.
+        _rollback()
+        log.warning("value out of range: %s", exc)
+        return render_error(400, "Une valeur envoyée est hors des limites acceptées.")
 
     @app.errorhandler(OperationalError)
     def _busy(exc):

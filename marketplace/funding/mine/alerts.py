@@ -142,13 +142,17 @@ def create_alert(session: Session, actor: User, tenant: Tenant, data: dict[str, 
 
 
 def confirm(session: Session, alert: FundingAlert) -> bool:
-    """Confirm the address; False when it already was (a second click changes nothing)."""
+    """Confirm the address; False when it already was (a second click changes nothing). The link is
+    the authorisation: whoever opens it, signed in elsewhere or not, the alert's tenant is the one
+    written to."""
     if alert.status is not AlertStatus.pending:
         return False
-    alert.status = AlertStatus.active
-    alert.confirmed_at = utcnow()
-    audit.record(session, E.funding_alert_confirmed, actor_id=None, tenant_id=alert.tenant_id, obj=alert,
-                 email=alert.email)
+    with bound_to_tenant(session, alert.tenant_id):
+        alert.status = AlertStatus.active
+        alert.confirmed_at = utcnow()
+        audit.record(session, E.funding_alert_confirmed, actor_id=None, tenant_id=alert.tenant_id, obj=alert,
+                     email=alert.email)
+        session.flush()
     return True
 
 
@@ -171,13 +175,17 @@ def resend_confirmation(session: Session, actor: User, alert: FundingAlert) -> N
 
 
 def unsubscribe(session: Session, alert: FundingAlert, actor: User | None = None) -> bool:
+    """Stop the mails (a mailed one-click link, or the alerts page). As ``confirm``, written in the
+    alert's own tenant whoever opens the link."""
     if alert.status is AlertStatus.unsubscribed:
         return False
-    alert.status = AlertStatus.unsubscribed
-    alert.unsubscribed_at = utcnow()
-    _drop_owed_mails(session, alert)
-    audit.record(session, E.funding_alert_unsubscribed, actor_id=actor.id if actor else None,
-                 tenant_id=alert.tenant_id, obj=alert, email=alert.email)
+    with bound_to_tenant(session, alert.tenant_id):
+        alert.status = AlertStatus.unsubscribed
+        alert.unsubscribed_at = utcnow()
+        _drop_owed_mails(session, alert)
+        audit.record(session, E.funding_alert_unsubscribed, actor_id=actor.id if actor else None,
+                     tenant_id=alert.tenant_id, obj=alert, email=alert.email)
+        session.flush()
     return True
 
 

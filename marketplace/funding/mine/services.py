@@ -293,6 +293,8 @@ def ical(items: Iterable[Item], *, on: dt.date, base_url: str, tenant_name: str)
     base = base_url.rstrip("/")
     stamp = dt.datetime.now(dt.UTC)
     for item, step, date in deadlines(items, on - dt.timedelta(days=31)):
+        if date >= dt.date.max - dt.timedelta(days=1):
+            continue  # a date no calendar can end (the edge refuses such dates; older rows may hold one)
         event = Event()
         event.add("uid", f"{item.key.replace(':', '-')}-{step}@passerelle")
         event.add("dtstamp", stamp)

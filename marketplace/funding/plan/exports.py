@@ -28,6 +28,23 @@ def _rate_of_eligible(result: PlanResult, cents: int) -> str:
 
 # XLSX ---------------------------------------------------------------------------------------------
 
+def _as_text(book) -> None:
+    """Every text written stays text: a title or a label starting with "=" (typed by a person, or by
+    another organisation) must never run as a formula in the reader's spreadsheet."""
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+
+
+def _clean(values: list) -> list:
+    # Control characters are not allowed in a workbook's XML: written, they make the file unreadable.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+
+
 def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
@@ -37,38 +54,38 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
     sheet = book.active
     sheet.title = "Plan de financement"
     bold = Font(bold=True)
-    sheet.append([title])
+    sheet.append(_clean([title]))
     sheet["A1"].font = Font(bold=True, size=14)
-    sheet.append([organisation])
+    sheet.append(_clean([organisation]))
     facts = [("Coût du projet HT", euros_decimal(result.cost_ht_cents)),
              ("Dépense éligible HT", euros_decimal(result.eligible_cost_ht_cents)),
              ("Règles en vigueur au", result.on),
              ("Ligne qui cède la première", result.ordering.label)]
     for label, value in facts:
-        sheet.append([label, value])
+        sheet.append(_clean([label, value]))
         cell = sheet.cell(sheet.max_row, 2)
         if isinstance(value, Decimal):
             cell.number_format = EURO_FORMAT
         elif isinstance(value, dt.date):
             cell.number_format = "DD/MM/YYYY"
         sheet.cell(sheet.max_row, 1).font = bold
-    sheet.append([])
+    sheet.append(_clean([]))
     header = ["Ligne", "Nature", "Priorité", "Demandé (€ HT)", "Obtenu (€ HT)", "Part de la dépense éligible",
               "Retiré (€)", "Pourquoi"]
-    sheet.append(header)
+    sheet.append(_clean(header))
     header_row = sheet.max_row
     for cell in sheet[header_row]:
         cell.font = bold
     for r in result.lines:
-        sheet.append([r.label, r.line.kind_label, r.line.priority, euros_decimal(r.requested_cents), euros_decimal(r.granted_cents),
+        sheet.append(_clean([r.label, r.line.kind_label, r.line.priority, euros_decimal(r.requested_cents), euros_decimal(r.granted_cents),
                       percent(r.granted_cents, result.eligible_cost_ht_cents) / 100, euros_decimal(r.removed_cents),
-                      "\n".join(red.explanation for red in r.reductions)])
+                      "\n".join(red.explanation for red in r.reductions)]))
         row = sheet.max_row
         for col in (4, 5, 7):
             sheet.cell(row, col).number_format = EURO_FORMAT
         sheet.cell(row, 6).number_format = "0.00%"
         sheet.cell(row, 8).alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.append([])
+    sheet.append(_clean([]))
     totals = [("Total des subventions", result.grants_cents),
               ("Dont subventions de l'État", result.state_grants_cents),
               ("Prêts (à part des subventions)", result.loans_cents),
@@ -77,42 +94,43 @@ def to_xlsx(title: str, organisation: str, result: PlanResult) -> bytes:
               ("Dont autofinancement", result.own_funds_cents),
               ("Total des financements publics (CGCT L1111-10)", result.public_total_cents)]
     for label, cents in totals:
-        sheet.append([label, None, None, None, euros_decimal(cents)])
+        sheet.append(_clean([label, None, None, None, euros_decimal(cents)]))
         sheet.cell(sheet.max_row, 1).font = bold
         sheet.cell(sheet.max_row, 5).number_format = EURO_FORMAT
-    sheet.append(["Part du maître d'ouvrage dans les financements publics", None, None, None,
-                  result.owner_share_percent / 100])
+    sheet.append(_clean(["Part du maître d'ouvrage dans les financements publics", None, None, None,
+                  result.owner_share_percent / 100]))
     sheet.cell(sheet.max_row, 1).font = bold
     sheet.cell(sheet.max_row, 5).number_format = "0.00%"
     for col, width in zip(range(1, 9), (42, 30, 10, 18, 18, 16, 16, 90)):
         sheet.column_dimensions[get_column_letter(col)].width = width
 
     explained = book.create_sheet("Explications")
-    explained.append(["Ligne", "Règle", "Référence", "Montant retiré (€)", "Explication"])
+    explained.append(_clean(["Ligne", "Règle", "Référence", "Montant retiré (€)", "Explication"]))
     for cell in explained[1]:
         cell.font = bold
     for r, red in result.reductions:
-        explained.append([r.label, red.label, red.reference, euros_decimal(red.amount_cents), red.explanation])
+        explained.append(_clean([r.label, red.label, red.reference, euros_decimal(red.amount_cents), red.explanation]))
         explained.cell(explained.max_row, 4).number_format = EURO_FORMAT
         explained.cell(explained.max_row, 5).alignment = Alignment(wrap_text=True, vertical="top")
     for col, width in zip("ABCDE", (36, 40, 36, 18, 100)):
         explained.column_dimensions[col].width = width
 
     rules = book.create_sheet("Règles appliquées")
-    rules.append(["Règle", "Référence", "Plafond (€)", "Total constaté (€)", "Retiré (€)", "Constat"])
+    rules.append(_clean(["Règle", "Référence", "Plafond (€)", "Total constaté (€)", "Retiré (€)", "Constat"]))
     for cell in rules[1]:
         cell.font = bold
     for check in result.checks:
-        rules.append([check.label, check.reference, None if check.limit_cents is None else euros_decimal(check.limit_cents),
-                      euros_decimal(check.total_before_cents), euros_decimal(check.removed_cents), check.explanation])
+        rules.append(_clean([check.label, check.reference, None if check.limit_cents is None else euros_decimal(check.limit_cents),
+                      euros_decimal(check.total_before_cents), euros_decimal(check.removed_cents), check.explanation]))
         for col in (3, 4, 5):
             rules.cell(rules.max_row, col).number_format = EURO_FORMAT
         rules.cell(rules.max_row, 6).alignment = Alignment(wrap_text=True, vertical="top")
     for warning in result.warnings:
-        rules.append(["Avertissement", None, None, None, None, warning])
+        rules.append(_clean(["Avertissement", None, None, None, None, warning]))
     for col, width in zip("ABCDEF", (40, 36, 16, 18, 16, 100)):
         rules.column_dimensions[col].width = width
 
+    _as_text(book)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
