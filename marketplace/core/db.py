@@ -207,10 +207,21 @@ def make_engine(url: str, **kw) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that will write takes the write lock at once (``write_intent``): it
+            # then waits its turn (busy_timeout) instead of failing with "database is locked" when
+            # it upgrades a read transaction another writer overtook.
+            immediate = conn.get_execution_options().get("sqlite_write_intent")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def write_intent(session: Session) -> None:
+    """Say, before the first query, that this transaction will write. On SQLite the write lock is
+    then taken at BEGIN (one writer at a time, each waiting its turn); elsewhere nothing changes."""
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_write_intent": True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[TenantSession]:

@@ -20,10 +20,11 @@ from werkzeug.routing import IntegerConverter, Map
 
 from jobs.connection import EMBEDDED_URL_ENV
 from marketplace.core import money
+from marketplace.core.db import write_intent
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import render_markdown
 from marketplace.core.text import date_fr, format_int_fr
-from marketplace.web import csrf, limiter, safe_next, settings, wants_json
+from marketplace.web import csrf, get_db, limiter, safe_next, settings, wants_json
 
 log = logging.getLogger("passerelle.web")
 
@@ -153,6 +154,13 @@ def _limits_storage(settings) -> str:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+
+    @app.before_request
+    def _writes_wait_their_turn():
+        # Registered first: before any query of the request (the membership, the user).
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            write_intent(get_db())
+
     app.config.update(RATELIMIT_STORAGE_URI=_limits_storage(app.config["SETTINGS"]),
                       RATELIMIT_KEY_PREFIX="passerelle-limits",
                       RATELIMIT_SWALLOW_ERRORS=True)  # Redis down: requests are not refused for it
