@@ -1,4 +1,5 @@
-"""Platform administration of organisations: find them, see their members, suspend or reactivate."""
+"""Platform administration: find organisations, see their members, suspend or reactivate them; disable a
+account (its sessions end at once, its tokens stop working) or enable it again."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from marketplace.core.audit import cross_tenant_read
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import fold
 from tenants.models import Membership, Tenant, TenantKind, TenantStatus, User
+from tenants.services import end_sessions_of
 from tenants.models import TenantEvent as E
 
 
@@ -73,3 +75,30 @@ def reactivate(session: Session, actor: User, tenant: Tenant) -> None:
         raise ServiceError("Seule une organisation suspendue peut être réactivée.")
     tenant.status = TenantStatus.active
     audit.record(session, E.tenant_reactivated, actor_id=actor.id, tenant_id=tenant.id, obj=tenant)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def disable_user(session: Session, actor: User, user: User, reason: str) -> None:
+    """The person can no longer sign in; their open sessions end and their API tokens stop answering."""
+    if user.id == actor.id:
+        raise ServiceError("Vous ne pouvez pas désactiver votre propre compte.")
+    if user.is_disabled:
+        raise ServiceError("Ce compte est déjà désactivé.")
+    if not reason.strip():
+        raise ServiceError("Indiquez le motif de la désactivation.", "reason")
+    user.is_disabled = True
+    end_sessions_of(session, user, reason="compte désactivé")
+    audit.record(session, E.user_disabled, actor_id=actor.id, tenant_id=None, obj=user, reason=reason.strip())
+
+
+def enable_user(session: Session, actor: User, user: User) -> None:
+    if not user.is_disabled:
+        raise ServiceError("Ce compte est déjà actif.")
+    user.is_disabled = False
+    audit.record(session, E.user_enabled, actor_id=actor.id, tenant_id=None, obj=user)

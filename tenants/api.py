@@ -21,6 +21,7 @@ class MeSchema(BaseSchema):
 
 @blp.route("")
 @blp.response(200, MeSchema)
+@blp.alt_response(401, description="Jeton absent, invalide ou révoqué")
 @blp.doc(security=[{"bearer": []}])
 def me():
     """Le membre et l'organisation pour lesquels agit le jeton"""

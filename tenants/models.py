@@ -221,6 +221,8 @@ class TenantEvent(enum.StrEnum):
     user_registered = "user.registered"
     password_reset_requested = "user.password_reset_requested"
     password_changed = "user.password_changed"
+    user_disabled = "user.disabled"
+    user_enabled = "user.enabled"
     tenant_created = "tenant.created"
     tenant_activated = "tenant.activated"
     tenant_switched = "tenant.switched"

@@ -105,6 +105,23 @@ def require_token() -> Membership:
     return g.api_membership
 
 
+def token_of(role: Role, kinds: tuple[TenantKind, ...], refusal: str):
+    """API decorator, placed above ``@blp.arguments``: who may call is settled before the body is
+    read, so that a caller without the right learns nothing from the validation of its data."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            membership = require_token()
+            if membership.tenant.kind not in kinds or not membership.role.at_least(role):
+                api_abort(403, message=refusal)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def start_session(user: User) -> None:
     """Sign this person in: a new session known on the server, its token in the signed cookie."""
     flashes = session.get("_flashes")
@@ -121,12 +138,21 @@ def end_session() -> None:
     session.clear()
 
 
+def _bearer(req) -> str | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or not req.path.startswith("/api/"):
+        return None
+    return header.removeprefix("Bearer ").strip()
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     # The cookie names the person and its session; the session must still be open on the server
     # (signing out, a new password or a removed membership end it, whatever copy of the cookie exists).
     if not user_id.isdigit() or len(user_id) > 10:
         return None
+    if _bearer(request):
+        return None  # an API call with a token speaks for the token, whatever cookie the client holds
     return user_of_web_session(get_db(), session.get("sid"), int(user_id))
 
 
@@ -134,10 +160,10 @@ def _load_user(user_id: str) -> User | None:
 def _load_user_from_token(req) -> User | None:
     # Personal tokens open the API only: an HTML page never takes one (a token must not become a
     # cookie session, with a CSRF token to act on the pages).
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer ") or not req.path.startswith("/api/"):
+    token = _bearer(req)
+    if token is None:
         return None
-    membership = membership_for_api_token(get_db(), header.removeprefix("Bearer ").strip())
+    membership = membership_for_api_token(get_db(), token)
     if membership is None:
         g.bad_token = True
         return None

@@ -51,6 +51,9 @@ def test_workspace_shows_the_territory_facts(client, db):
 
 def test_outbox_page_exists_only_in_embedded_mode(client, app):
     assert client.get("/dev/courriels").status_code == 200
+    # It holds every mailed link: a visitor from elsewhere, or relayed by a proxy, does not see it.
+    assert client.get("/dev/courriels", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 404
+    assert client.get("/dev/courriels", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
     from marketplace.core.settings import load_settings
 
     app.config["SETTINGS"] = load_settings(passerelle_home=app.config["SETTINGS"].passerelle_home,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 
 from marketplace.catalog import services
 from marketplace.catalog.schemas import (
@@ -16,7 +16,7 @@ from marketplace.core.errors import NotFound
 from marketplace.web import get_db
 from tenants.access import Actor
 from tenants.models import Role, TenantKind
-from tenants.web import require_token
+from tenants.web import require_token, token_of
 
 blp = Blueprint("solutions", __name__, url_prefix="/solutions",
                 description="Annuaire raisonné : les solutions publiées et leurs références")
@@ -44,12 +44,12 @@ def solution(solution_id):
 
 
 @blp.route("", methods=["POST"])
+@token_of(Role.member, (TenantKind.startup,), "Seuls les membres d'une startup peuvent proposer une solution.")
 @blp.arguments(SolutionSchema)
 @blp.response(201, SolutionDraftOutSchema)
+@blp.alt_response(401, description="Jeton absent, invalide ou révoqué")
+@blp.alt_response(403, description="Le jeton n'est pas celui d'un membre d'une startup")
 @blp.doc(security=[{"bearer": []}])
 def create(data):
     """Crée un brouillon de solution pour la startup du jeton (à soumettre depuis l'espace)"""
-    membership = require_token()
-    if membership.tenant.kind is not TenantKind.startup or not membership.role.at_least(Role.member):
-        abort(403, message="Seuls les membres d'une startup peuvent proposer une solution.")
-    return services.create_solution(get_db(), current_user, membership.tenant, data)
+    return services.create_solution(get_db(), current_user, require_token().tenant, data)

@@ -63,3 +63,50 @@ def test_only_platform_admins_see_the_organisations(client, db):
     assert client.post(f"/operateur/organisations/{city.id}/suspendre", data={"reason": "x"}).status_code == 404
     db.refresh(city)
     assert city.status is TenantStatus.active
+
+
+def test_a_disabled_account_loses_its_open_sessions_and_tokens_at_once(client, db, app):
+    from tenants import services
+
+    user, membership = _admin(db)
+    city = make_city(db, "36044")
+    clerk, clerk_membership = make_member(db, city, Role.member)
+    _, token = services.create_api_token(db, clerk, clerk_membership, "tableur")
+    db.commit()
+    browser = app.test_client()
+    sign_in(browser, clerk, clerk_membership)
+    assert browser.get("/espace/").status_code == 200
+    assert browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    sign_in(client, user, membership)
+    page = client.get(f"/operateur/organisations/{city.id}").get_data(as_text=True)
+    assert f"/operateur/organisations/comptes/{clerk.id}/desactiver" in page
+    url = f"/operateur/organisations/comptes/{clerk.id}/desactiver"
+    refused = client.post(url, data={"reason": ""})
+    assert refused.status_code == 422 and "Indiquez le motif" in refused.get_data(as_text=True)
+    db.refresh(clerk)
+    assert not clerk.is_disabled
+    done = client.post(url, data={"reason": "Départ de la collectivité", "next": f"/operateur/organisations/{city.id}"})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/operateur/organisations/{city.id}")
+    db.refresh(clerk)
+    assert clerk.is_disabled
+    event = db.scalars(select(AuditEvent).where(AuditEvent.event_type == TenantEvent.user_disabled)).one()
+    assert event.actor_id == user.id and event.data["reason"] == "Départ de la collectivité"
+
+    assert browser.get("/espace/").status_code == 302  # back to sign-in: the session is over
+    assert browser.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "Désactivé" in client.get(f"/operateur/organisations/{city.id}").get_data(as_text=True)
+
+    client.post(f"/operateur/organisations/comptes/{clerk.id}/reactiver")
+    db.refresh(clerk)
+    assert not clerk.is_disabled
+
+
+def test_a_platform_admin_cannot_disable_their_own_account(client, db):
+    user, membership = _admin(db)
+    db.commit()
+    sign_in(client, user, membership)
+    refused = client.post(f"/operateur/organisations/comptes/{user.id}/desactiver", data={"reason": "test"})
+    assert refused.status_code == 422 and "votre propre compte" in refused.get_data(as_text=True)
+    db.refresh(user)
+    assert not user.is_disabled

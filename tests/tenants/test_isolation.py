@@ -165,6 +165,7 @@ NOT_TENANT_OBJECTS = {
     "siren": "public territory registry (open data)",
     "token": "secret tokens (invitation, password reset): the token itself is the authorisation",
     "job_id": "RQ jobs: operators only; answers 404 to everyone else",
+    "user_id": "people's accounts: platform admins' pages only; answers 404 to everyone else",
 }
 
 
