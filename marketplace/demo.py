@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.demo import seed_catalog
-from marketplace.funding.demo import seed_funding
+from marketplace.funding.demo import FUNDERS, seed_funding
 from tenants import services
 from tenants.models import Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
@@ -102,5 +102,13 @@ def print_accounts(accounts: list[tuple[str, str]]) -> None:
 
 
 def demo_accounts() -> list[tuple[str, str]]:
-    """The accounts the launcher prints once the site is ready."""
-    return [(u[0], f"{u[3].label} — {u[2]}") for u in USERS]
+    """The accounts the launcher prints once the site is ready, each with what it may do."""
+    def label(tenant, role, platform_admin):
+        if platform_admin:
+            return f"Administration de la plateforme et curation — {tenant}"
+        if tenant == OPERATOR:
+            return f"Curation ANCT (modération, demandes, financements) — {tenant}"
+        return f"{role.label} — {tenant}"
+
+    people = [(email, label(tenant, role, admin)) for email, _, tenant, role, admin in USERS]
+    return people + [(email, f"Financeur (ses programmes et appels) — {tenant}") for tenant, email, _ in FUNDERS]

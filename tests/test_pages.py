@@ -1,4 +1,7 @@
 """Public pages are in French, accessible and in the State design system."""
+import re
+from pathlib import Path
+
 from tests.factories import make_city, make_member
 from tests.helpers import sign_in
 
@@ -59,3 +62,26 @@ def test_outbox_page_exists_only_in_embedded_mode(client, app):
     app.config["SETTINGS"] = load_settings(passerelle_home=app.config["SETTINGS"].passerelle_home,
                                            smtp_host="smtp.exemple.fr")
     assert client.get("/dev/courriels").status_code == 404
+
+
+def test_every_icon_exists_and_buttons_with_icons_keep_their_text():
+    """DSFR draws a missing icon as a filled square, and inside a group of buttons an icon button
+    shows its icon only (its label cut to 40 px) unless the group says where icons go."""
+    import glob
+
+    root = Path(__file__).resolve().parent.parent
+    dsfr = root / "node_modules" / "@gouvfr" / "dsfr" / "dist"
+    known = set(re.findall(r"\.(fr-icon-[a-z0-9-]+)", (dsfr / "dsfr.min.css").read_text()
+                           + (dsfr / "utility" / "icons" / "icons.min.css").read_text()))
+    problems = []
+    for path in sorted(glob.glob(str(root / "**" / "templates" / "**" / "*.html"), recursive=True)):
+        if ".venv" in path or "node_modules" in path:
+            continue
+        page = Path(path).read_text()
+        name = Path(path).relative_to(root)
+        problems += [f"{name}: unknown icon {icon}" for icon in set(re.findall(r"fr-icon-[a-z0-9-]+", page)) - known]
+        for group in re.finditer(r'<ul class="(fr-btns-group[^"]*)"(.*?)</ul>', page, re.S):
+            if "fr-icon-" in group.group(2) and "fr-btns-group--icon-" not in group.group(1) \
+                    and "fr-header" not in page[max(0, group.start() - 300):group.start()]:
+                problems.append(f"{name}: a group of icon buttons without fr-btns-group--icon-left")
+    assert not problems, "\n".join(problems)
