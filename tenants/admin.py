@@ -1,4 +1,4 @@
-"""Platform administration: find organisations, see their members, suspend or reactivate them; disable a
+"""Platform administration: find organisations, see their members, suspend or reactivate them; disable an
 account (its sessions end at once, its tokens stop working) or enable it again."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from marketplace.core.audit import cross_tenant_read
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import fold
 from tenants.models import Membership, Tenant, TenantKind, TenantStatus, User
-from tenants.services import end_sessions_of
 from tenants.models import TenantEvent as E
+from tenants.services import end_sessions_of
 
 
 @dataclass
