@@ -18,9 +18,12 @@ _HEADING = re.compile(r"<(/?)h([1-6])(\s|>)")
 
 
 def _demote_headings(rendered: str) -> str:
-    # The page already has its h1 (the solution) and an h2 ("Description"): a "# Titre" written by
-    # the startup becomes an h3, so the heading outline stays right for screen readers (RGAA 9.1).
-    return _HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}{m[3]}", rendered)
+    # The page already has its h1 (the solution) and an h2 ("Description"): the text's own heading
+    # levels, whatever they are ("##" then "####"), become h3, h4… in their order, so the outline
+    # neither climbs above the page's nor skips a level for screen readers (RGAA 9.1).
+    levels = sorted({int(m[2]) for m in _HEADING.finditer(rendered)})
+    rank = {level: min(6, 3 + i) for i, level in enumerate(levels)}
+    return _HEADING.sub(lambda m: f"<{m[1]}h{rank[int(m[2])]}{m[3]}", rendered)
 
 
 def render_markdown(text: str | None) -> str:
