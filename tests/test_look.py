@@ -45,8 +45,13 @@ GEOMETRY = """() => {
     if (e.scrollWidth > e.clientWidth + 2 || e.scrollHeight > e.clientHeight + 4 && getComputedStyle(e).overflow === 'hidden')
       problems.push('texte coupé (' + e.scrollWidth + ' px pour ' + e.clientWidth + ') : ' + name(e));
   }
-  if (document.documentElement.scrollWidth > vw + 1)
-    problems.push('défilement horizontal : ' + document.documentElement.scrollWidth + ' px pour ' + vw);
+  if (document.documentElement.scrollWidth > vw + 1) {
+    // Name the deepest elements that stick out, so the fix is findable.
+    const wide = [...document.querySelectorAll('body *')].filter(e => shown(e) && e.getBoundingClientRect().right > vw + 1
+                   && ![...e.children].some(c => c.getBoundingClientRect().right > vw + 1));
+    problems.push('défilement horizontal : ' + document.documentElement.scrollWidth + ' px pour ' + vw + ' ; dépasse : '
+                  + wide.slice(0, 3).map(name).join(' | '));
+  }
   return problems;
 }"""
 
@@ -54,7 +59,8 @@ GEOMETRY = """() => {
 def _pages(page, base):
     """Paths worth a look that need an id: the first solution and programme the lists link to."""
     page.goto(base + "/solutions")
-    solution = page.locator("main a[href^='/solutions/']:not([href*='comparer'])").first.get_attribute("href")
+    # The longest solution sheet of the demo: long words in its facts once pushed a phone's page sideways.
+    solution = page.locator("main a[href^='/solutions/']", has_text="Mobicité Stationnement").first.get_attribute("href")
     page.goto(base + "/financements")
     programme = page.locator("main a[href^='/financements/']").first.get_attribute("href")
     return solution, programme

@@ -153,7 +153,7 @@ AUDIENCE = {
     "funding_op.held_change": operator_staff, "funding_op.new_call": operator_staff,
     "funding_op.edit_call": operator_staff, "funding_op.call_workflow": operator_staff,
     "funding_op.import_programmes": operator_staff, "funding_op.import_report": operator_staff,
-    "funding_op.labels": operator_staff, "funding_op.label": operator_staff,
+    "funding_op.labels": operator_staff, "funding_op.label": operator_staff, "funding_op.bulk": operator_staff,
     # ANCT curators: moderation, claims, background jobs.
     "catalog_op.moderation": curator, "catalog_op.review": curator, "catalog_op.operator_archive": curator,
     "operator.claims": curator, "operator.claim": curator,

@@ -619,7 +619,7 @@ def search_published(session: Session, text: str, limit: int) -> list[Solution]:
     for word in words:
         pattern = f"%{word.replace('%', '').replace('_', '')}%"
         stmt = stmt.where(or_(Solution.name.ilike(pattern), Solution.pitch.ilike(pattern)))
-    return list(session.scalars(stmt.order_by(Solution.published_at.desc()).limit(limit)))
+    return list(session.scalars(stmt.order_by(Solution.published_at.desc(), Solution.id.desc()).limit(limit)))
 
 
 def description_text(solution: Solution) -> str:

@@ -48,7 +48,13 @@ def _clean_string(self, value, attr, data, **kwargs):
     return clean_text(_string_deserialize(self, value, attr, data, **kwargs))
 
 
+# "20 000" as people type it: thousands grouped by a space, a no-break or a narrow no-break space.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+")
+
+
 def _bounded_integer(self, value):
+    if isinstance(value, str) and _GROUPED.fullmatch(value.strip()):
+        value = re.sub(r"[ \u00a0\u202f\u2009]", "", value.strip())
     number = _integer_validated(self, value)
     if number is not None and abs(number) > MAX_INTEGER:
         raise self.make_error("too_large", input=value)

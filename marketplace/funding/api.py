@@ -101,7 +101,7 @@ def programme_communes(args, programme_id):
 def _offers_page(offers, args):
     start = (args["page"] - 1) * args["per_page"]
     page = eligibility.with_programmes(get_db(), offers[start:start + args["per_page"]])
-    return [{"programme": p, "reasons": o.reasons, "reason": o.reason} for p, o in page]
+    return [{"programme": p, "reasons": o.reasons, "reason": o.reason, "to_check": o.to_check} for p, o in page]
 
 
 @territory_blp.route("/communes/<string:insee>/programmes")

@@ -13,6 +13,8 @@ The search index is filled by a rebuild, not job by job.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -109,11 +111,36 @@ FONDS_VERT_MEASURES = [
 ]
 
 
+# The measures whose texts name territories we do not hold (a decree's list, the mountain areas…):
+# their perimeter is wider than the text's, and the cities are told so.
+FONDS_VERT_TO_CHECK = {
+    "Accompagnement pour l’adaptation des territoires littoraux au recul du trait de côte":
+        "réservée aux communes exposées au recul du trait de côte listées par décret, liste non chargée",
+    "Appui aux collectivités de montagne soumises à des risques émergents":
+        "réservée aux collectivités de montagne, liste des communes non chargée",
+    "Prévention des risques d’incendies de forêt et de végétation":
+        "réservée aux territoires exposés au risque d'incendie de forêt, non délimités ici",
+    "Renforcement de la protection des bâtiments contre les vents cycloniques":
+        "périmètre retenu : les régions d'outre-mer exposées aux cyclones, à confirmer dans le cahier de la mesure",
+    "Renforcement des aides apportées par les PAPI et appui financier aux collectivités, gestionnaires de digues, "
+    "dans le cadre de la compétence GEMAPI":
+        "réservée aux territoires couverts par un PAPI et aux gestionnaires de digues, non délimités ici",
+    "Accompagnement du déploiement des zones à faibles émissions mobilité (ZFE)":
+        "réservée aux territoires qui mettent en place une zone à faibles émissions, non délimités ici",
+}
+# The rules are those of the 2023 edition (the open data of funded projects): checked for that year.
+FONDS_VERT_CHECKED_ON = dt.date(2023, 12, 31)
+# The other demo sheets were written from their sources on this day.
+SHEETS_CHECKED_ON = dt.date(2026, 11, 22)
+
+
 def _fonds_vert(measure: str, axis: int, themes: list[str], territory_note: str | None) -> dict:
     return {
         "title": f"Fonds vert — {measure}",
-        "summary": f"Subvention de l'État aux projets des collectivités : mesure « {measure} » du Fonds vert "
-                   f"(axe {axis} : {FONDS_VERT_AXES[axis].lower()})."[:400],
+        "summary": f"Subvention de l'État aux projets des collectivités : mesure « {measure} » du Fonds vert, "
+                   f"règles de l'édition 2023 (axe {axis} : {FONDS_VERT_AXES[axis].lower()})."[:400],
+        "perimeter_check": FONDS_VERT_TO_CHECK.get(measure, ""),
+        "facts_checked_on": FONDS_VERT_CHECKED_ON,
         "description": (
             f"Mesure « {measure} » du **Fonds vert** (fonds d'accélération de la transition écologique dans les "
             f"territoires), axe {axis} « {FONDS_VERT_AXES[axis]} ».\n\n"
@@ -324,11 +351,11 @@ def seed_funding(session: Session, tenants_by_name: dict[str, Tenant], *, operat
         for measure, axis, themes, note, scope in FONDS_VERT_MEASURES:
             _programme(session, anct, curator, reviewer, {**_fonds_vert(measure, axis, themes, note), "scope": scope})
         for spec in STATE_PROGRAMMES:
-            _programme(session, anct, curator, reviewer, spec)
+            _programme(session, anct, curator, reviewer, {"facts_checked_on": SHEETS_CHECKED_ON, **spec})
         for name, specs in FUNDER_PROGRAMMES.items():
             tenant, user = funders[name]
             for spec in specs:
-                _programme(session, tenant, user, reviewer, spec)
+                _programme(session, tenant, user, reviewer, {"facts_checked_on": SHEETS_CHECKED_ON, **spec})
     session.flush()
     return accounts
 

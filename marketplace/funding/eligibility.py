@@ -129,11 +129,14 @@ def _ordered(keys: Iterable[Key]) -> list[Key]:
 def bounds_phrase(minimum: int | None, below: int | None, *, with_de: bool = False) -> str:
     """'moins de 20 000 habitants'; with ``with_de``: 'de moins de…', "d'au moins…" (after a noun)."""
     low = f"au moins {format_int_fr(minimum)}" if minimum is not None else ""
-    high = f"moins de {format_int_fr(below)}" if below is not None else ""
+    # "20 000 habitants au plus" is stored as "below 20 001": say the rule as it was written.
+    at_most = below is not None and below > 1 and below % 100 == 1
+    high = (f"au plus {format_int_fr(below - 1)}" if at_most else f"moins de {format_int_fr(below)}") \
+        if below is not None else ""
     if not low and not high:
         return ""
     if with_de:
-        low, high = (f"d'{low}" if low else ""), (f"de {high}" if high else "")
+        low, high = (f"d'{low}" if low else ""), ((f"d'{high}" if at_most else f"de {high}") if high else "")
     return " et ".join(p for p in (low, high) if p) + " habitants"
 
 
@@ -158,11 +161,19 @@ class Offer:
     included: list[Key] = field(default_factory=list)
     covered_members: int | None = None  # EPCI only
     member_count: int | None = None
-    sort_key: str = ""  # offers come sorted by programme title
+    sort_key: str = ""  # offers come sorted by programme title, exact perimeters first
+    to_check: str = ""  # the programme's perimeter is wider than its text's: why (Programme.perimeter_check)
 
     @property
     def reason(self) -> str:
         return ", ".join(self.reasons)
+
+    @property
+    def headline(self) -> str:
+        """'Éligible : …', or, on a perimeter wider than the text's, never a plain 'éligible'."""
+        if self.to_check:
+            return f"Éligibilité à vérifier : {lower_first(self.to_check)} (critères remplis : {self.reason})"
+        return f"Éligible : {self.reason}"
 
 
 # The in-memory index ----------------------------------------------------------------------------
@@ -178,7 +189,8 @@ class _Criteria:
     for_communes: bool
     for_epcis: bool
     epci_kinds: frozenset[str]
-    sort_key: str  # the folded title: offers are listed by title without loading programmes
+    sort_key: str  # exact perimeters first, then the folded title: no programme is loaded to sort
+    to_check: str
 
 
 @dataclass(frozen=True)
@@ -269,12 +281,15 @@ def _build_index(session: Session, token: str) -> ScopeIndex:
     criteria = {}
     for row in session.execute(select(Programme.id, Programme.population_min, Programme.population_below,
                                       Programme.epci_population_min, Programme.epci_population_below,
-                                      Programme.beneficiary_kinds, Programme.epci_kinds, Programme.title)
+                                      Programme.beneficiary_kinds, Programme.epci_kinds, Programme.title,
+                                      Programme.perimeter_check)
                                .where(published)):
         kinds = set(row.beneficiary_kinds or ())
+        to_check = (row.perimeter_check or "").strip()
         criteria[row.id] = _Criteria(row.population_min, row.population_below, row.epci_population_min,
                                      row.epci_population_below, "commune" in kinds, "epci" in kinds,
-                                     frozenset(row.epci_kinds or ()), f"{fold(row.title)}\x00{row.id:010d}")
+                                     frozenset(row.epci_kinds or ()),
+                                     f"{int(bool(to_check))}{fold(row.title)}\x00{row.id:010d}", to_check)
     return ScopeIndex(token, {key: tuple(v) for key, v in including.items()},
                       {key: tuple(v) for key, v in excluding.items()}, criteria)
 
@@ -304,7 +319,7 @@ def offers_for_commune(session: Session, commune: Commune, places: Places | None
         if first is None:
             first = population_reasons[bounds] = _population_reason("commune", population, *bounds)
         offers.append(Offer(programme_id, [first] + [phrases[key] for key in included], included,
-                            sort_key=rules.sort_key))
+                            sort_key=rules.sort_key, to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
     return offers
 
@@ -375,7 +390,8 @@ def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
         bounds = (rules.epci_population_min, rules.epci_population_below)
         offers.append(Offer(programme_id, _epci_reasons(epci, bounds, covered, members, included, names),
                             _ordered(set().union(*(m.keys for m in covered)) & included),
-                            covered_members=len(covered), member_count=len(members), sort_key=rules.sort_key))
+                            covered_members=len(covered), member_count=len(members), sort_key=rules.sort_key,
+                            to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
     return offers
 
@@ -409,6 +425,7 @@ class Verdict:
     eligible: bool
     reasons: list[str]  # what holds
     blockers: list[str]  # what fails (empty when eligible)
+    to_check: str = ""  # eligible on a perimeter wider than the text's: why it must be checked
 
     @property
     def reason(self) -> str:
@@ -439,7 +456,7 @@ def check_commune(session: Session, programme: Programme, commune: Commune,
     reasons += [place_phrase(k, places.names.get(k)) for k in _ordered(included)]
     for key in _ordered(excluded):
         blockers.append(f"exclue du périmètre : {scope_row_phrase(key, places.names)}")
-    return Verdict(not blockers, reasons, blockers)
+    return Verdict(not blockers, reasons, blockers, (programme.perimeter_check or "").strip())
 
 
 def check_epci(session: Session, programme: Programme, epci: Epci) -> Verdict:
@@ -461,7 +478,7 @@ def check_epci(session: Session, programme: Programme, epci: Epci) -> Verdict:
         blockers.append("aucune commune membre dans le périmètre du programme")
     bounds = (programme.epci_population_min, programme.epci_population_below)
     reasons = _epci_reasons(epci, bounds, covered, members, included, names) if covered else []
-    return Verdict(not blockers, reasons, blockers)
+    return Verdict(not blockers, reasons, blockers, (programme.perimeter_check or "").strip())
 
 
 def check_tenant(session: Session, programme: Programme, tenant: Tenant) -> Verdict | None:

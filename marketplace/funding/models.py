@@ -265,7 +265,11 @@ CONTENT_FIELDS = (
     "epci_population_min", "epci_population_below", "rate_min_bp", "rate_max_bp", "amount_floor_cents",
     "amount_ceiling_cents", "expense_kinds", "project_stages", "recurrence", "opens_on", "prefiling_on",
     "closes_on", "how_to_apply", "contacts", "source_url", "provenance", "licence", "curation_note",
+    "perimeter_check", "facts_checked_on",
 )
+
+# Facts checked longer ago than this are badged "à vérifier" and listed for the curators.
+FACTS_FRESH_DAYS = 365
 
 FIELD_LABELS: dict[str, str] = {
     "title": "Intitulé", "summary": "Résumé", "description": "Description", "funders": "Financeurs",
@@ -279,7 +283,8 @@ FIELD_LABELS: dict[str, str] = {
     "project_stages": "Étapes du projet", "recurrence": "Récurrence", "opens_on": "Date d'ouverture",
     "prefiling_on": "Date de pré-dépôt", "closes_on": "Date de clôture", "how_to_apply": "Comment candidater",
     "contacts": "Contacts", "source_url": "Source", "provenance": "Provenance", "licence": "Licence",
-    "curation_note": "Points d'attention", "status": "État", "scope": "Périmètre", "calls": "Appels",
+    "curation_note": "Points d'attention", "perimeter_check": "Périmètre à vérifier",
+    "facts_checked_on": "Faits vérifiés le", "status": "État", "scope": "Périmètre", "calls": "Appels",
 }
 
 
@@ -356,6 +361,11 @@ class Programme(Base):
     licence: Mapped[str] = mapped_column(String(120), default="")
     # What the curator could not confirm (⚠), shown on the page: facts stay editable, never hidden.
     curation_note: Mapped[str] = mapped_column(Text, default="")
+    # Why the perimeter is wider than the text's (a list of communes not loaded…): empty when the
+    # perimeter is the text's own. Such a programme is offered after the exact ones, with this reason.
+    perimeter_check: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # When its facts were last checked against the source (None: never said).
+    facts_checked_on: Mapped[dt.date | None] = mapped_column(Date)
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -392,6 +402,10 @@ class Programme(Base):
     @property
     def is_published(self) -> bool:
         return self.status is ProgrammeStatus.published
+
+    def facts_stale(self, on: dt.date) -> bool:
+        """Facts never dated, or checked more than a year ago: to be checked again."""
+        return self.facts_checked_on is None or (on - self.facts_checked_on).days > FACTS_FRESH_DAYS
 
     def content(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CONTENT_FIELDS}

@@ -7,7 +7,8 @@ import re
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from marketplace.core import taxonomy
-from marketplace.core.schemas import BaseSchema, Percent, StringList, page_number
+from marketplace.core.clock import today
+from marketplace.core.schemas import BaseSchema, Percent, StringList, object_id, page_number
 from marketplace.core.schemas import Euros as EurosHT
 from marketplace.core.schemas import length as _length
 from marketplace.funding.models import (
@@ -85,6 +86,8 @@ class ProgrammeFormSchema(BaseSchema):
     provenance = fields.String(load_default="", validate=_length(500))
     licence = fields.String(load_default="", validate=_length(120))
     curation_note = fields.String(load_default="", validate=_length(5000))
+    perimeter_check = fields.String(load_default="", validate=_length(300))
+    facts_checked_on = fields.Date(load_default=None, allow_none=True)
 
     @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **kw):
@@ -138,6 +141,21 @@ class WorkflowSchema(BaseSchema):
         ["submit", "withdraw", "publish", "send_back", "close", "reopen", "archive", "restore"],
         error="Action inconnue."))
     comment = fields.String(load_default="", validate=_length(2000))
+
+
+class BulkFormSchema(BaseSchema):
+    """Many programmes at once (the operators' desk): the checked ids, the action, its territory."""
+
+    ids = fields.List(object_id(), required=True, validate=validate.Length(min=1, max=500, error="Cochez de 1 à 500 "
+                                                                                                 "programmes."),
+                      error_messages={"required": "Cochez au moins un programme."})
+    action = fields.String(required=True, validate=validate.OneOf(["scope", "submit", "publish", "archive"],
+                                                                  error="Action inconnue."),
+                           error_messages={"required": "Choisissez une action."})
+    # "france", "region:24", "departement:36": the territories the desk offers.
+    place = fields.String(load_default=None, validate=validate.Regexp(r"^(france|region:\w{2,3}|departement:\w{2,3})$",
+                                                                      error="Territoire inconnu."))
+    confirm = fields.Boolean(load_default=False)
 
 
 class CallFormSchema(BaseSchema):
@@ -280,6 +298,12 @@ class ProgrammeSummarySchema(BaseSchema):
     opens_on = fields.Date(allow_none=True)
     closes_on = fields.Date(allow_none=True)
     url = fields.Function(lambda p: f"/financements/{p.id}")
+    perimeter_check = fields.String(metadata={"description": "Si non vide : le périmètre enregistré est plus large "
+                                                             "que celui du texte, et pourquoi"})
+    facts_checked_on = fields.Date(allow_none=True, metadata={"description": "Date de la dernière vérification des "
+                                                                             "faits sur la source"})
+    facts_to_check = fields.Function(lambda p: p.facts_stale(today()), metadata={
+        "description": "Faits vérifiés il y a plus d'un an (ou jamais datés)"})
 
 
 class ProgrammeOutSchema(ProgrammeSummarySchema):
@@ -315,6 +339,9 @@ class OfferOutSchema(BaseSchema):
     programme = fields.Nested(ProgrammeSummarySchema)
     reasons = fields.List(fields.String())
     reason = fields.String(metadata={"description": "Les raisons, en une phrase"})
+    exact = fields.Function(lambda o: not o["to_check"], metadata={
+        "description": "Faux : le périmètre du programme est plus large que son texte, éligibilité à vérifier"})
+    to_check = fields.String(metadata={"description": "Pourquoi l'éligibilité est à vérifier (vide si exacte)"})
 
 
 class CommuneRefSchema(BaseSchema):

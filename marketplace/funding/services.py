@@ -74,7 +74,10 @@ def create_programme(session: Session, actor: User, tenant: Tenant, data: dict[s
     ligne 12"): it ends the version's summary and goes into the audit event."""
     check_owner(tenant)
     programme = Programme(owner_tenant_id=tenant.id, status=ProgrammeStatus.draft, source_id=source_id)
-    programme.apply_content(_content(data))
+    content = _content(data)
+    # Written today from its source, unless the author says when its facts were checked.
+    content["facts_checked_on"] = content.get("facts_checked_on") or today()
+    programme.apply_content(content)
     session.add(programme)
     session.flush()
     audit.record(session, E.programme_created, actor_id=actor.id, tenant_id=tenant.id, obj=programme,

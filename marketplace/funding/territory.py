@@ -3,6 +3,7 @@ versioned and audited."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ from marketplace.funding.models import (
 from marketplace.funding.versions import record_version, reindex
 from tenants.models import User
 from tenants.territories.models import Commune, Departement, Epci, Region
+from tenants.territories.services import resolve_territory
 
 # The territory ----------------------------------------------------------------------------------
 
@@ -74,14 +76,14 @@ def resolve_places(session: Session, level: str, value: str) -> list[tuple[str, 
             raise ServiceError("Codes INSEE inconnus : " + ", ".join(unknown[:10]) +
                                (f" et {len(unknown) - 10} autres" if len(unknown) > 10 else "") + ".", "value")
         return [(c, found[c]) for c in dict.fromkeys(codes)]
-    matches = list(session.scalars(select(Commune).where(Commune.search_key == fold(value))
-                                   .order_by(Commune.population.desc())))
-    if len(matches) != 1:
-        if matches:
-            listed = ", ".join(f"{c.name} ({c.departement_code}) : {c.insee}" for c in matches[:5])
-            raise ServiceError(f"{len(matches)} communes portent ce nom, donnez le code INSEE : {listed}.", "value")
-        raise ServiceError(f"Aucune commune ne s'appelle « {value[:60]} ».", "value")
-    return [(matches[0].insee, matches[0].name)]
+    # One commune as people write it: "Gien (45155)", "45500 Gien", a name with or without accents.
+    choice = resolve_territory(session, value, communes_only=True)
+    if choice.commune is None:
+        if choice.candidates:
+            listed = " ; ".join(f"{text} : {value.rsplit('—', 1)[-1].strip()}" for value, text in choice.candidates[:6])
+            raise ServiceError(f"Plusieurs communes correspondent, donnez le code INSEE : {listed}.", "value")
+        raise ServiceError(choice.error or f"Aucune commune ne s'appelle « {value[:60]} ».", "value")
+    return [(choice.commune.insee, choice.commune.name)]
 
 
 def _one(session, code_col, name_col, value, what) -> tuple[str, str]:
@@ -108,18 +110,45 @@ def normalise_insee(text: str) -> str:
     return text.zfill(5) if text.isdigit() else text
 
 
+@dataclass
+class ScopeChange:
+    rows: list[ProgrammeScope]  # the lines added
+    already: list[str]  # places already in the perimeter, in the same sense: left as they were
+    opposite: list[str]  # places already there in the other sense: left too (remove the line to change it)
+
+    @property
+    def message(self) -> str:
+        """'2 lignes ajoutées au périmètre ; déjà présentes : Gien.'"""
+        n = len(self.rows)
+        text = f"{n} ligne{'s' if n > 1 else ''} ajoutée{'s' if n > 1 else ''} au périmètre"
+        if self.already:
+            text += f" ; déjà présente{'s' if len(self.already) > 1 else ''} : {_names(self.already)}"
+        if self.opposite:
+            text += (f" ; déjà dans l'autre sens, laissée{'s' if len(self.opposite) > 1 else ''} telle"
+                     f"{'s' if len(self.opposite) > 1 else ''} : {_names(self.opposite)} (retirez la ligne pour "
+                     "changer son sens)")
+        return text + "."
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" et {len(names) - 10} autres" if len(names) > 10 else "")
+
+
 def add_scope(session: Session, actor: User, programme: Programme, *, include: bool, level: str,
-              value: str = "") -> list[ProgrammeScope]:
+              value: str = "") -> ScopeChange:
+    """Add places to the perimeter; those already in it are left as they are and said."""
     if level not in SCOPE_LEVELS:
         raise ServiceError("Niveau de territoire inconnu.", "level")
     if programme.status is ProgrammeStatus.archived:
         raise ServiceError("Ce programme est archivé : remettez-le en brouillon pour le modifier.")
     places = resolve_places(session, level, value)
     existing = {(s.level, s.code): s for s in programme.scope}
-    clashes = [name for code, name in places if (level, code) in existing]
-    if clashes:
-        raise ServiceError(f"Déjà dans le périmètre : {', '.join(clashes[:5])}. Retirez la ligne existante pour "
-                           "changer son sens.", "value")
+    already = [name for code, name in places if (level, code) in existing and existing[level, code].include == include]
+    opposite = [name for code, name in places if (level, code) in existing and existing[level, code].include != include]
+    places = [(code, name) for code, name in places if (level, code) not in existing]
+    if not places:
+        raise ServiceError(f"Déjà dans le périmètre : {_names(already + opposite)}."
+                           + (" Retirez la ligne existante pour changer son sens." if opposite else ""), "value")
     rows = [ProgrammeScope(programme=programme, include=include, level=level, code=code) for code, _ in places]
     session.add_all(rows)
     try:
@@ -133,7 +162,7 @@ def add_scope(session: Session, actor: User, programme: Programme, *, include: b
     record_version(session, programme, actor, summary)
     if programme.status.is_public:
         reindex(session, programme)
-    return rows
+    return ScopeChange(rows, already, opposite)
 
 
 # "de" + article + noun, as a version summary reads it: "ajout de la région…", "exclusion du département…".

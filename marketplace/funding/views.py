@@ -12,8 +12,9 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 
 from marketplace.core import money, taxonomy
+from marketplace.core.clock import today
 from marketplace.core.errors import ServiceError
-from marketplace.funding import access, eligibility, services, territory, versions
+from marketplace.funding import access, desk, eligibility, services, territory, versions
 from marketplace.funding import labels as label_lists
 from marketplace.funding.importer import runs as import_runs
 from marketplace.funding.importer import source as import_source
@@ -34,6 +35,7 @@ from marketplace.funding.models import (
 )
 from marketplace.funding.schemas import (
     PROGRAMME_LIST_FIELDS,
+    BulkFormSchema,
     CallActionSchema,
     CallFormSchema,
     HeldChangeSchema,
@@ -49,7 +51,6 @@ from marketplace.web.forms import FormResult, empty_form, parse_form
 from tenants.access import Actor
 from tenants.models import TenantKind
 from tenants.territories import services as territories
-from tenants.territories.models import Commune, Epci
 from tenants.web import current_actor, current_membership, require_operator
 
 bp = Blueprint("funding", __name__, template_folder="templates")
@@ -103,24 +104,18 @@ def _funding_globals():
             "DOMAINS": taxonomy.DOMAINS, "FIELD_LABELS": FIELD_LABELS}
 
 
-def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
-    """?commune= (an INSEE code, or the autocomplete's "Issoudun (36100) — 36088") or ?epci=SIREN."""
+def _territory_arg(*, communes_only: bool = False) -> territories.TerritoryChoice:
+    """?commune= (what a person types or a page prints: "Gien (45155)", "45500 Gien", an INSEE
+    code, a name; see ``resolve_territory``) or ?epci=SIREN. Nothing asked: an empty choice."""
     db = get_db()
     raw = (request.args.get("commune") or "").strip()
     if raw:
-        code = raw.rsplit("—", 1)[-1].strip()
-        commune = territories.get_commune(db, code)
-        if commune is None:
-            matches = territories.communes_named(db, raw, limit=2)
-            commune = matches[0] if len(matches) == 1 else None
-        if commune is None:
-            return None, None, "Commune introuvable : choisissez-la dans la liste proposée, ou donnez son code INSEE."
-        return commune, None, None
+        return territories.resolve_territory(db, raw, communes_only=communes_only)
     siren = (request.args.get("epci") or "").strip()
-    if siren:
+    if siren and not communes_only:
         epci = territories.get_epci(db, siren)
-        return None, epci, None if epci else "Aucun EPCI n'a ce SIREN."
-    return None, None, None
+        return territories.TerritoryChoice(epci=epci, error=None if epci else "Aucun EPCI n'a ce SIREN.")
+    return territories.TerritoryChoice()
 
 
 # Public pages ----------------------------------------------------------------------------------
@@ -129,7 +124,8 @@ def _territory_arg() -> tuple[Commune | None, Epci | None, str | None]:
 def index():
     """Published programmes, with filters; for a territory, the ones it can use and why."""
     db = get_db()
-    commune, epci, error = _territory_arg()
+    choice = _territory_arg()
+    commune, epci, error = choice.commune, choice.epci, choice.error
     city = _city()
     if commune is None and epci is None and not error and city is not None and request.args.get("pour") == "moi":
         commune, epci = city.commune, city.epci
@@ -147,7 +143,8 @@ def index():
     programmes, total = services.published_programmes(db, filters, page, PER_PAGE)
     by_id = {o.programme_id: o for o in offers or []}
     return render_template("funding/index.html", programmes=programmes, total=total, page=page, per_page=PER_PAGE,
-                           offers=by_id, commune=commune, epci=epci, error=error, theme=theme, level=level, aid=aid,
+                           offers=by_id, commune=commune, epci=epci, error=error, candidates=choice.candidates,
+                           theme=theme, level=level, aid=aid,
                            city=city, page_args={k: v for k, v in request.args.items() if k != "page"}), \
         400 if error else 200
 
@@ -209,16 +206,55 @@ def history(programme_id: int):
 @operator_bp.route("/")
 @require_operator
 def programmes():
+    """The desk: the programmes this operator may edit, found by words and filters, a page at a
+    time, with bulk actions; ANCT's review queue first."""
     db = get_db()
     viewer = _viewer()
-    funder = _funder_tenant(viewer)
-    mine = services.programmes_of(db, funder) if funder else []
     status = request.args.get("etat")
-    status = ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None
-    return render_template("funding/op_programmes.html", mine=mine, viewer=viewer, status=status,
-                           held=import_runs.held_programmes(db, viewer),
-                           queue=services.review_queue(db) if viewer.is_curator else [],
-                           everything=services.all_programmes(db, status) if viewer.is_curator and status else [])
+    owner = request.args.get("financeur", "")
+    filters = desk.DeskFilters(
+        q=request.args.get("q", "")[:100],
+        status=ProgrammeStatus(status) if status in {s.value for s in ProgrammeStatus} else None,
+        owner_id=int(owner) if owner.isdigit() and len(owner) < 10 else None,
+        incomplete=request.args.get("a_completer") == "1", stale=request.args.get("revoir") == "1")
+    page = page_arg()
+    rows, total = desk.find(db, viewer, filters, on=today(), page=page)
+    return render_template("funding/op_programmes.html", viewer=viewer, filters=filters, rows=rows, total=total,
+                           page=page, per_page=desk.PER_PAGE, page_args={k: v for k, v in request.args.items()
+                                                                           if k != "page"},
+                           funders=desk.funders(db) if viewer.is_curator else [], actions=desk.BULK_ACTIONS,
+                           places=_bulk_places(db), held=import_runs.held_programmes(db, viewer),
+                           queue=services.review_queue(db) if viewer.is_curator else [])
+
+
+def _bulk_places(db) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The territories the desk offers for a perimeter, grouped for a <select>."""
+    return [("France", [("france", "France entière")]),
+            ("Régions", [(f"region:{r.code}", r.name) for r in territories.regions(db)]),
+            ("Départements", [(f"departement:{d.code}", f"{d.code} — {d.name}") for d in territories.departements(db)])]
+
+
+@operator_bp.route("/lot", methods=["POST"])
+@require_operator
+def bulk():
+    """Many programmes at once: first the confirmation (what will change), then the report."""
+    db = get_db()
+    viewer = _viewer()
+    back = safe_next(request.form.get("next")) or url_for("funding_op.programmes")
+    form = parse_form(BulkFormSchema(), multi=("ids",))
+    if not form.ok:
+        flash(next(iter(form.errors.values())), "error")
+        return redirect(back)
+    on_refusal(back)
+    place = form.data["place"]
+    chosen = desk.plan(db, viewer, form.data["ids"], form.data["action"],
+                       tuple(place.split(":", 1)) if place and ":" in place else (("france", "") if place else None))
+    if not form.data["confirm"]:
+        names = dict(option for _, options in _bulk_places(db) for option in options)
+        return render_template("funding/op_bulk_confirm.html", plan=chosen, back=back, place=place,
+                               place_name=names.get(place or ""))
+    report = desk.apply(db, current_user, viewer, chosen)
+    return render_template("funding/op_bulk_report.html", report=report, back=back)
 
 
 def _editable(programme_id: int):
@@ -228,7 +264,8 @@ def _editable(programme_id: int):
 def _programme_form(programme=None) -> FormResult:
     form = empty_form()
     if programme is None:
-        form.raw.update(recurrence="permanent", funder_level="state", licence="Licence Ouverte 2.0")
+        form.raw.update(recurrence="permanent", funder_level="state", licence="Licence Ouverte 2.0",
+                        facts_checked_on=today().isoformat())
         return form
     for key, value in programme.content().items():
         if key.endswith("_cents"):
@@ -302,22 +339,22 @@ def scope(programme_id: int):
         form = parse_form(ScopeFormSchema())
         if form.ok:
             on_refusal(lambda: _scope_page(found, form))
-            rows = territory.add_scope(db, current_user, found, include=form.data["mode"] == "include",
-                                      level=form.data["level"], value=form.data["value"])
-            flash(f"{len(rows)} ligne{'s' if len(rows) > 1 else ''} ajoutée{'s' if len(rows) > 1 else ''} "
-                  "au périmètre.", "success")
+            change = territory.add_scope(db, current_user, found, include=form.data["mode"] == "include",
+                                         level=form.data["level"], value=form.data["value"])
+            flash(change.message, "warning" if change.already or change.opposite else "success")
             return redirect(url_for("funding_op.scope", programme_id=found.id))
     return _scope_page(found, form), 400 if form.errors else 200
 
 
 def _scope_page(found, form):
     db = get_db()
-    commune, _, probe_error = _territory_arg()
+    choice = _territory_arg(communes_only=True)
+    commune, probe_error = choice.commune, choice.error
     return render_template(
         "funding/scope.html", programme=found, form=form, names=eligibility.scope_names(db, found.scope),
         rules=eligibility.describe_rules(db, found), communes=eligibility.eligible_communes_count(db, found),
         regions=territories.regions(db), departements=territories.departements(db),
-        labels=label_lists.all_labels(db), probe=commune, probe_error=probe_error,
+        labels=label_lists.all_labels(db), probe=commune, probe_error=probe_error, candidates=choice.candidates,
         verdict=eligibility.check_commune(db, found, commune) if commune else None)
 
 

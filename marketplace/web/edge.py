@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from jobs.connection import EMBEDDED_URL_ENV
-from marketplace.core import money
+from marketplace.core import clock, money
 from marketplace.core.db import write_intent
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import render_markdown
@@ -188,6 +188,7 @@ def init_app(app: Flask) -> None:
         return response
 
     app.context_processor(lambda: {"settings": settings()})
+    app.jinja_env.globals["today_paris"] = clock.today  # "today" as the French calendar has it
     app.jinja_env.filters["nombre"] = format_int_fr
     app.jinja_env.filters["date_fr"] = date_fr
     app.jinja_env.filters["euros"] = lambda cents: "" if cents is None else money.euros(cents)

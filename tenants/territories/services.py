@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from marketplace.core.text import fold
+from marketplace.core.text import fold, format_int_fr
 from tenants.territories.models import Commune, Departement, Epci, Region
 
 SNAPSHOT = Path(__file__).parent / "data" / "territoires.json.gz"
@@ -97,7 +97,7 @@ def commune_count(session: Session) -> int:
 # for a commune; an EPCI is written "Châteauroux Métropole — 243600327" (its SIREN).
 _INSEE_AT_END = re.compile(r"—\s*(\d[\dAB]\d{3})\s*$")
 _SIREN_AT_END = re.compile(r"(?:^|—)\s*(\d{9})\s*$")
-_POSTAL_CODE = re.compile(r"\((\d{5})\)")
+_CODE = re.compile(r"(?<![\dA-Za-z])(\d{5}|2[ABab]\d{3})(?![\dA-Za-z])")
 
 
 @dataclass
@@ -118,46 +118,63 @@ def epci_value(epci: Epci) -> str:
     return f"{epci.name} — {epci.siren}"
 
 
-def resolve_territory(session: Session, text: str | None) -> TerritoryChoice:
-    """The commune or EPCI the person chose: a code from the autocomplete, or an unambiguous name.
+def resolve_territory(session: Session, text: str | None, *, communes_only: bool = False) -> TerritoryChoice:
+    """The commune or EPCI a person means, from what they typed or what a page printed.
 
-    A code in brackets is a postal code, never an INSEE code ("Saint-Martin (65360)" is not
-    Peyrouse); every commune bearing exactly the name is considered (five are called Saint-Martin).
+    Accepted: the autocomplete's "Châteauroux (36000) — 36044" and "Châteauroux Métropole — 243600327";
+    "Gien (45155)" (an INSEE code in brackets, as our pages print it) and "Gien (45500)" (a postal
+    code); the postal code "45500" alone or "45500 Gien"; the INSEE code; the name with or without
+    accents. Several territories → the candidates, to choose from; none → suggestions by name.
     """
-    text = (text or "").strip()
+    text = (text or "").strip()[:200]
     if not text:
-        return TerritoryChoice(error="Indiquez la commune ou l'intercommunalité.")
+        return TerritoryChoice(error="Indiquez la commune." if communes_only
+                               else "Indiquez la commune ou l'intercommunalité.")
     if m := _SIREN_AT_END.search(text):
-        if epci := session.get(Epci, m.group(1)):
+        if not communes_only and (epci := session.get(Epci, m.group(1))):
             return TerritoryChoice(epci=epci)
         if commune := session.scalar(select(Commune).where(Commune.siren == m.group(1))):
             return TerritoryChoice(commune=commune)
         text = _SIREN_AT_END.sub("", text).strip()
     if m := _INSEE_AT_END.search(text):
-        if commune := session.get(Commune, m.group(1)):
+        if commune := session.get(Commune, m.group(1).upper()):
             return TerritoryChoice(commune=commune)
         text = _INSEE_AT_END.sub("", text).strip()
-    postal = _POSTAL_CODE.search(text)
-    name = re.sub(r"\(.*?\)", "", text).strip()
+    codes = [c.upper() for c in _CODE.findall(text)]
+    name = re.sub(r"\s+", " ", _CODE.sub(" ", re.sub(r"[()—–,;]", " ", text))).strip()
     key = fold(name)
-    if not key:
+    epcis: list[Epci] = []
+    if codes:
+        # A code is an INSEE code or a postal code (which several communes may share).
+        communes = []
+        for code in dict.fromkeys(codes):
+            if commune := session.get(Commune, code):
+                communes.append(commune)
+            communes += session.scalars(select(Commune).where(Commune.postal_codes.contains(code))
+                                        .order_by(Commune.population.desc()).limit(30))
+        communes = list({c.insee: c for c in communes}.values())
+        if key:
+            communes = [c for c in communes if c.search_key == key] or \
+                       [c for c in communes if c.search_key.startswith(key)]
+    elif key:
+        communes = list(session.scalars(select(Commune).where(Commune.search_key == key)
+                                        .order_by(Commune.population.desc()).limit(50)))
+        if not communes_only:
+            epcis = list(session.scalars(select(Epci).where(Epci.search_key == key)))
+    else:
         return TerritoryChoice(error="Aucun territoire ne correspond à cette saisie.")
-    communes = list(session.scalars(select(Commune).where(Commune.search_key == key)
-                                    .order_by(Commune.population.desc()).limit(50)))
-    if postal and len(communes) > 1:
-        communes = [c for c in communes if postal.group(1) in c.postal_code_list] or communes
-    epcis = list(session.scalars(select(Epci).where(Epci.search_key == key)))
     if len(communes) + len(epcis) == 1:
         return TerritoryChoice(commune=communes[0] if communes else None, epci=epcis[0] if epcis else None)
-    if not communes and not epcis:
+    if not communes and not epcis and key:
         communes = search_communes(session, name, limit=6)
-        epcis = search_epcis(session, name, limit=4)
-    candidates = [(commune_value(c), f"{c.name} ({c.departement.name}, {c.population:,} habitants)".replace(",", "\u202f"))
+        epcis = [] if communes_only else search_epcis(session, name, limit=4)
+    candidates = [(commune_value(c), f"{c.name} ({c.departement.name}, {format_int_fr(c.population)} habitants)")
                   for c in communes[:8]]
-    candidates += [(epci_value(e), f"{e.name} ({e.kind_label}, {e.population:,} habitants)".replace(",", "\u202f"))
+    candidates += [(epci_value(e), f"{e.name} ({e.kind_label}, {format_int_fr(e.population)} habitants)")
                    for e in epcis[:4]]
+    what = "commune" if communes_only else "commune ni intercommunalité"
     if not candidates:
-        return TerritoryChoice(error="Aucune commune ni intercommunalité ne correspond à cette saisie.")
+        return TerritoryChoice(error=f"Aucune {what} ne correspond à « {text[:60]} ».")
     return TerritoryChoice(error="Plusieurs territoires correspondent : choisissez dans la liste.",
                            candidates=candidates)
 

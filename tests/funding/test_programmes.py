@@ -314,11 +314,11 @@ def test_scope_values_are_resolved_by_code_or_name_with_french_errors(db, people
         territory.add_scope(db, people.funder, programme, include=False, level="departement", value="36")
     with pytest.raises(ServiceError, match="Codes INSEE inconnus : 99999"):
         territory.add_scope(db, people.funder, programme, include=True, level="commune", value="36044, 99999")
-    with pytest.raises(ServiceError, match="communes portent ce nom, donnez le code INSEE"):
+    with pytest.raises(ServiceError, match="Plusieurs communes correspondent, donnez le code INSEE"):
         territory.add_scope(db, people.funder, programme, include=True, level="commune", value="Saint-Martin")
     with pytest.raises(ServiceError, match="Aucun label"):
         territory.add_scope(db, people.funder, programme, include=True, level="label", value="Inexistant")
-    rows = territory.add_scope(db, people.funder, programme, include=True, level="commune", value="36044 45155")
+    rows = territory.add_scope(db, people.funder, programme, include=True, level="commune", value="36044 45155").rows
     assert [r.code for r in rows] == ["36044", "45155"]
     territory.remove_scope(db, people.funder, programme, rows[0].id)
     assert {s.code for s in programme.scope} == {"36", "45155"}

@@ -12,7 +12,7 @@ from marketplace.funding.demo import FONDS_VERT_MEASURES
 from marketplace.funding.models import Label, LabelCommune, Programme, ProgrammeStatus
 from tenants.territories.models import Commune, Epci
 
-SHARED_FONDS_VERT = Path("/work/shared/data/fonds-vert-2023-dev.csv")
+FONDS_VERT_FUNDED = Path(__file__).resolve().parents[2] / "marketplace" / "funding" / "data" / "fonds-vert-2023-dev.csv"
 
 
 def test_the_demo_publishes_real_programmes_once_with_sources_and_licences(db):
@@ -56,9 +56,8 @@ def test_the_demo_publishes_real_programmes_once_with_sources_and_licences(db):
 def test_the_fonds_vert_measures_are_the_14_of_the_open_data():
     names = {m[0] for m in FONDS_VERT_MEASURES}
     assert len(names) == 14
-    if SHARED_FONDS_VERT.exists():  # the data file is on developers' machines, not shipped
-        with SHARED_FONDS_VERT.open(encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh, delimiter=";"))
-        assert names == {r["nom_demarche_ds"] for r in rows}
-        axes = {r["nom_demarche_ds"]: int(r["axe"]) for r in rows}
-        assert all(axes[name] == axis for name, axis, *_ in FONDS_VERT_MEASURES)
+    with FONDS_VERT_FUNDED.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    assert names == {r["nom_demarche_ds"] for r in rows}
+    axes = {r["nom_demarche_ds"]: int(r["axe"]) for r in rows}
+    assert all(axes[name] == axis for name, axis, *_ in FONDS_VERT_MEASURES)

@@ -142,7 +142,7 @@ def test_a_postal_code_in_brackets_picks_among_homonyms_and_is_never_read_as_an_
 def test_a_commune_that_does_not_exist_is_a_french_field_error(client, db):
     response = claim(client, territory="Xyzzyville")
     assert response.status_code == 400
-    assert "Aucune commune ni intercommunalité ne correspond à cette saisie." in text(response)
+    assert "Aucune commune ni intercommunalité ne correspond à « Xyzzyville »." in text(response)
     response = claim(client, territory="", job_title="")
     page = text(response)
     assert "Indiquez la commune ou l'intercommunalité." in page

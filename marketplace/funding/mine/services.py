@@ -251,6 +251,8 @@ def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
         pool, message = _text_order(everything, criteria.q, search_root)
     else:
         pool = sorted(everything, key=lambda i: _by_dates(i, on))
+    # Programmes whose perimeter is wider than their text's come after the exact ones, whatever the order.
+    pool = sorted(pool, key=lambda item: bool(item.offer.to_check))
     chosen = criteria.facets
     facets: dict[str, list[FacetCount]] = {}
     for param, (_, labels) in FACETS.items():
@@ -301,7 +303,7 @@ def ical(items: Iterable[Item], *, on: dt.date, base_url: str, tenant_name: str)
         event.add("dtstart", date)
         event.add("dtend", date + dt.timedelta(days=1))
         event.add("summary", f"{STEPS[step]} : {item.title}")
-        event.add("description", f"{item.summary}\nÉligible : {item.offer.reason}.\n{base}{item.path}")
+        event.add("description", f"{item.summary}\n{item.offer.headline}.\n{base}{item.path}")
         event.add("url", f"{base}{item.path}")
         event.add("transp", "TRANSPARENT")
         calendar.add_component(event)

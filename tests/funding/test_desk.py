@@ -1,0 +1,93 @@
+"""The operators' desk: hundreds of programmes found by filters, and acted on many at a time."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from marketplace.funding.models import Programme, ProgrammeStatus
+from tenants.models import Role
+from tests.factories import make_anct, make_member, make_operator, make_programme
+from tests.helpers import sign_in
+
+
+def _drafts(db, owner, n, **content):
+    return [make_programme(db, owner, status="draft", scope=(), title=f"Aide importée n° {i} — rénovation",
+                           **content) for i in range(n)]
+
+
+def test_a_funder_finds_its_unfinished_drafts_a_page_at_a_time(client, db):
+    region = make_operator(db, "Région Centre-Val de Loire")
+    user, membership = make_member(db, region, Role.member)
+    _drafts(db, region, 55)
+    make_programme(db, region, title="Éclairage public économe")  # published, with a perimeter
+    other = make_programme(db, make_operator(db, "Banque des Territoires"), status="draft", scope=(),
+                           title="Aide d'un autre financeur")
+    db.commit()
+    sign_in(client, user, membership)
+    page = client.get("/operateur/financements/?a_completer=1").get_data(as_text=True)
+    assert "<strong>55</strong> programmes pour ces filtres" in page and "page 1" in page
+    assert page.count('name="ids"') == 50 and other.title not in page
+    second = client.get("/operateur/financements/?a_completer=1&page=2").get_data(as_text=True)
+    assert second.count('name="ids"') == 5
+    found = client.get("/operateur/financements/?q=eclairage").get_data(as_text=True)  # no accent typed
+    assert "Éclairage public économe" in found and "Aide importée" not in found
+
+
+def test_a_bulk_perimeter_and_submission_asks_first_then_reports_each_refusal(client, db):
+    region = make_operator(db, "Région Centre-Val de Loire")
+    user, membership = make_member(db, region, Role.member)
+    drafts = _drafts(db, region, 3)
+    foreign = make_programme(db, make_operator(db, "Banque des Territoires"), status="draft", scope=())
+    db.commit()
+    sign_in(client, user, membership)
+    ids = [p.id for p in drafts] + [foreign.id]
+    asked = client.post("/operateur/financements/lot", data={"ids": ids, "action": "scope", "place": "region:24"})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Ajouter au périmètre : Centre-Val de Loire ?" in page
+    assert "Confirmer pour 3 programmes" in page and "1 programme coché ne vous est pas accessible" in page
+    db.expire_all()
+    assert all(not p.includes for p in db.scalars(select(Programme).where(Programme.id.in_(ids))))  # nothing yet
+
+    done = client.post("/operateur/financements/lot", data={"ids": ids, "action": "scope", "place": "region:24",
+                                                           "confirm": "1"}).get_data(as_text=True)
+    assert "3 programmes traités" in done and "1 ignoré" in done
+    db.expire_all()
+    assert all(p.includes for p in drafts) and not db.get(Programme, foreign.id).includes
+
+    # One of them already in review: submitting the three submits two and says why not the third.
+    client.post(f"/operateur/financements/{drafts[0].id}/etat", data={"action": "submit"})
+    report = client.post("/operateur/financements/lot", data={"ids": [p.id for p in drafts], "action": "submit",
+                                                             "confirm": "1"}).get_data(as_text=True)
+    assert "2 programmes traités, 1 refusé" in report and "Refusés" in report
+    db.expire_all()
+    assert {db.get(Programme, p.id).status for p in drafts} == {ProgrammeStatus.in_review}
+
+
+def test_only_anct_publishes_in_bulk(client, db):
+    region = make_operator(db, "Région Centre-Val de Loire")
+    user, membership = make_member(db, region, Role.member)
+    programme = make_programme(db, region, status="in_review")
+    db.commit()
+    sign_in(client, user, membership)
+    refused = client.post("/operateur/financements/lot", data={"ids": [programme.id], "action": "publish",
+                                                              "confirm": "1"}, follow_redirects=True)
+    assert "relit et publie les programmes" in refused.get_data(as_text=True)
+    db.refresh(programme)
+    assert programme.status is ProgrammeStatus.in_review
+
+    curator, curator_membership = make_member(db, make_anct(db), Role.member)
+    db.commit()
+    sign_in(client, curator, curator_membership)
+    report = client.post("/operateur/financements/lot", data={"ids": [programme.id], "action": "publish",
+                                                             "confirm": "1"}).get_data(as_text=True)
+    assert "1 programme traité" in report and "La recherche en tient compte d'ici quelques secondes" in report
+    db.refresh(programme)
+    assert programme.status is ProgrammeStatus.published
+
+
+def test_a_bulk_form_without_a_choice_says_what_is_missing(client, db):
+    region = make_operator(db, "Région Centre-Val de Loire")
+    user, membership = make_member(db, region, Role.member)
+    db.commit()
+    sign_in(client, user, membership)
+    response = client.post("/operateur/financements/lot", data={"action": "submit"}, follow_redirects=True)
+    assert "Cochez au moins un programme." in response.get_data(as_text=True)
