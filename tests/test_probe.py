@@ -19,9 +19,12 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
 
 from marketplace.core.db import all_tenants, bound_to_tenant
 from marketplace.models import metadata
@@ -349,6 +352,37 @@ def _readable(response) -> str:
     return body.decode("utf-8", "replace")
 
 
+class _Offers(HTMLParser):
+    """The forms a page posts to and the links it follows, as (method, path)."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: set[tuple[str, str]] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and (attrs.get("method") or "get").lower() == "post":
+            self.found.add(("POST", attrs.get("action") or ""))
+        elif tag == "a" and (attrs.get("href") or "").startswith("/"):
+            self.found.add(("GET", attrs["href"]))
+
+
+def _offered(app, html: str, here: str) -> set[tuple[str, str]]:
+    """(method, endpoint) of every action and page this HTML offers (the site's own)."""
+    parser = _Offers()
+    parser.feed(html)
+    adapter = app.url_map.bind("passerelle.test")
+    endpoints = set()
+    for method, target in parser.found:
+        path = urlsplit(target or here).path
+        try:
+            endpoint, _ = adapter.match(path, method=method)
+        except HTTPException:
+            continue  # a link the app does not route (an anchor, a file under /static…)
+        endpoints.add((method, endpoint))
+    return endpoints
+
+
 def _refused(response, persona: Persona, api: bool) -> bool:
     if response.status_code in (401, 403, 404):
         return True
@@ -437,6 +471,11 @@ def test_the_probe_finds_nothing_a_persona_should_not_see_or_change(app, db, per
             shown = [m for m in hidden if m in _readable(response)]
             if shown:
                 problems.append(f"{method} {url} shows {shown}")
+            if response.mimetype == "text/html":
+                # What a page offers, this persona may do: no button that leads to a 403.
+                for offered_method, endpoint in _offered(app, response.get_data(as_text=True), url):
+                    if endpoint in AUDIENCE and not audience_of(endpoint, offered_method)(persona):
+                        problems.append(f"{method} {url} offers {offered_method} {endpoint}, out of its reach")
         if method != "GET":
             writes.append(f"{method} {url}")
     db.expire_all()

@@ -92,7 +92,8 @@ def solution(solution_id: int):
     buyer = _tenant() if _is_buyer() else None
     return render_template(
         "catalog/solution.html", solution=found, is_owner=is_owner, is_curator=actor.is_curator,
-        is_buyer=buyer is not None, shortlisted=found.id in services.shortlisted_ids(db, buyer),
+        is_buyer=buyer is not None, may_act=actor.has_role(Role.member),
+        shortlisted=found.id in services.shortlisted_ids(db, buyer),
         leads=services.leads_sent(db, buyer, found.id) if buyer else [],
         pending=found.pending_revision if (is_owner or actor.is_curator) else None)
 
