@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from marketplace.core.settings import MailBackend, Mode
 from marketplace.mail.delivery import outbox
@@ -21,6 +23,31 @@ def index():
 @bp.route("/accessibilite")
 def accessibility():
     return render_template("accessibility.html")
+
+
+@bp.route("/mentions-legales")
+def legal_notice():
+    return render_template("legal/notice.html")
+
+
+@bp.route("/donnees-personnelles")
+def personal_data():
+    return render_template("legal/personal_data.html")
+
+
+@bp.route("/cookies")
+def cookies():
+    return render_template("legal/cookies.html")
+
+
+@bp.route("/plan-du-site")
+def site_map():
+    return render_template("legal/site_map.html")
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    return redirect(url_for("dsfr_static", filename="favicon/favicon.ico"), 301)
 
 
 @bp.route("/dev/courriels")
@@ -43,3 +70,13 @@ def _from_this_machine() -> bool:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:
         return False
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+@bp.app_template_filter("liens")
+def _links(text: str) -> Markup:
+    """A mail's text with its web addresses clickable (the rest escaped)."""
+    escaped = str(escape(text or ""))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))

@@ -68,6 +68,7 @@ class Child:
 def launch(port: int | None = None, web_workers: int = 2) -> None:
     settings = load_settings()
     port = port or settings.port
+    os.environ["PORT"] = str(port)  # the web server, worker and cron link mails and feeds to this port
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     left = watchdog.stop_recorded(home)

@@ -68,7 +68,8 @@ def _pages(page, base):
 
 PERSONAS = {
     "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/solutions", s, "/financements", p,
-                                    "/financements?commune=Gien", "/connexion", "/inscription", "/accessibilite"]),
+                                    "/financements?commune=Gien", "/connexion", "/inscription", "/accessibilite",
+                                    "/plan-du-site", "/donnees-personnelles", "/mot-de-passe-oublie"]),
     "ville": ("dgs@chateauroux-metropole.test",
               lambda s, p: ["/espace/", s, "/solutions/comparer", "/espace/selection", "/espace/financements",
                             "/espace/alertes", "/espace/alertes/nouvelle", "/espace/plans-de-financement",

@@ -54,6 +54,12 @@ def test_workspace_shows_the_territory_facts(client, db):
 
 def test_outbox_page_exists_only_in_embedded_mode(client, app):
     assert client.get("/dev/courriels").status_code == 200
+    # Its links can be followed (the escaped text's addresses only).
+    from marketplace.home import _links
+
+    assert str(_links("Ouvrez http://127.0.0.1:5077/mot-de-passe/abc?x=1&y=2 <b>")) == (
+        'Ouvrez <a href="http://127.0.0.1:5077/mot-de-passe/abc?x=1&amp;y=2">'
+        'http://127.0.0.1:5077/mot-de-passe/abc?x=1&amp;y=2</a> &lt;b&gt;')
     # It holds every mailed link: a visitor from elsewhere, or relayed by a proxy, does not see it.
     assert client.get("/dev/courriels", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 404
     assert client.get("/dev/courriels", headers={"X-Forwarded-For": "203.0.113.7"}).status_code == 404
@@ -85,3 +91,26 @@ def test_every_icon_exists_and_buttons_with_icons_keep_their_text():
                     and "fr-header" not in page[max(0, group.start() - 300):group.start()]:
                 problems.append(f"{name}: a group of icon buttons without fr-btns-group--icon-left")
     assert not problems, "\n".join(problems)
+
+
+def test_the_footer_leads_to_the_legal_pages_and_the_statement_is_honest(client):
+    home = client.get("/").get_data(as_text=True)
+    for path, title in [("/plan-du-site", "Plan du site"), ("/mentions-legales", "Mentions légales"),
+                        ("/donnees-personnelles", "Données personnelles"), ("/cookies", "Gestion des cookies"),
+                        ("/accessibilite", "Déclaration d'accessibilité")]:
+        assert f'href="{path}"' in home
+        page = client.get(path)
+        assert page.status_code == 200 and f"<h1>{title}</h1>" in page.get_data(as_text=True)
+    statement = client.get("/accessibilite").get_data(as_text=True)
+    assert "<strong>non conforme</strong>" in statement and "Défenseur des droits" in statement
+    assert "mailto:" in statement and "Accessibilité : non conforme" in home
+    assert 'rel="icon"' in home and client.get("/favicon.ico").status_code == 301
+
+
+def test_the_home_page_promises_only_what_exists(client):
+    home = client.get("/").get_data(as_text=True)
+    # Group purchases and contract templates are not built yet: said "bientôt", never promised as ready.
+    for service in ("Des achats groupés", "Des contrats types"):
+        card = home[home.index(service):][:400]
+        assert "Bientôt" in card, card
+    assert "Bientôt : rejoindre un achat groupé" in home

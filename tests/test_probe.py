@@ -107,7 +107,8 @@ def reads(get, write=None):
 
 AUDIENCE = {
     # Public pages and the public API.
-    "home.index": public, "home.accessibility": public, "search.results": public, "search_api.search": public,
+    "home.index": public, "home.accessibility": public, "home.legal_notice": public, "home.personal_data": public,
+    "home.cookies": public, "home.site_map": public, "home.favicon": public, "search.results": public, "search_api.search": public,
     "catalog.index": public, "catalog.solution": public, "catalog.logo": public, "catalog.compare": public,
     "catalog.contact": city_member,
     "funding.index": public, "funding.programme": public, "funding.communes": public,

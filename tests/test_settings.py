@@ -48,3 +48,9 @@ def test_the_cli_explains_a_bad_configuration(tmp_path):
                             env={"PATH": "/usr/bin:/bin", "PASSERELLE_HOME": str(tmp_path), "PASSERELLE_MODE": "production"})
     assert result.returncode == 2
     assert "Configuration invalide" in result.stderr and "SECRET_KEY" in result.stderr
+
+
+def test_the_embedded_base_url_follows_the_port_unless_given(tmp_path):
+    assert load_settings(passerelle_home=tmp_path, port=5077).base_url == "http://127.0.0.1:5077"
+    assert load_settings(passerelle_home=tmp_path, port=5077, base_url="https://passerelle.example").base_url \
+        == "https://passerelle.example"

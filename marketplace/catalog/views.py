@@ -464,8 +464,9 @@ def review(solution_id: int):
                 outcome = services.approve(db, current_user, found, form.data["comment"])
             else:
                 outcome = services.reject(db, current_user, found, form.data["comment"])
-            flash({"published": f"« {found.name} » est publiée.",
-                   "edit_approved": f"La modification de « {found.name} » est en ligne.",
+            flash({"published": f"« {found.name} » est publiée : la recherche la trouvera d'ici quelques secondes.",
+                   "edit_approved": f"La modification de « {found.name} » est en ligne : la recherche en tiendra "
+                                    "compte d'ici quelques secondes.",
                    "rejected": f"« {found.name} » est renvoyée en brouillon à la startup.",
                    "edit_rejected": f"La modification de « {found.name} » est refusée ; "
                                     "la version publiée reste en ligne."}[outcome], "success")

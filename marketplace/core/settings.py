@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = True
 
+    # Who runs this instance, for the legal notice, the personal-data page and the accessibility
+    # statement (a real deployment sets them).
+    publisher: str = "Instance de démonstration de Passerelle (éditeur à renseigner : PUBLISHER)"
+    contact_email: str = "contact@passerelle.localhost"
+    hosting: str = "Hébergement à renseigner (HOSTING) ; en mode embarqué, l'ordinateur qui exécute Passerelle"
+
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     # Request rates (Flask-Limiter syntax), counted in Redis: sign-in forms per address, password
@@ -70,6 +76,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("doit commencer par redis://, rediss:// ou unix:// / must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _embedded_base_url_follows_port(self) -> Settings:
+        # Mails and feeds link to where the embedded app really listens, unless BASE_URL says otherwise.
+        if self.passerelle_mode is Mode.embedded and "base_url" not in self.model_fields_set:
+            self.base_url = f"http://127.0.0.1:{self.port}"
+        return self
 
     @model_validator(mode="after")
     def _production_needs_servers(self) -> Settings:

@@ -201,7 +201,7 @@ def apply_action(session: Session, actor: User, roles: Actor, programme: Program
         return "Le programme est retiré de la relecture : il est de nouveau un brouillon."
     if action == "publish":
         publish(session, actor, programme, comment)
-        return f"« {programme.title} » est publié."
+        return f"« {programme.title} » est publié : la recherche le trouvera d'ici quelques secondes."
     if action == "send_back":
         send_back(session, actor, programme, comment)
         return f"« {programme.title} » est renvoyé en brouillon à son financeur."

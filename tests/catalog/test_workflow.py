@@ -224,7 +224,8 @@ def test_another_startup_cannot_edit_or_submit_my_solution(client, db, people):
 def test_operators_moderate_from_their_queue(client, db, people):
     submitted = make_solution(db, people.startup, status="submitted", name="À relire")
     edited = make_solution(db, make_startup(db), status="published", name="Déjà en ligne")
-    catalog.update_solution(db, make_user(db), edited, {"pitch": "Une accroche corrigée par la startup."})
+    catalog.update_solution(db, make_user(db), edited, {"pitch": "Une accroche corrigée par la startup.",
+                                                        "price_min_ht_cents": 4500, "gdpr_dpa": False})
     db.commit()
     sign_in(client, people.buyer, people.city_m)
     assert client.get("/operateur/solutions/").status_code == 404
@@ -233,6 +234,9 @@ def test_operators_moderate_from_their_queue(client, db, people):
     assert "À relire" in queue and "Déjà en ligne" in queue
     review = client.get(f"/operateur/solutions/{edited.id}").get_data(as_text=True)
     assert "Une accroche corrigée par la startup." in review and "Modification proposée" in review
+    # The curator reads euros and words, not the stored cents and booleans.
+    assert "45,00\u00a0€ HT" in review or "45\u00a0€ HT" in review, review[review.find("Prix minimum"):][:300]
+    assert "8000" not in review and "4500" not in review and ">Non<" in review.replace("\n", "")
 
     refused = client.post(f"/operateur/solutions/{submitted.id}", data={"decision": "reject", "comment": ""})
     assert refused.status_code == 422 and "Expliquez le refus" in refused.get_data(as_text=True)
