@@ -158,24 +158,24 @@ def register():
         form.errors.update(account_form.errors)
         form.raw.update(account_form.raw)
         commune = epci_named = None
-        if not form.errors:
-            data = form.data
-            if data["kind"] == "collectivite":
-                choice = territories.resolve_territory(db, data.get("territory"))
-                commune, candidates = choice.commune, choice.candidates
-                if choice.epci is not None:  # the EPCI itself was named: that is the claim
-                    epci_named = choice.epci
-                if choice.error:
-                    form.add_error("territory", choice.error)
-                if not data["job_title"].strip():
-                    form.add_error("job_title", "Indiquez votre fonction dans la collectivité.")
-                if commune is not None and data["represent_epci"] and commune.epci is None:
-                    form.add_error("represent_epci", f"{commune.name} n'appartient à aucun EPCI à fiscalité propre.")
-            else:
-                if not (data.get("startup_name") or "").strip():
-                    form.add_error("startup_name", "Indiquez le nom de la startup.")
-                if not services.is_valid_siren((data.get("siren") or "").replace(" ", "")):
-                    form.add_error("siren", "Le numéro SIREN doit compter 9 chiffres valides.")
+        # Every mistake at once: the organisation's fields are checked even when the account's are wrong.
+        data = form.data if form.data is not None else dict(form.raw)
+        if data.get("kind") == "collectivite":
+            choice = territories.resolve_territory(db, data.get("territory"))
+            commune, candidates = choice.commune, choice.candidates
+            if choice.epci is not None:  # the EPCI itself was named: that is the claim
+                epci_named = choice.epci
+            if choice.error:
+                form.add_error("territory", choice.error)
+            if not (data.get("job_title") or "").strip():
+                form.add_error("job_title", "Indiquez votre fonction dans la collectivité.")
+            if commune is not None and data.get("represent_epci") and commune.epci is None:
+                form.add_error("represent_epci", f"{commune.name} n'appartient à aucun EPCI à fiscalité propre.")
+        elif data.get("kind") == "startup":
+            if not (data.get("startup_name") or "").strip():
+                form.add_error("startup_name", "Indiquez le nom de la startup.")
+            if not services.is_valid_siren((data.get("siren") or "").replace(" ", "")):
+                form.add_error("siren", "Le numéro SIREN doit compter 9 chiffres valides.")
         if not form.errors:
             on_refusal(lambda: render_template("auth/register.html", form=form, candidates=candidates))
             user = current_user._get_current_object() if current_user.is_authenticated else None

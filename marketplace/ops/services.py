@@ -63,6 +63,16 @@ def _job_state(job: Job, queue: str) -> JobState:
                     job.enqueued_at, job.started_at, job.ended_at, error)
 
 
+# RQ's worker states, in French.
+WORKER_STATES = {"idle": "en attente de tâches", "busy": "au travail", "started": "démarrage",
+                 "suspended": "suspendu"}
+
+
+def _worker_state(state) -> str:
+    value = str(getattr(state, "value", state) or "")
+    return WORKER_STATES.get(value, value)
+
+
 def overview(connection: Redis, limit: int = 50) -> Overview:
     try:
         connection.ping()
@@ -80,7 +90,8 @@ def overview(connection: Redis, limit: int = 50) -> Overview:
             if job:
                 failed.append(_job_state(job, name))
     workers = [
-        {"name": w.name, "state": w.get_state(), "queues": ", ".join(w.queue_names()),
+        {"name": w.name, "state": _worker_state(w.get_state()),
+         "queues": ", ".join(w.queue_names()),
          "current_job": (w.get_current_job_id() or ""), "birth": w.birth_date}
         for w in Worker.all(connection=connection)
     ]

@@ -22,14 +22,4 @@
       }, 150);
     });
   });
-  // Sign-up: show only the fieldset of the chosen organisation kind.
-  var radios = document.querySelectorAll("input[name=kind]");
-  function showKind() {
-    var checked = document.querySelector("input[name=kind]:checked");
-    document.querySelectorAll("fieldset[data-kind]").forEach(function (fs) {
-      fs.hidden = checked && fs.getAttribute("data-kind") !== checked.value;
-    });
-  }
-  radios.forEach(function (r) { r.addEventListener("change", showKind); });
-  if (radios.length) showKind();
 })();

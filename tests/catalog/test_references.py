@@ -19,7 +19,7 @@ def test_a_reference_becomes_verified_when_the_named_city_confirms_it(client, db
     db.commit()
     page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
     assert "Châteauroux" in page and "Déclarée par la startup" in page
-    assert "0 référence vérifiée sur 1" in page
+    assert "1 référence déclarée, aucune vérifiée" in page
 
     sign_in(client, people.buyer, people.city_m)
     listing = client.get("/espace/references").get_data(as_text=True)
@@ -84,7 +84,7 @@ def test_a_contested_reference_disappears_from_the_public_page(client, db, peopl
     db.refresh(reference)
     assert reference.status is ReferenceStatus.declined
     page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
-    assert "Un faux témoignage." not in page and "0 référence vérifiée sur 0" in page
+    assert "Un faux témoignage." not in page and "Aucune référence pour le moment" in page
     # The startup still sees it, marked as contested.
     sign_in(client, people.founder, people.startup_m)
     assert "Contestée par la collectivité" in client.get(f"/espace/solutions/{solution.id}/references").get_data(as_text=True)

@@ -61,7 +61,8 @@ def index():
     return render_template("funding_mine/index.html", result=result, criteria=criteria, tenant=tenant,
                            items=result.page(page, PER_PAGE), page=page, per_page=PER_PAGE, today=today(),
                            facets=mine.FACETS, toggle_url=toggle_url, page_args=page_args,
-                           feed_url=_feed_url(current_membership()))
+                           feed_url=_feed_url(current_membership()),
+                           deadline_count=len(mine.deadlines(mine.eligible_items(get_db(), tenant), today())))
 
 
 def _feed_url(membership: Membership) -> str:
@@ -80,7 +81,13 @@ def _ics(items, tenant) -> Response:
 @require_membership(Role.viewer, kinds=CITY)
 def calendar_download():
     tenant = _tenant()
-    return _ics(mine.eligible_items(get_db(), tenant), tenant)
+    items = mine.eligible_items(get_db(), tenant)
+    if not mine.deadlines(items, today()):
+        # An empty calendar file says nothing: say it here instead.
+        flash("Aucune échéance datée à venir dans vos financements : aucun fichier à télécharger pour le moment. "
+              "Les programmes permanents n'ont pas de date limite.", "info")
+        return redirect(url_for("funding_mine.index"))
+    return _ics(items, tenant)
 
 
 @bp.route("/financements/calendrier/<token>.ics")

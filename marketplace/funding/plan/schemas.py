@@ -9,7 +9,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from marketplace.core import money
-from marketplace.core.schemas import BaseSchema, Euros, Percent
+from marketplace.core.schemas import BaseSchema, Euros, Percent, length
 from marketplace.core.schemas import basis_points as _bp
 from marketplace.core.schemas import cents as _cents
 from marketplace.funding.plan.engine import Category, Ordering, StateFamily
@@ -167,12 +167,13 @@ def kind_value(line: dict) -> str:
 
 class PlanFormSchema(BaseSchema):
     title = fields.String(required=True, validate=validate.Length(2, 200, error="Entre 2 et 200 caractères."))
-    cost = Euros(required=True)
-    eligible_cost = Euros(required=True)
+    cost = Euros(required=True, validate=validate.Range(min=1, error="Le coût du projet doit être supérieur à 0 €."))
+    eligible_cost = Euros(required=True, validate=validate.Range(min=1, error="La dépense éligible doit être "
+                                                                             "supérieure à 0 €."))
     reference_date = fields.Date(required=True)
     ordering = fields.String(load_default=Ordering.priority.value, validate=validate.OneOf(
         [o.value for o in Ordering], error="Règle inconnue."))
-    notes = fields.String(load_default="", validate=validate.Length(max=5000, error="5000 caractères au plus."))
+    notes = fields.String(load_default="", validate=length(5000))
 
     @validates_schema(skip_on_field_errors=False)
     def _eligible_within_cost(self, data, **kw):
