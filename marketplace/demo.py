@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.demo import seed_catalog
-from marketplace.funding.demo import FUNDERS, seed_funding
+from marketplace.funding.demo import FUNDERS, seed_funding, seed_plan
 from tenants import services
 from tenants.models import Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
@@ -88,6 +88,7 @@ def seed(session: Session) -> list[tuple[str, str]]:
     session.flush()
     seed_catalog(session, tenants)
     accounts += seed_funding(session, tenants, operator=OPERATOR, password=DEMO_PASSWORD)
+    seed_plan(session, tenants["Châteauroux Métropole"], services.find_user_by_email(session, USERS[2][0]))
     return accounts
 
 

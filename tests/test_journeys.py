@@ -68,3 +68,24 @@ def test_state_programmes_do_not_say_etat_twice(client, db):
     assert "État · État" not in page and "État · Subvention" in page
     listing = client.get("/financements").get_data(as_text=True)
     assert "État · État" not in listing
+
+
+def test_the_jobs_page_speaks_french_of_workers():
+    from rq.worker import WorkerStatus
+
+    from marketplace.ops.services import _worker_state
+
+    assert _worker_state(WorkerStatus.IDLE) == "en attente de tâches" and _worker_state("busy") == "au travail"
+
+
+def test_publishing_a_programme_says_when_search_will_find_it(client, db):
+    from tests.factories import make_anct
+
+    programme = make_programme(db, status="in_review")
+    curator, membership = make_member(db, make_anct(db), Role.member)
+    db.commit()
+    sign_in(client, curator, membership)
+    page = client.post(f"/operateur/financements/{programme.id}/etat", data={"action": "publish"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "la recherche le trouvera d&#39;ici quelques secondes" in page or \
+        "la recherche le trouvera d'ici quelques secondes" in page

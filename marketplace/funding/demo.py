@@ -18,8 +18,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from marketplace.core.db import bound_to_tenant
 from marketplace.funding import labels, services, territory
 from marketplace.funding.models import Label, Programme
+from marketplace.funding.plan import services as plans
+from marketplace.funding.plan.models import FundingPlan
 from search.indexing import without_indexing
 from tenants import services as tenants
 from tenants.models import Role, Tenant, TenantKind, User
@@ -371,3 +374,25 @@ def _programme(session: Session, owner: Tenant, author: User, reviewer: User, sp
     services.submit(session, author, programme)
     services.publish(session, reviewer, programme, "Fiche relue : sources et points d'attention vérifiés.")
     return programme
+
+
+# A funding plan in the demo: the example the guichet was built on (1 M€ of public lighting, with DSIL
+# 50 %, DETR 40 % and FEDER 40 % asked; the caps bring the grants to 800 000 €).
+DEMO_PLAN = {
+    "title": "Rénovation de l'éclairage public (démonstration)",
+    "cost_ht_cents": 100_000_000, "eligible_cost_ht_cents": 100_000_000,
+    "reference_date": SHEETS_CHECKED_ON, "ordering": "priority",
+    "notes": "Plan d'exemple : les taux demandés dépassent les plafonds, Passerelle applique les règles de cumul.",
+    "lines": [
+        {"label": "DSIL 2026", "category": "state_grant", "state_family": "DSIL", "requested_rate_bp": 5000, "priority": 1},
+        {"label": "DETR 2026", "category": "state_grant", "state_family": "DETR", "requested_rate_bp": 4000, "priority": 2},
+        {"label": "FEDER Centre-Val de Loire", "category": "eu_grant", "requested_rate_bp": 4000, "priority": 3},
+    ],
+}
+
+
+def seed_plan(session: Session, city: Tenant, author: User) -> None:
+    """The demo city's funding plan, once."""
+    with bound_to_tenant(session, city.id):
+        if session.scalar(select(FundingPlan.id).where(FundingPlan.title == DEMO_PLAN["title"])) is None:
+            plans.create_plan(session, author, city, DEMO_PLAN)
