@@ -19,6 +19,7 @@ from marketplace import home
 from marketplace.catalog import api as catalog_api
 from marketplace.catalog import indexing as catalog_indexing
 from marketplace.catalog import views as catalog_views
+from marketplace.contracts import api as contracts_api
 from marketplace.core.db import TenantSession, make_engine, make_session_factory
 from marketplace.core.settings import Settings, load_settings
 from marketplace.funding import api as funding_api
@@ -59,6 +60,7 @@ API = [  # flask-smorest blueprints, served under /api/v1
     plan_api.blp,
     funding_api.blp, funding_api.territory_blp,
     catalog_api.blp,
+    contracts_api.blp,
 ]
 TASKS = [  # modules declaring background jobs (and their schedules), imported by jobs.init_app
     "marketplace.mail.tasks",

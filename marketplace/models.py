@@ -1,5 +1,6 @@
 """Imports every model so that the metadata is complete (Alembic, tests)."""
 from marketplace.catalog import models as _catalog  # noqa: F401
+from marketplace.contracts import models as _contracts  # noqa: F401
 from marketplace.core import audit as _audit  # noqa: F401
 from marketplace.core.db import Base
 from marketplace.funding import models as _funding  # noqa: F401

@@ -44,11 +44,12 @@ MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
 
 
 def date_fr(value, with_time: bool = False) -> str:
-    """A date (or an instant, shown in Paris time) the French way: '1 décembre 2026 à 07 h 05'."""
+    """A date (or an instant, shown in Paris time) the French way: '1er décembre 2026 à 07 h 05'."""
     if value is None:
         return ""
     local = value.astimezone(PARIS) if getattr(value, "tzinfo", None) else value
-    text = f"{local.day} {MONTHS[local.month - 1]} {local.year}"
+    day = "1er" if local.day == 1 else str(local.day)
+    text = f"{day} {MONTHS[local.month - 1]} {local.year}"
     if with_time and hasattr(local, "hour"):
         text += f" à {local.hour:02d} h {local.minute:02d}"
     return text

@@ -264,4 +264,4 @@ def test_the_rules_page_lists_each_rule_with_its_reference_and_dates(client, db)
     for reference in ("CGCT, art. R2334-27, al. 2", "Décret n° 2018-514 du 25 juin 2018, art. 10",
                       "CGCT, art. L1111-10, III", "CGCT, art. R2334-27, al. 1"):
         assert reference in page
-    assert "depuis le 1 janvier 2012" in page and "en vigueur" in page
+    assert "depuis le 1er janvier 2012" in page and "en vigueur" in page

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.core.audit import event_types
 from marketplace.core.clock import utcnow
 from marketplace.core.db import Base, TenantOwned, enum_column
+from marketplace.core.rules import DatedRule
 from marketplace.funding.plan.engine import Ordering, PlanInput, PlanLine, Rule, RuleKind
 from tenants.models import User
 
@@ -35,7 +36,7 @@ class PlanEvent(enum.StrEnum):
     funding_plan_deleted = "funding_plan.deleted"
 
 
-class FundingRule(Base):
+class FundingRule(DatedRule, Base):
     __tablename__ = "funding_rules"
     __table_args__ = (
         # Successive versions of one rule share its code and differ by their start date.
@@ -45,18 +46,11 @@ class FundingRule(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(40))
-    label: Mapped[str] = mapped_column(String(200))
     kind: Mapped[RuleKind] = mapped_column(enum_column(RuleKind, "funding_rule_kind"))
     value_bp: Mapped[int]  # basis points: 8000 = 80 %
     # Plan categories ("eu_grant") and State families ("DETR") the rule covers.
     applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)
-    legal_reference: Mapped[str] = mapped_column(String(200))
-    valid_from: Mapped[dt.date] = mapped_column(Date)
-    valid_to: Mapped[dt.date | None] = mapped_column(Date)  # inclusive; NULL: in force
-    source_url: Mapped[str] = mapped_column(String(300), default="")
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # code, label, legal_reference, valid_from, valid_to, source_url, note: marketplace.core.rules
 
     def to_rule(self) -> Rule:
         return Rule(code=self.code, label=self.label, kind=self.kind, value_bp=self.value_bp,
