@@ -14,6 +14,7 @@ from sqlalchemy import select
 from jobs.worker import run_cron, run_worker
 from marketplace import demo as demo_data
 from marketplace.app import create_app
+from marketplace.contracts import library as contract_library
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
 from marketplace.core.settings import ConfigError
@@ -52,8 +53,18 @@ def db():
 @click.argument("revision", default="head")
 @with_appcontext
 def db_upgrade(revision):
-    """Applique les migrations jusqu'à REVISION (head par défaut)."""
+    """Applique les migrations jusqu'à REVISION (head par défaut), puis publie les modèles de contrats
+    du dépôt qui ne sont pas encore en base (données de référence livrées avec le code)."""
     command.upgrade(alembic_config(current_app.config["SETTINGS"].sqlalchemy_url), revision)
+    if revision == "head":
+        session = _session()
+        try:
+            created = contract_library.sync(session)
+            session.commit()
+        finally:
+            session.close()
+        if created:
+            click.echo("Modèles de contrats publiés : " + ", ".join(f"{t.title} (v{t.version})" for t in created) + ".")
 
 
 @db.command("downgrade")

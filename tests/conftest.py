@@ -99,6 +99,7 @@ def databases(tmp_path_factory, worker_id):
 @pytest.fixture(scope="session")
 def template_name(databases) -> str:
     """A migrated database holding the territory registry; never connected to after set-up."""
+    from marketplace.contracts import library
     from tenants.territories import services
 
     name = f"passerelle_tpl_{databases.tag}"
@@ -107,6 +108,7 @@ def template_name(databases) -> str:
     engine = make_engine(url)
     with sessionmaker(bind=engine, class_=TenantSession)() as session:
         services.import_snapshot(session, services.read_snapshot())
+        library.sync(session)  # the contract kits, as `passerelle db upgrade` publishes them
         session.commit()
     engine.dispose()
     return name
