@@ -20,6 +20,7 @@ from marketplace.catalog import api as catalog_api
 from marketplace.catalog import indexing as catalog_indexing
 from marketplace.catalog import views as catalog_views
 from marketplace.contracts import api as contracts_api
+from marketplace.contracts import views as contracts_views
 from marketplace.core.db import TenantSession, make_engine, make_session_factory
 from marketplace.core.settings import Settings, load_settings
 from marketplace.funding import api as funding_api
@@ -52,6 +53,7 @@ PAGES = [  # HTML blueprints
     funding_views.bp, funding_views.operator_bp,
     plan_views.bp,
     mine_views.bp,
+    contracts_views.workspace_bp, contracts_views.operator_bp, contracts_views.rules_bp,
 ]
 API = [  # flask-smorest blueprints, served under /api/v1
     territories_api.blp,

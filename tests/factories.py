@@ -174,3 +174,43 @@ def make_label(db, name: str = "Action Cœur de Ville", codes: tuple[str, ...] =
     if codes:
         labels.upload_label_communes(db, make_user(db), label, "\n".join(codes))
     return label
+
+
+# Contracts --------------------------------------------------------------------------------------
+
+GROUP_MEMBERS = [
+    {"name": "Ville de Gien", "siren": "214501553", "deliberation": "n° 2026-12 du 3 février 2026",
+     "estimated_need_ht": 4_000_000},
+    {"name": "Ville de Vitré", "siren": "213503608", "deliberation": "n° 2026-08 du 9 février 2026",
+     "estimated_need_ht": 2_500_000},
+    {"name": "Rochefort Océan", "siren": "200041762", "deliberation": "", "estimated_need_ht": 1_500_000},
+]
+
+
+def make_contract_draft(db, city: Tenant, kit: str = "groupement-commandes", answers: dict | None = None,
+                        title: str = "Éclairage public"):
+    """A dossier and an interview for a kit, with these answers (bound to the city's tenant)."""
+    from marketplace.contracts import services as contracts
+    from marketplace.core.db import bound_to_tenant
+
+    with bound_to_tenant(db, city.id):
+        dossier = contracts.create_dossier(db, make_user(db), city, title)
+        draft = contracts.start_draft(db, make_user(db), dossier, contracts.published_template(db, kit),
+                                      contracts.prefill_values(city))
+        draft.answers = {**draft.answers, **(answers or {})}
+        db.flush()
+        return draft
+
+
+def make_contract_document(db, city: Tenant, title: str = "Éclairage public"):
+    """A generated convention of groupement de commandes, in the city's tenant."""
+    from marketplace.contracts import services as contracts
+    from marketplace.core.db import bound_to_tenant
+
+    answers = {"object_short": title, "object": "Pilotage de l'éclairage public.", "nature": "services",
+               "duration": "ponctuel", "launch_date": "2026-06-01", "members": GROUP_MEMBERS,
+               "coordinator": "Ville de Gien", "coordinator_mission": "passation", "cao": "coordinator",
+               "court": "tribunal administratif d'Orléans"}
+    draft = make_contract_draft(db, city, answers=answers, title=title)
+    with bound_to_tenant(db, city.id):
+        return contracts.generate(db, make_user(db), draft)[0]

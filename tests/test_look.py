@@ -74,14 +74,15 @@ PERSONAS = {
               lambda s, p: ["/espace/", s, "/solutions/comparer", "/espace/selection", "/espace/financements",
                             "/espace/alertes", "/espace/alertes/nouvelle", "/espace/plans-de-financement",
                             "/espace/plans-de-financement/nouveau", "plan:", p, "/espace/membres",
-                            "/espace/references"]),
+                            "/espace/references", "/espace/contrats/", "contract:"]),
     "lecteur": ("elu@chateauroux-metropole.test", lambda s, p: ["/espace/", s]),
     "startup": ("fondatrice@lumio.test", lambda s, p: ["/espace/", "/espace/solutions", "/espace/solutions/nouvelle",
                                                       "/espace/demandes"]),
     "curation": ("curatrice@anct.test",
                  lambda s, p: ["/espace/", "/operateur/financements/", "/operateur/financements/nouveau",
                                "/operateur/financements/import", "/operateur/financements/labels",
-                               "/operateur/solutions/", "/operateur/demandes", "/operateur/taches/"]),
+                               "/operateur/solutions/", "/operateur/demandes", "/operateur/taches/",
+                               "/operateur/modeles/"]),
     "financeur": ("europe@centre-valdeloire.test", lambda s, p: ["/espace/", "/operateur/financements/"]),
 }
 
@@ -111,6 +112,12 @@ def test_each_personas_pages_look_right(demo_app, live_server, tmp_path, persona
                     page.get_by_role("button", name="Se connecter").click()
                     page.wait_for_url("**/espace/")
                 for path in paths(*_pages(page, base)):
+                    if path == "contract:":  # start an interview, answer its first step: the form and preview
+                        page.goto(base + "/espace/contrats/")
+                        page.get_by_label("Intitulé de l'achat").fill("Éclairage public intelligent")
+                        page.get_by_role("button", name="Commencer").click()
+                        page.wait_for_load_state("networkidle")
+                        path = page.url.removeprefix(base)
                     if path == "plan:":  # the demo city's first plan, from its list
                         page.goto(base + "/espace/plans-de-financement")
                         path = page.locator("main a[href^='/espace/plans-de-financement/']:not([href$='nouveau'])"

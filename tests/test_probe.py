@@ -163,6 +163,16 @@ AUDIENCE = {
     "operator.claims": curator, "operator.claim": curator,
     "ops.jobs": curator, "ops.retry": curator, "ops.search_index": curator, "ops.rebuild_search_index": curator,
     "ops.test_worker": curator,
+    # Contracts: a collectivité's dossiers (members write, viewers read); ANCT's templates; thresholds.
+    "contracts.index": city_viewer, "contracts.dossier": city_viewer, "contracts.show_document": city_viewer,
+    "contracts.document_docx": city_viewer, "contracts.document_pdf": city_viewer,
+    "contracts.new_dossier": city_member, "contracts.new_draft": city_member, "contracts.interview": city_member,
+    "contracts.live_preview": city_member, "contracts.review": city_member, "contracts.generate": city_member,
+    "contracts.delete_draft": city_member, "contracts.delete_document": city_member,
+    "contracts_op.templates": curator, "contracts_op.template": curator, "contracts_op.new_version": curator,
+    "contracts_op.publish": curator, "contracts_op.archive": curator,
+    "procurement_rules.thresholds": platform_admin, "procurement_rules.supersede": platform_admin,
+    "procurement.decide": public,
     # Platform admins.
     "admin.tenants": platform_admin, "admin.tenant": platform_admin, "admin.suspend": platform_admin,
     "admin.reactivate": platform_admin, "admin.disable_user": platform_admin, "admin.enable_user": platform_admin,
@@ -176,13 +186,14 @@ PUBLIC_READERS = {"catalog.solution", "catalog.logo", "catalog.contact", "soluti
 
 # Object kinds an ANCT curator reaches in every organisation: it reviews solutions and programmes
 # (their calls and labels with them) and decides territory claims.
-CURATOR_REACH = {"solution_id", "programme_id", "call_id", "label_id", "claim_id"}
+CURATOR_REACH = {"solution_id", "programme_id", "call_id", "label_id", "claim_id", "template_id"}
 
 # Markers of private objects, and who besides their owner may read them.
 SECRETS = {
     "SECRET_PLAN_V", "SECRET_ALERTE_V", "SECRET_JETON_V", "secret.invite.v@exemple.test", "SECRET_MEMBRE_V",
     "SECRET_NOTE_V", "SECRET_MESSAGE_V", "SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G",
-    "SECRET_IMPORT_G", "SECRET_DEMANDEUR", "secret.demandeur@exemple.test", "SECRET_FONCTION",
+    "SECRET_IMPORT_G", "SECRET_DEMANDEUR", "secret.demandeur@exemple.test", "SECRET_FONCTION", "SECRET_CONTRAT_V",
+    "SECRET_BROUILLON_CONTRAT_V",
 }
 CURATOR_SEES = frozenset({"SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G", "SECRET_DEMANDEUR",
                           "secret.demandeur@exemple.test", "SECRET_FONCTION"})
@@ -321,6 +332,23 @@ def build_world(db) -> World:
                                                    else "aides-f.csv", data.encode())
         world.add("import_id", report.id, key)
 
+    # Contracts: a dossier with a generated document and an interview in progress on each city side;
+    # the published template versions (ANCT's pages) and a threshold (the platform admins').
+    from marketplace.contracts import services as contracts
+    from tests.factories import make_contract_document, make_contract_draft
+
+    for key, marks in (("A", False), ("V", True)):
+        doc = make_contract_document(db, t[key], title="SECRET_CONTRAT_V" if marks else "Contrat de la ville")
+        draft = make_contract_draft(db, t[key], "achat-innovant", title="SECRET_BROUILLON_CONTRAT_V" if marks
+                                    else "Brouillon de la ville")
+        world.add("dossier_id", doc.dossier_id, key)
+        world.add("document_id", doc.id, key)
+        world.add("draft_id", draft.id, key)
+        world.add("dossier_id", draft.dossier_id, key)
+    for template in contracts.published_templates(db)[:1]:
+        world.add("template_id", template.id, "ANCT")
+    world.add("threshold_id", contracts.thresholds(db)[0].id, "platform")
+
     # A territory claim (a person, not yet an organisation), the organisations, a person.
     claimant = make_user(db, "secret.demandeur@exemple.test", "SECRET_DEMANDEUR")
     claim = services.claim_territory(db, claimant, commune=db.get(Commune, "18033"), job_title="SECRET_FONCTION",
@@ -439,9 +467,9 @@ def test_every_endpoint_has_an_audience(app):
     assert not endpoints - AUDIENCE.keys(), f"say who may use these endpoints in AUDIENCE: {endpoints - AUDIENCE.keys()}"
     assert not AUDIENCE.keys() - endpoints, f"endpoints gone: {AUDIENCE.keys() - endpoints}"
     params = {a for rule in app.url_map.iter_rules() if rule.endpoint not in STATIC for a in rule.arguments}
-    from tests.tenants.test_isolation import OBJECT_FACTORIES
+    from tests.tenants.test_isolation import NOT_TENANT_OBJECTS, OBJECT_FACTORIES
 
-    assert params - PLAIN_VALUES.keys() <= OBJECT_FACTORIES.keys() | {"user_id"}
+    assert params - PLAIN_VALUES.keys() <= OBJECT_FACTORIES.keys() | NOT_TENANT_OBJECTS.keys()
 
 
 @pytest.mark.parametrize("persona", PERSONAS, ids=lambda p: p.name)

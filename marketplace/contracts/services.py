@@ -233,6 +233,9 @@ def save_step(session: Session, draft: ContractDraft, step_index: int, form: dic
     return errors
 
 
+BLANK = "[…]"
+
+
 @dataclass
 class Rendered:
     key: str
@@ -248,15 +251,24 @@ def _title(pattern: str, values: dict[str, Any], partner: dict | None) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: fields.get(m.group(1), ""), pattern).strip(" —") or pattern
 
 
-def render_all(session: Session, template: ContractTemplate, answers: dict[str, Any]) -> list[Rendered]:
-    """Every document of the kit for these answers (one per partner where the kit says so)."""
+def render_all(session: Session, template: ContractTemplate, answers: dict[str, Any], *,
+               sketch: bool = False) -> list[Rendered]:
+    """Every document of the kit for these answers (one per partner where the kit says so).
+    ``sketch``: a preview before the partners are named shows one copy with blank parties."""
     parsed = questionnaire_of(template)
     values = {**q.defaults(parsed), **answers}
     values.update(kits.figures(session, template.slug, values))
+    if sketch:  # what is still to be written shows as a gap to fill, not as nothing
+        for question in parsed.questions:
+            if question.type in ("text", "textarea") and not values.get(question.name):
+                values[question.name] = BLANK
     out = []
     for spec in parsed.documents:
         if spec.per:
             rows = values.get(spec.per) or []
+            if not rows and sketch:
+                question = parsed.question(spec.per)
+                rows = [{c.name: BLANK for c in question.columns if c.type in ("text", "textarea")}] if question else []
             for i, row in enumerate(rows):
                 blocks = document.render(template.documents[spec.key], {**values, "partner": row, "partners": rows})
                 out.append(Rendered(spec.key, _title(spec.title, values, row), i, blocks))
@@ -269,7 +281,7 @@ def render_all(session: Session, template: ContractTemplate, answers: dict[str, 
 def preview(session: Session, draft: ContractDraft) -> list[Rendered]:
     """The documents as they stand (missing answers show blank): the interview's live preview."""
     try:
-        return render_all(session, draft.template, draft.answers or {})
+        return render_all(session, draft.template, draft.answers or {}, sketch=True)
     except document.SourceError:
         return []
 

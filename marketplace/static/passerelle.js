@@ -23,3 +23,20 @@
     });
   });
 })();
+// Contract interviews: the preview follows what is typed (the page's own "next step" also shows it).
+(function () {
+  var form = document.querySelector("form[data-preview-url]");
+  var target = document.getElementById("apercu");
+  if (!form || !target || !window.fetch) return;
+  var timer = null;
+  function refresh() {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      fetch(form.getAttribute("data-preview-url"), {method: "POST", body: new FormData(form), credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) target.innerHTML = html; });
+    }, 400);
+  }
+  form.addEventListener("input", refresh);
+  form.addEventListener("change", refresh);
+})();

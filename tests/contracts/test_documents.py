@@ -11,7 +11,7 @@ from marketplace.contracts import document, services
 from marketplace.core.db import bound_to_tenant
 from marketplace.core.errors import ServiceError
 from tenants.models import Role
-from tests.factories import make_city, make_member, make_solution, make_startup
+from tests.factories import GROUP_MEMBERS, make_city, make_member, make_solution, make_startup
 
 PARTNERS = [{"name": "Lumio Territoires", "siren": "912345675", "representative": "Léa Martin, présidente"},
             {"name": "Civiweb", "siren": "901234567", "representative": "Karim Haddad, gérant"}]
@@ -133,17 +133,10 @@ def test_an_achat_innovant_of_90_000_euros_gives_the_contract_and_its_justificat
     assert "Trois offres comparées" in note
 
 
-MEMBERS = [{"name": "Ville de Gien", "siren": "214501553", "deliberation": "n° 2026-12 du 3 février 2026",
-            "estimated_need_ht": 4_000_000},
-           {"name": "Ville de Vitré", "siren": "213503608", "deliberation": "n° 2026-08 du 9 février 2026",
-            "estimated_need_ht": 2_500_000},
-           {"name": "Rochefort Océan", "siren": "200041762", "deliberation": "", "estimated_need_ht": 1_500_000}]
-
-
 def test_a_group_purchase_convention_lists_every_member_and_its_need_and_says_the_procedure(db, gien):
     city, user = gien
     answers = {"object_short": "Éclairage public intelligent", "object": "Pilotage de l'éclairage public.",
-               "nature": "services", "duration": "ponctuel", "launch_date": "2026-06-01", "members": MEMBERS,
+               "nature": "services", "duration": "ponctuel", "launch_date": "2026-06-01", "members": GROUP_MEMBERS,
                "coordinator": "Ville de Gien", "coordinator_mission": "passation", "cao": "coordinator",
                "court": "tribunal administratif d'Orléans"}
     doc = services.generate(db, user, _interview(db, city, user, "groupement-commandes", answers))[0]

@@ -138,6 +138,24 @@ def _other_import(db, other):
         return import_runs.import_programmes(db, user, operator, "aides.csv", data.encode()).id
 
 
+def _other_dossier(db, other):
+    from tests.factories import make_contract_draft
+
+    return make_contract_draft(db, other).dossier_id
+
+
+def _other_draft(db, other):
+    from tests.factories import make_contract_draft
+
+    return make_contract_draft(db, other, "achat-innovant").id
+
+
+def _other_document(db, other):
+    from tests.factories import make_contract_document
+
+    return make_contract_document(db, other).id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -158,6 +176,9 @@ OBJECT_FACTORIES = {
     "label_id": _other_label,
     "import_id": _other_import,
     "alert_id": _other_alert,
+    "dossier_id": _other_dossier,
+    "draft_id": _other_draft,
+    "document_id": _other_document,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",
@@ -166,6 +187,8 @@ NOT_TENANT_OBJECTS = {
     "token": "secret tokens (invitation, password reset): the token itself is the authorisation",
     "job_id": "RQ jobs: operators only; answers 404 to everyone else",
     "user_id": "people's accounts: platform admins' pages only; answers 404 to everyone else",
+    "template_id": "contract template versions: shared data, ANCT curators' pages only (404 to everyone else)",
+    "threshold_id": "procurement thresholds: shared data, platform admins' pages only (404 to everyone else)",
 }
 
 
