@@ -30,6 +30,8 @@ from marketplace.funding.mine import views as mine_views
 from marketplace.funding.plan import api as plan_api
 from marketplace.funding.plan import views as plan_views
 from marketplace.ops import views as ops_views
+from marketplace.purchasing import api as purchasing_api
+from marketplace.purchasing import views as purchasing_views
 from marketplace.web import api as web_api
 from marketplace.web import csrf, edge
 from search import api as search_api
@@ -54,6 +56,7 @@ PAGES = [  # HTML blueprints
     plan_views.bp,
     mine_views.bp,
     contracts_views.workspace_bp, contracts_views.operator_bp, contracts_views.rules_bp,
+    purchasing_views.bp, purchasing_views.workspace_bp,
 ]
 API = [  # flask-smorest blueprints, served under /api/v1
     territories_api.blp,
@@ -63,6 +66,7 @@ API = [  # flask-smorest blueprints, served under /api/v1
     funding_api.blp, funding_api.territory_blp,
     catalog_api.blp,
     contracts_api.blp,
+    purchasing_api.blp,
 ]
 TASKS = [  # modules declaring background jobs (and their schedules), imported by jobs.init_app
     "marketplace.mail.tasks",
@@ -71,6 +75,7 @@ TASKS = [  # modules declaring background jobs (and their schedules), imported b
     "marketplace.ops.tasks",
     "marketplace.funding.tasks",
     "marketplace.funding.mine.tasks",
+    "marketplace.purchasing.tasks",
 ]
 # The document types of the search index register themselves when their module is imported.
 SEARCH_PROVIDERS = [catalog_indexing, funding_indexing]

@@ -214,3 +214,40 @@ def make_contract_document(db, city: Tenant, title: str = "Éclairage public"):
     draft = make_contract_draft(db, city, answers=answers, title=title)
     with bound_to_tenant(db, city.id):
         return contracts.generate(db, make_user(db), draft)[0]
+
+
+# Group purchases --------------------------------------------------------------------------------
+
+LIGHTING_TIERS = [{"min_units": 100, "min_cities": 0, "unit_price_ht_cents": 13_500},
+                  {"min_units": 500, "min_cities": 0, "unit_price_ht_cents": 12_000},
+                  {"min_units": 1_000, "min_cities": 3, "unit_price_ht_cents": 10_000}]
+
+
+def make_offer(db, solution, *, unit: str = "per_device", list_price: int = 15_000, tiers=None):
+    from marketplace.purchasing import services as purchasing
+
+    return purchasing.save_offer(db, make_user(db), solution.owner, solution,
+                                 {"unit": unit, "unit_label": "par point lumineux", "list_price_ht_cents": list_price,
+                                  "tiers": tiers or LIGHTING_TIERS})
+
+
+def make_purchase(db, coordinator: Tenant, solution=None, *, status: str = "open", deadline=None, **content):
+    """A group purchase around a published solution with an offer (made if missing), opened by default."""
+    import datetime as dt
+
+    from marketplace.core.clock import today
+    from marketplace.purchasing import services as purchasing
+
+    solution = solution or make_solution(db, make_startup(db, "Lumio Territoires"), status="published",
+                                         name="Lumière douce", contact_email="contact@lumiere.test")
+    if purchasing.offer_for(db, solution.id) is None:
+        make_offer(db, solution)
+    user = make_user(db)
+    data = {"title": "Éclairage public intelligent", "description": "Pilotage des points lumineux.",
+            "nature": "services", "min_units": 500, "min_cities": 3,
+            "deadline": deadline or today() + dt.timedelta(days=30), **content}
+    purchase = purchasing.create(db, user, coordinator, solution.id, data)
+    if status != "draft":
+        purchasing.open_purchase(db, user, purchase)
+    db.flush()
+    return purchase

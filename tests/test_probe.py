@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from marketplace.catalog.models import Solution
 from marketplace.core.db import all_tenants, bound_to_tenant
 from marketplace.models import metadata
 from search.indexing import without_indexing
@@ -98,6 +99,7 @@ def platform_admin(p: Persona) -> bool:
 city_viewer, city_member = member_of(CITY, Role.viewer), member_of(CITY, Role.member)
 startup_viewer, startup_member = member_of(STARTUP, Role.viewer), member_of(STARTUP, Role.member)
 any_viewer, any_admin = member_of(ANY_KIND, Role.viewer), member_of(ANY_KIND, Role.admin)
+coordinator_member = member_of((TenantKind.collectivite, TenantKind.operator), Role.member)
 
 
 def reads(get, write=None):
@@ -173,6 +175,17 @@ AUDIENCE = {
     "contracts_op.publish": curator, "contracts_op.archive": curator,
     "procurement_rules.thresholds": platform_admin, "procurement_rules.supersede": platform_admin,
     "procurement.decide": public,
+    # Group purchases: public pages and figures; a city's commitment; the coordinator's pages; the
+    # startup's offer.
+    "purchasing.index": public, "purchasing.show": public, "purchasing.commit": city_member,
+    "purchasing.withdraw": city_member, "purchasing_ws.mine": any_viewer,
+    "purchasing_ws.new": coordinator_member, "purchasing_ws.edit": coordinator_member,
+    "purchasing_ws.open_": coordinator_member, "purchasing_ws.extend": coordinator_member,
+    "purchasing_ws.award": coordinator_member, "purchasing_ws.cancel": coordinator_member,
+    "purchasing_ws.members": coordinator_member, "purchasing_ws.members_csv": coordinator_member,
+    "purchasing_ws.convention": coordinator_member, "purchasing_ws.offer": startup_member,
+    "group_purchases.purchases": public, "group_purchases.purchase": public,
+    "group_purchases.put_commitment": city_member, "group_purchases.delete_commitment": city_member,
     # Platform admins.
     "admin.tenants": platform_admin, "admin.tenant": platform_admin, "admin.suspend": platform_admin,
     "admin.reactivate": platform_admin, "admin.disable_user": platform_admin, "admin.enable_user": platform_admin,
@@ -182,7 +195,10 @@ STATIC = {"static", "dsfr_static", "swagger_static"}
 # Published objects are everyone's to read on these endpoints (and only there).
 PUBLIC_READERS = {"catalog.solution", "catalog.logo", "catalog.contact", "solutions.solution",
                   "funding.programme", "funding.communes", "funding.communes_csv", "funding.history",
-                  "programmes.programme", "programmes.programme_communes"}
+                  "programmes.programme", "programmes.programme_communes",
+                  # an open group purchase: anyone reads its figures, any city may join it
+                  "purchasing.show", "purchasing.commit", "purchasing.withdraw", "group_purchases.purchase",
+                  "group_purchases.put_commitment", "group_purchases.delete_commitment"}
 
 # Object kinds an ANCT curator reaches in every organisation: it reviews solutions and programmes
 # (their calls and labels with them) and decides territory claims.
@@ -193,7 +209,7 @@ SECRETS = {
     "SECRET_PLAN_V", "SECRET_ALERTE_V", "SECRET_JETON_V", "secret.invite.v@exemple.test", "SECRET_MEMBRE_V",
     "SECRET_NOTE_V", "SECRET_MESSAGE_V", "SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G",
     "SECRET_IMPORT_G", "SECRET_DEMANDEUR", "secret.demandeur@exemple.test", "SECRET_FONCTION", "SECRET_CONTRAT_V",
-    "SECRET_BROUILLON_CONTRAT_V",
+    "SECRET_BROUILLON_CONTRAT_V", "SECRET_ACHAT_BROUILLON_V", "SECRET_NOTE_ENGAGEMENT_V",
 }
 CURATOR_SEES = frozenset({"SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G", "SECRET_DEMANDEUR",
                           "secret.demandeur@exemple.test", "SECRET_FONCTION"})
@@ -348,6 +364,24 @@ def build_world(db) -> World:
     for template in contracts.published_templates(db)[:1]:
         world.add("template_id", template.id, "ANCT")
     world.add("threshold_id", contracts.thresholds(db)[0].id, "platform")
+
+    # Group purchases: on each city side a draft and an open purchase around the side's published
+    # solution; the victim city commits to its own with a private note.
+    from marketplace.purchasing import services as purchasing
+    from tests.factories import make_offer, make_purchase
+
+    for key, solution_key, marks in (("A", "S", False), ("V", "W", True)):
+        published = next(o.id for o in world.objects["solution_id"] if solution_key in o.owners and o.published)
+        solution = db.get(Solution, published)
+        make_offer(db, solution)
+        draft = make_purchase(db, t[key], solution, status="draft",
+                              title="SECRET_ACHAT_BROUILLON_V" if marks else "Brouillon d'achat groupé")
+        opened = make_purchase(db, t[key], solution, title=f"Achat groupé ouvert {key}")
+        world.add("purchase_id", draft.id, key)
+        world.add("purchase_id", opened.id, key, published=True)
+        if marks:
+            with bound_to_tenant(db, t[key].id):
+                purchasing.commit(db, v_admin, t[key], opened, 120, note="SECRET_NOTE_ENGAGEMENT_V")
 
     # A territory claim (a person, not yet an organisation), the organisations, a person.
     claimant = make_user(db, "secret.demandeur@exemple.test", "SECRET_DEMANDEUR")

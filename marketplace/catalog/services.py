@@ -9,8 +9,6 @@ are checked here, by ``get_owned_solution`` and ``get_visible_solution``, and no
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import Any
 
@@ -33,10 +31,11 @@ from marketplace.catalog.models import (
 from marketplace.catalog.models import (
     CatalogEvent as E,
 )
-from marketplace.core import audit, taxonomy
+from marketplace.core import audit, money, taxonomy
 from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants
 from marketplace.core.errors import NotFound, ServiceError
+from marketplace.core.exports import csv_text
 from marketplace.core.rendering import plain_text
 from search.indexing import index_later, indexing_skipped
 from tenants.access import Actor
@@ -510,39 +509,22 @@ CSV_HEADER = ["Solution", "Startup", "Accroche", "Domaines", "Tailles de territo
               "Ajoutée le", "Lien"]
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Formula injection: a solution is written by another organisation, and a cell starting with
-    # = + - @ would run as a formula in the buyer's spreadsheet (OWASP "CSV injection").
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
-def _euros_cell(cents: int | None) -> str:
-    # French Excel reads "1200,50" as a number; a thousands separator would make it text.
-    return "" if cents is None else f"{cents // 100},{cents % 100:02d}"
-
-
 def shortlist_csv(items: list[ShortlistItem], base_url: str) -> str:
-    """The shortlist for French Excel: UTF-8 with a BOM (else accents break), ';' separators."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(CSV_HEADER)
+    """The shortlist for French Excel (``marketplace.core.exports``)."""
     yes_no = {True: "oui", False: "non"}
+    rows = []
     for item in items:
         s = item.solution
-        writer.writerow([_cell(v) for v in [
+        rows.append([
             s.name, s.owner.name, s.pitch, ", ".join(s.domain_labels), ", ".join(s.size_labels),
             taxonomy.PRICE_MODELS.get(s.price_model, s.price_model),
-            _euros_cell(s.price_min_ht_cents), _euros_cell(s.price_max_ht_cents), s.price_unit,
+            money.euros_cell(s.price_min_ht_cents), money.euros_cell(s.price_max_ht_cents), s.price_unit,
             taxonomy.HOSTING.get(s.hosting, s.hosting), yes_no[s.gdpr_dpa], yes_no[s.secnumcloud],
             taxonomy.RGAA_LEVELS.get(s.rgaa_level, s.rgaa_level), s.licence or "",
             ", ".join(s.open_data_standards or []), s.deployments, s.verified_count, s.status.label, item.note,
             item.created_at.date().isoformat(), f"{base_url}/solutions/{s.id}",
-        ]])
-    return out.getvalue()
+        ])
+    return csv_text(CSV_HEADER, rows)
 
 
 # Leads -------------------------------------------------------------------------------------------

@@ -40,3 +40,25 @@
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
 })();
+// Group purchases: the figures follow the commitments while the page is open (every 15 s).
+(function () {
+  var box = document.querySelector("[data-live-figures]");
+  if (!box || !window.fetch) return;
+  var money = new Intl.NumberFormat("fr-FR", {style: "currency", currency: "EUR"});
+  var count = new Intl.NumberFormat("fr-FR");
+  function set(name, text) {
+    box.querySelectorAll('[data-figure="' + name + '"]').forEach(function (el) { el.textContent = text; });
+  }
+  function refresh() {
+    fetch(box.getAttribute("data-live-figures"), {credentials: "same-origin"})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (f) {
+        if (!f) return;
+        set("member_count", count.format(f.member_count));
+        set("total_units", count.format(f.total_units));
+        ["unit_price_ht_cents", "total_ht_cents", "saving_ht_cents"].forEach(function (k) { set(k, money.format(f[k] / 100)); });
+        set("current_tier_label", f.current_tier ? "palier " + f.current_tier : "prix catalogue");
+      });
+  }
+  setInterval(refresh, 15000);
+})();
