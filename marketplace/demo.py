@@ -6,7 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.catalog.demo import seed_catalog
+from marketplace.catalog.models import Solution, SolutionStatus
 from marketplace.funding.demo import FUNDERS, seed_funding, seed_plan
+from marketplace.purchasing.demo import seed_purchasing
 from tenants import services
 from tenants.models import Role, Tenant, TenantKind, User
 from tenants.territories.models import Commune, Epci
@@ -89,6 +91,12 @@ def seed(session: Session) -> list[tuple[str, str]]:
     seed_catalog(session, tenants)
     accounts += seed_funding(session, tenants, operator=OPERATOR, password=DEMO_PASSWORD)
     seed_plan(session, tenants["Châteauroux Métropole"], services.find_user_by_email(session, USERS[2][0]))
+    admins = {tenant_name: services.find_user_by_email(session, email)
+              for email, _, tenant_name, role, _ in USERS if role is Role.admin}
+    lighting = session.scalar(select(Solution).where(Solution.name == "Lumio Veille",
+                                                     Solution.status == SolutionStatus.published))
+    if lighting is not None:
+        seed_purchasing(session, tenants, admins, lighting)
     return accounts
 
 

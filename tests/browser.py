@@ -80,3 +80,10 @@ def shot(page, name: str) -> Path:
     return path
 
 
+
+
+def space_link(page, name: str):
+    """A link of the "Mon espace" menu of the header, the menu opened first."""
+    nav = page.get_by_role("navigation", name="Menu principal")
+    nav.get_by_role("button", name="Mon espace").click()
+    return nav.get_by_role("link", name=name, exact=True)

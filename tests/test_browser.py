@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser import BLUE_FRANCE, CHROMIUM, shot
+from tests.browser import BLUE_FRANCE, CHROMIUM, shot, space_link
 
 pytestmark = [
     pytest.mark.browser,
@@ -71,7 +71,7 @@ def test_sign_in_then_invite_a_member(demo_app, live_server, browser_page):
     shot(page, "04-espace")
 
     # Members, from the main navigation; then an invitation.
-    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Membres", exact=True).click()
+    space_link(page, "Membres").click()
     expect(page).to_have_url(re.compile(r"/espace/membres$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Membres de Châteauroux Métropole")
     expect(page.get_by_text("Aucune invitation en attente.")).to_be_visible()

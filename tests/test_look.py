@@ -67,17 +67,19 @@ def _pages(page, base):
 
 
 PERSONAS = {
-    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/solutions", s, "/financements", p,
+    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/solutions", s, "/achats-groupes/", "purchase:",
+                                    "/financements", p,
                                     "/financements?commune=Gien", "/connexion", "/inscription", "/accessibilite",
                                     "/plan-du-site", "/donnees-personnelles", "/mot-de-passe-oublie"]),
     "ville": ("dgs@chateauroux-metropole.test",
               lambda s, p: ["/espace/", s, "/solutions/comparer", "/espace/selection", "/espace/financements",
                             "/espace/alertes", "/espace/alertes/nouvelle", "/espace/plans-de-financement",
                             "/espace/plans-de-financement/nouveau", "plan:", p, "/espace/membres",
-                            "/espace/references", "/espace/contrats/", "contract:"]),
-    "lecteur": ("elu@chateauroux-metropole.test", lambda s, p: ["/espace/", s]),
+                            "/espace/references", "/espace/contrats/", "contract:", "purchase:",
+                            "/espace/achats-groupes/"]),
+    "lecteur": ("elu@chateauroux-metropole.test", lambda s, p: ["/espace/", s, "purchase:"]),
     "startup": ("fondatrice@lumio.test", lambda s, p: ["/espace/", "/espace/solutions", "/espace/solutions/nouvelle",
-                                                      "/espace/demandes"]),
+                                                      "/espace/demandes", "/espace/achats-groupes/", "offer:"]),
     "curation": ("curatrice@anct.test",
                  lambda s, p: ["/espace/", "/operateur/financements/", "/operateur/financements/nouveau",
                                "/operateur/financements/import", "/operateur/financements/labels",
@@ -118,6 +120,12 @@ def test_each_personas_pages_look_right(demo_app, live_server, tmp_path, persona
                         page.get_by_role("button", name="Commencer").click()
                         page.wait_for_load_state("networkidle")
                         path = page.url.removeprefix(base)
+                    if path == "purchase:":  # the demo's open group purchase
+                        page.goto(base + "/achats-groupes/")
+                        path = page.locator("main .fr-card__title a").first.get_attribute("href")
+                    if path == "offer:":  # the startup's tiers for its published solution
+                        page.goto(base + "/espace/solutions")
+                        path = page.locator("main a[href^='/espace/achats-groupes/offres/']").first.get_attribute("href")
                     if path == "plan:":  # the demo city's first plan, from its list
                         page.goto(base + "/espace/plans-de-financement")
                         path = page.locator("main a[href^='/espace/plans-de-financement/']:not([href$='nouveau'])"

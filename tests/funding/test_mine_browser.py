@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser import shot, sign_in_as
+from tests.browser import shot, sign_in_as, space_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +16,7 @@ def test_a_city_finds_its_funding_and_saves_an_alert_in_a_browser(demo_app, live
 
     page = browser_page
     sign_in_as(page, live_server(demo_app), "dgs@chateauroux-metropole.test")
-    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Mes financements").click()
+    space_link(page, "Mes financements").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes financements")
     expect(page.get_by_text(re.compile(r"^Éligible : ")).first).to_be_visible()
     everything = int(re.search(r"\d+", page.get_by_role("status").inner_text()).group())

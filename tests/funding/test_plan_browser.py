@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.browser import shot, sign_in_as
+from tests.browser import shot, sign_in_as, space_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +16,7 @@ def test_a_city_builds_the_issue_plan_in_a_browser(demo_app, live_server, browse
     page = browser_page
     # Gien has no plan in the demo (Châteauroux Métropole has the example one).
     sign_in_as(page, live_server(demo_app), "mairie@gien.test")
-    page.get_by_role("navigation", name="Menu principal").get_by_role("link", name="Plans de financement").click()
+    space_link(page, "Plans de financement").click()
     expect(page.get_by_text("Aucun plan de financement pour le moment")).to_be_visible()
     page.get_by_role("link", name="Nouveau plan de financement").click()
 

@@ -179,3 +179,22 @@ def test_fifty_cities_committing_at_once_all_count(fresh_database_url, redis_url
     assert figures["member_count"] == 50 and figures["total_units"] == sum(10 + i for i in range(50))
     assert stored.status is PurchaseStatus.open and today() < stored.deadline
     engine.dispose()
+
+
+def test_the_demo_has_an_open_lighting_purchase_a_demo_city_can_join(client, db):
+    from marketplace.demo import seed
+    from tenants.models import Tenant
+
+    seed(db)
+    db.commit()
+    purchase = db.scalar(select(GroupPurchase).where(GroupPurchase.status == PurchaseStatus.open))
+    assert purchase is not None and purchase.coordinator.name == "Châteauroux Métropole"
+    listing = text_of(client.get("/achats-groupes/"))
+    assert purchase.title in listing and "2 collectivités" in listing
+    vitre = db.scalar(select(Tenant).where(Tenant.name == "Ville de Vitré"))
+    user, membership = make_member(db, vitre, Role.member)
+    db.commit()
+    sign_in(client, user, membership)
+    assert client.post(f"/achats-groupes/{purchase.id}/engagement", data={"quantity": "600"}).status_code == 302
+    page = text_of(client.get(f"/achats-groupes/{purchase.id}"))
+    assert "palier 2" in page  # 2 250 points lumineux, 3 cities
