@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 import jobs
 from marketplace import home
+from marketplace.billing import views as billing_views
 from marketplace.catalog import api as catalog_api
 from marketplace.catalog import indexing as catalog_indexing
 from marketplace.catalog import views as catalog_views
@@ -57,6 +58,7 @@ PAGES = [  # HTML blueprints
     mine_views.bp,
     contracts_views.workspace_bp, contracts_views.operator_bp, contracts_views.rules_bp,
     purchasing_views.bp, purchasing_views.workspace_bp,
+    billing_views.bp,
 ]
 API = [  # flask-smorest blueprints, served under /api/v1
     territories_api.blp,
@@ -76,6 +78,7 @@ TASKS = [  # modules declaring background jobs (and their schedules), imported b
     "marketplace.funding.tasks",
     "marketplace.funding.mine.tasks",
     "marketplace.purchasing.tasks",
+    "marketplace.billing.tasks",
 ]
 # The document types of the search index register themselves when their module is imported.
 SEARCH_PROVIDERS = [catalog_indexing, funding_indexing]

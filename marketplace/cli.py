@@ -14,6 +14,7 @@ from sqlalchemy import select
 from jobs.worker import run_cron, run_worker
 from marketplace import demo as demo_data
 from marketplace.app import create_app
+from marketplace.billing import services as billing_services
 from marketplace.contracts import library as contract_library
 from marketplace.core import audit
 from marketplace.core.errors import ServiceError
@@ -240,3 +241,22 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# Billing ------------------------------------------------------------------------------------------
+
+@cli.group()
+def billing():
+    """Facturation (Stripe)."""
+
+
+@billing.command("sync-plans")
+@with_appcontext
+def billing_sync_plans():
+    """Crée ou retrouve, par leur clé, le produit et les prix de l'offre Pro dans Stripe (idempotent)."""
+    try:
+        prices = billing_services.sync_plans(current_app.config["SETTINGS"])
+    except ServiceError as problem:
+        raise click.ClickException(problem.message) from None
+    for key, price in prices.items():
+        click.echo(f"{key} : {price}")

@@ -223,9 +223,17 @@ LIGHTING_TIERS = [{"min_units": 100, "min_cities": 0, "unit_price_ht_cents": 13_
                   {"min_units": 1_000, "min_cities": 3, "unit_price_ht_cents": 10_000}]
 
 
+def make_pro(db, tenant: Tenant):
+    """The startup on the Pro plan, as billing writes it once Stripe confirms a subscription."""
+    from marketplace.core import entitlements
+
+    return entitlements.set_plan(db, tenant.id, "pro", "active", note="tests")
+
+
 def make_offer(db, solution, *, unit: str = "per_device", list_price: int = 15_000, tiers=None):
     from marketplace.purchasing import services as purchasing
 
+    make_pro(db, solution.owner)
     return purchasing.save_offer(db, make_user(db), solution.owner, solution,
                                  {"unit": unit, "unit_label": "par point lumineux", "list_price_ht_cents": list_price,
                                   "tiers": tiers or LIGHTING_TIERS})

@@ -100,6 +100,7 @@ city_viewer, city_member = member_of(CITY, Role.viewer), member_of(CITY, Role.me
 startup_viewer, startup_member = member_of(STARTUP, Role.viewer), member_of(STARTUP, Role.member)
 any_viewer, any_admin = member_of(ANY_KIND, Role.viewer), member_of(ANY_KIND, Role.admin)
 coordinator_member = member_of((TenantKind.collectivite, TenantKind.operator), Role.member)
+startup_admin = member_of(STARTUP, Role.admin)
 
 
 def reads(get, write=None):
@@ -186,6 +187,9 @@ AUDIENCE = {
     "purchasing_ws.convention": coordinator_member, "purchasing_ws.offer": startup_member,
     "group_purchases.purchases": public, "group_purchases.purchase": public,
     "group_purchases.put_commitment": city_member, "group_purchases.delete_commitment": city_member,
+    # Billing: a startup's subscription (its admins pay); Stripe's webhook (its signature is the key).
+    "billing.subscription": startup_viewer, "billing.checkout": startup_admin, "billing.portal": startup_admin,
+    "billing.webhook": public,
     # Platform admins.
     "admin.tenants": platform_admin, "admin.tenant": platform_admin, "admin.suspend": platform_admin,
     "admin.reactivate": platform_admin, "admin.disable_user": platform_admin, "admin.enable_user": platform_admin,

@@ -2,10 +2,11 @@
 names them, a group purchase is about one). Nothing private: drafts and revisions stay in the catalog."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marketplace.catalog.models import Solution
-from marketplace.catalog.services import get_visible_solution
+from marketplace.catalog import services
+from marketplace.catalog.models import Solution, SolutionStatus
 from marketplace.core.errors import NotFound
 from tenants.access import Actor
 
@@ -15,6 +16,20 @@ def published_solution(session: Session, solution_id: int | None) -> Solution | 
     if not solution_id:
         return None
     try:
-        return get_visible_solution(session, int(solution_id), Actor.anonymous())
+        return services.get_visible_solution(session, int(solution_id), Actor.anonymous())
     except (NotFound, ValueError, OverflowError):
         return None
+
+
+def archive_over_quota(session: Session, tenant, keep: int | None, reason: str) -> list[Solution]:
+    """A startup's published solutions beyond ``keep`` taken off the annuaire (archived, never
+    deleted: the startup restores them later). The first published stays online."""
+    if keep is None:
+        return []
+    online = list(session.scalars(select(Solution).where(Solution.owner_tenant_id == tenant.id,
+                                                         Solution.status == SolutionStatus.published)
+                                  .order_by(Solution.published_at, Solution.id)))
+    archived = online[keep:]
+    for solution in archived:
+        services.archive(session, None, solution, note=reason)
+    return archived

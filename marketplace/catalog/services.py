@@ -34,6 +34,7 @@ from marketplace.catalog.models import (
 from marketplace.core import audit, money, taxonomy
 from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, all_tenants
+from marketplace.core.entitlements import plan_of, upgrade_hint
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.exports import csv_text
 from marketplace.core.rendering import plain_text
@@ -83,15 +84,9 @@ def get_any_solution(session: Session, solution_id: int) -> Solution:
 
 # The plan limit --------------------------------------------------------------------------------
 
-FREE_PLAN_PUBLISHED_SOLUTIONS = 1
-
-
 def publication_limit(session: Session, tenant: Tenant) -> int | None:
-    """How many solutions this startup may have online at once; None means no limit.
-
-    The one place that knows the plans: billing will read the tenant's subscription here.
-    """
-    return FREE_PLAN_PUBLISHED_SOLUTIONS
+    """How many solutions this startup may have online at once; None means no limit (its plan)."""
+    return plan_of(session, tenant).published_solutions
 
 
 def _online_count(session: Session, tenant_id: int, statuses: list[SolutionStatus], excluding: int | None) -> int:
@@ -121,12 +116,10 @@ def check_publication_quota(session: Session, tenant: Tenant, solution: Solution
     if can_publish(session, tenant, excluding=solution, counting_submitted=counting_submitted):
         return
     limit = publication_limit(session, tenant)
-    if limit == FREE_PLAN_PUBLISHED_SOLUTIONS:
-        allowance = "L'offre gratuite permet d'avoir une seule solution publiée à la fois"
-    else:
-        allowance = f"Votre offre permet d'avoir {limit} solutions publiées à la fois"
-    raise ServiceError(f"{allowance} (en comptant celles en cours de validation). Archivez une solution "
-                       "publiée, ou passez à une offre supérieure pour en publier davantage.")
+    allowance = ("L'offre Découverte permet d'avoir une seule solution publiée à la fois" if limit == 1 else
+                 f"Votre offre permet d'avoir {limit} solutions publiées à la fois")
+    raise ServiceError(f"{allowance} (en comptant celles en cours de validation). Archivez une solution publiée, "
+                       + upgrade_hint("ou publiez-en davantage"))
 
 
 # Writing a solution ----------------------------------------------------------------------------
@@ -255,10 +248,11 @@ def reject(session: Session, operator: User, solution: Solution, comment: str) -
     raise ServiceError("Cette solution n'a rien en attente de validation.")
 
 
-def archive(session: Session, actor: User, solution: Solution) -> None:
-    """The owner or an operator takes a solution off the annuaire (pending edits are dropped)."""
+def archive(session: Session, actor: User | None, solution: Solution, note: str | None = None) -> None:
+    """The owner or an operator takes a solution off the annuaire (pending edits are dropped);
+    ``actor`` None: Passerelle itself (a plan that ends), saying why in ``note``."""
     was_published = solution.is_published
-    SOLUTION_WORKFLOW.apply(session, solution, "archive", actor, was_published=was_published)
+    SOLUTION_WORKFLOW.apply(session, solution, "archive", actor, was_published=was_published, note=note)
     pending = solution.pending_revision
     if pending is not None:
         pending.status = RevisionStatus.withdrawn

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     contact_email: str = "contact@passerelle.localhost"
     hosting: str = "Hébergement à renseigner (HOSTING) ; en mode embarqué, l'ordinateur qui exécute Passerelle"
 
+    # Billing (Stripe). Without a secret key every startup is on the free plan and the billing pages
+    # say billing is not configured. STRIPE_API_BASE points the real library at another server (tests).
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_price_pro_month: str = "passerelle_pro_month"  # lookup keys of the Pro prices
+    stripe_price_pro_year: str = "passerelle_pro_year"
+    pro_price_month_cents: int = Field(default=4_900, ge=1)  # what `billing sync-plans` creates
+    pro_price_year_cents: int = Field(default=49_000, ge=1)
+    success_fee_bp: int = Field(default=200, ge=0, le=10_000)  # 2 % of the awarded amount
+    payment_grace_days: int = Field(default=7, ge=0, le=60)
+
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     # Request rates (Flask-Limiter syntax), counted in Redis: sign-in forms per address, password
@@ -98,6 +110,10 @@ class Settings(BaseSettings):
         return self
 
     # Derived values -------------------------------------------------------------------------
+    @property
+    def billing_enabled(self) -> bool:
+        return bool(self.stripe_secret_key)
+
     @property
     def home(self) -> Path:
         return self.passerelle_home.resolve()

@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from marketplace.core import entitlements
 from marketplace.core.clock import today
 from marketplace.core.db import bound_to_tenant
 from marketplace.purchasing import services
@@ -29,6 +30,8 @@ def seed_purchasing(session: Session, tenants: dict[str, Tenant], people: dict[s
     if session.scalar(select(GroupPurchase.id).where(GroupPurchase.title == TITLE)) is not None:
         return
     startup, coordinator = tenants["Lumio Territoires"], tenants["Châteauroux Métropole"]
+    # Tiered offers are a Pro feature: the demo gives Lumio the Pro plan (no Stripe in the demo).
+    entitlements.set_plan(session, startup.id, "pro", "active", note="offerte pour la démonstration")
     services.save_offer(session, people["Lumio Territoires"], startup, solution, OFFER)
     author = people["Châteauroux Métropole"]
     purchase = services.create(session, author, coordinator, solution.id, {

@@ -18,12 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace.billing.public import success_fee_later
 from marketplace.catalog.public import published_solution
 from marketplace.contracts.public import ProcedureAnswer, procedures_for
 from marketplace.core import audit, money
 from marketplace.core.audit import cross_tenant_read
 from marketplace.core.clock import today, utcnow
 from marketplace.core.db import all_tenants
+from marketplace.core.entitlements import plan_of, upgrade_hint
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.text import date_fr
 from marketplace.purchasing import pricing
@@ -49,9 +51,12 @@ def offer_for(session: Session, solution_id: int) -> GroupOffer | None:
 
 
 def save_offer(session: Session, actor: User, startup: Tenant, solution, data: dict[str, Any]) -> GroupOffer:
-    """The startup's tiered offer for its published solution (created or replaced)."""
+    """The startup's tiered offer for its published solution (created or replaced): a Pro plan's."""
     if solution.owner_tenant_id != startup.id:
         raise NotFound()
+    if not plan_of(session, startup).group_offers:
+        raise ServiceError(upgrade_hint("L'offre Découverte ne permet pas de proposer des prix par paliers aux achats "
+                                        "groupés"))
     if data["unit"] not in pricing.UNITS:
         raise ServiceError("Unité inconnue.", "unit")
     try:
@@ -392,6 +397,8 @@ def award(session: Session, actor: User, purchase: GroupPurchase, data: dict[str
         session.flush()  # while the guard is lifted: these rows are the members'
     audit.record(session, E.purchase_awarded, actor_id=actor.id, tenant_id=purchase.coordinator_tenant_id,
                  obj=purchase, contract=reference, unit_price=price)
+    awarded = sum(q * price for q in _quantities(session, purchase).values())
+    success_fee_later(session, purchase.id, purchase.startup_tenant_id, awarded, purchase.title)
 
 
 def cancel(session: Session, actor: User, purchase: GroupPurchase, reason: str) -> None:

@@ -143,7 +143,8 @@ def test_the_free_plan_allows_one_published_solution(db, people):
     assert not catalog.can_publish(db, people.startup, counting_submitted=True)
     with pytest.raises(ServiceError) as refused:
         catalog.submit(db, people.founder, second)
-    assert "offre gratuite" in refused.value.message and "une seule solution publiée" in refused.value.message
+    assert "offre Découverte" in refused.value.message and "une seule solution publiée" in refused.value.message
+    assert "/espace/abonnement" in refused.value.message  # where to upgrade
     assert second.status is SolutionStatus.draft
     # Archiving the first frees the place.
     catalog.archive(db, people.founder, first)

@@ -16,7 +16,7 @@ from marketplace.purchasing.tasks import close_due
 from tenants import services as tenant_services
 from tenants.models import Role
 from tenants.territories.models import Commune
-from tests.factories import make_city, make_epci, make_member, make_purchase, make_solution, make_startup
+from tests.factories import make_city, make_epci, make_member, make_pro, make_purchase, make_solution, make_startup
 from tests.helpers import sign_in
 
 
@@ -31,6 +31,11 @@ def test_a_startup_sets_its_tiers_and_incoherent_ones_are_refused(client, db):
     db.commit()
     sign_in(client, user, membership)
     url = f"/espace/achats-groupes/offres/{solution.id}"
+    free = client.post(url, data={"unit": "per_device", "list_price": "150", "tiers-0-min_units": "100",
+                                  "tiers-0-unit_price": "135", "action": "save"})
+    assert free.status_code == 422 and "l'offre Pro le permet" in text_of(free) and "/espace/abonnement" in text_of(free)
+    make_pro(db, startup)
+    db.commit()
     assert "Prix par paliers" in text_of(client.get(url))
     bad = client.post(url, data={"unit": "per_device", "list_price": "150", "tiers-0-min_units": "100",
                                  "tiers-0-unit_price": "135", "tiers-1-min_units": "500", "tiers-1-unit_price": "140",
