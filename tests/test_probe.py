@@ -189,7 +189,7 @@ AUDIENCE = {
     "group_purchases.put_commitment": city_member, "group_purchases.delete_commitment": city_member,
     # Billing: a startup's subscription (its admins pay); Stripe's webhook (its signature is the key).
     "billing.subscription": startup_viewer, "billing.checkout": startup_admin, "billing.portal": startup_admin,
-    "billing.webhook": public,
+    "billing.webhook": public, "catalog_ws.leads_csv": startup_viewer, "catalog_ws.statistics": startup_viewer,
     # Platform admins.
     "admin.tenants": platform_admin, "admin.tenant": platform_admin, "admin.suspend": platform_admin,
     "admin.reactivate": platform_admin, "admin.disable_user": platform_admin, "admin.enable_user": platform_admin,

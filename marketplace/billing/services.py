@@ -49,8 +49,8 @@ IGNORED = {
 
 class BillingNotConfigured(ServiceError):
     def __init__(self):
-        super().__init__("La facturation n'est pas configurée sur cette instance de Passerelle : toutes les startups "
-                         "sont sur l'offre Découverte.")
+        super().__init__("La facturation n'est pas configurée sur cette instance de Passerelle : l'abonnement Pro ne "
+                         "peut pas y être souscrit.")
 
 
 def client(settings: Settings) -> stripe.StripeClient:

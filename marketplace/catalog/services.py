@@ -600,3 +600,39 @@ def search_published(session: Session, text: str, limit: int) -> list[Solution]:
 
 def description_text(solution: Solution) -> str:
     return plain_text(solution.description)
+
+
+# Pro features: the leads export and the statistics -------------------------------------------------
+
+LEADS_CSV_HEADER = ["Reçue le", "Solution", "Collectivité", "Contact", "Adresse", "Message", "Traitée le"]
+
+
+def check_pro(session: Session, tenant: Tenant, feature: str, what: str) -> None:
+    if not getattr(plan_of(session, tenant), feature):
+        raise ServiceError(upgrade_hint(what))
+
+
+def leads_csv(session: TenantSession, startup: Tenant) -> str:
+    """The leads received, for the startup's spreadsheet (a Pro feature)."""
+    check_pro(session, startup, "leads_export", "L'export des demandes de contact est réservé à l'offre Pro")
+    rows = [[lead.created_at.date().isoformat(), lead.solution.name, lead.buyer_tenant.name,
+             lead.buyer_user.full_name if lead.buyer_user else "", lead.buyer_user.email if lead.buyer_user else "",
+             lead.message, lead.handled_at.date().isoformat() if lead.handled_at else ""]
+            for lead in leads_received(session, startup)]
+    return csv_text(LEADS_CSV_HEADER, rows)
+
+
+def statistics(session: TenantSession, startup: Tenant) -> list[dict[str, Any]]:
+    """Per solution: how many collectivités shortlisted it, wrote to the startup, confirmed a
+    reference (counts only: nothing of who shortlisted). A Pro feature."""
+    check_pro(session, startup, "statistics", "Les statistiques de vos solutions sont réservées à l'offre Pro")
+    solutions = list(session.scalars(select(Solution).where(Solution.owner_tenant_id == startup.id)
+                                     .order_by(Solution.name, Solution.id)))
+    ids = [s.id for s in solutions]
+    with all_tenants(session, because="a startup's statistics count the shortlists and leads of its solutions"):
+        shortlists = dict(session.execute(select(ShortlistItem.solution_id, func.count()).where(
+            ShortlistItem.solution_id.in_(ids)).group_by(ShortlistItem.solution_id)).all()) if ids else {}
+        leads = dict(session.execute(select(Lead.solution_id, func.count()).where(
+            Lead.solution_id.in_(ids)).group_by(Lead.solution_id)).all()) if ids else {}
+    return [{"solution": s, "shortlists": shortlists.get(s.id, 0), "leads": leads.get(s.id, 0),
+             "references": s.deployments, "verified": s.verified_count} for s in solutions]

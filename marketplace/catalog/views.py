@@ -339,6 +339,26 @@ def leads():
     return render_template("catalog/leads.html", leads=services.leads_received(get_db(), _tenant()))
 
 
+@workspace_bp.route("/demandes.csv")
+@require_membership(Role.viewer, kinds=STARTUP)
+def leads_csv():
+    on_refusal(url_for("catalog_ws.leads"))
+    body = services.leads_csv(get_db(), _tenant())
+    return Response(body.encode("utf-8"), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="demandes-{_tenant().slug}.csv"'})
+
+
+@workspace_bp.route("/statistiques")
+@require_membership(Role.viewer, kinds=STARTUP)
+def statistics():
+    db = get_db()
+    try:
+        rows, refusal = services.statistics(db, _tenant()), None
+    except ServiceError as problem:
+        rows, refusal = [], problem.message
+    return render_template("catalog/statistics.html", rows=rows, refusal=refusal)
+
+
 @workspace_bp.route("/demandes/<int:lead_id>/traitee", methods=["POST"])
 @require_membership(Role.member, kinds=STARTUP)
 def lead_handled(lead_id: int):
