@@ -34,6 +34,8 @@ class SearchArgs(BaseSchema):
     size = _values("sizes")
     hosting = _values("hosting")
     price_model = _values("price_model")
+    exact = fields.Boolean(load_default=False, metadata={
+        "description": "Les mots tels que tapés, sans correction même quand aucun document ne les contient tous"})
 
 
 class HitSchema(BaseSchema):
@@ -66,7 +68,10 @@ class SearchResultSchema(BaseSchema):
     hits = fields.List(fields.Nested(HitSchema))
     facets = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(FacetValueSchema)))
     suggestion = fields.String(allow_none=True, metadata={"description": "« Vouliez-vous dire » : requête corrigée"})
-    broadened = fields.Boolean(metadata={"description": "Aucun document n'avait tous les mots : au moins un"})
+    broadened = fields.Boolean(metadata={"description": "Aucun document ne contient tous les mots : ceux qui en ont le plus"})
+    complete = fields.Integer(metadata={"description": "Nombre de résultats contenant tous les mots (classés en premier)"})
+    corrected_from = fields.String(allow_none=True, metadata={"description": "La requête tapée, quand une requête corrigée a été cherchée"})
+    searched = fields.String(allow_none=True, metadata={"description": "La requête corrigée effectivement cherchée"})
     degraded = fields.Boolean(metadata={"description": "Index indisponible : recherche simplifiée"})
     message = fields.String(allow_none=True)
 
@@ -77,5 +82,5 @@ class SearchResultSchema(BaseSchema):
 def search(args):
     """Recherche plein texte en français avec facettes, filtres, tris et suggestions"""
     req = SearchRequest(q=args["q"], filters=filters_from_args(request.args, api=True), sort=args["sort"],
-                        page=args["page"], per_page=args["per_page"])
+                        page=args["page"], per_page=args["per_page"], correct=not args["exact"])
     return run_search(settings().search_dir, get_db(), req, on_unavailable=rebuild_soon)

@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from markupsafe import escape
 from whoosh import query as wq
 
 from marketplace.core.text import fold
-from search.analysis import FRENCH_STOPWORDS, stem_terms, synonyms
+from search.analysis import ANALYSIS_VERSION, FRENCH_STOPWORDS, stem, synonyms, terms
 from search.index import IndexUnavailable, handle_for
 from search.schema import FACET_FIELDS, MATCH_FIELD
 
@@ -44,6 +44,7 @@ class SearchRequest:
     facets: bool = True
     # Restrict to these documents ("programme:12", …): what a tenant is eligible to, say. None: all.
     only: frozenset[str] | None = None
+    correct: bool = True  # False: the words as typed, even when the index knows none of them
 
 
 @dataclass
@@ -81,7 +82,10 @@ class SearchResponse:
     suggestion: str | None = None
     degraded: bool = False
     message: str | None = None
-    broadened: bool = False  # no document had every word: showing those with any of them
+    broadened: bool = False  # no document holds every concept: showing those holding some
+    complete: int = 0  # how many results hold every concept of the query
+    corrected_from: str | None = None  # the query as typed, when a corrected one was searched
+    searched: str | None = None  # the corrected query searched instead
 
     @property
     def pages(self) -> int:
@@ -90,66 +94,114 @@ class SearchResponse:
 
 # Query building -----------------------------------------------------------------------------------
 
-def _words(text: str) -> list[str]:
-    return [w for w in fold(text).split() if w not in FRENCH_STOPWORDS]
+_CHUNK = re.compile(r"\w+(?:-\w+)*")
+
+
+@dataclass(frozen=True)
+class Concept:
+    """One thing the query asks for: a word, a compound or a phrase of the synonym lists, with its
+    alternatives. An alternative is a tuple of terms that must all be present (anywhere: a
+    multi-word synonym is never a required phrase). The first ``typed`` alternatives are what was
+    typed (its joined or split forms included); the others are synonyms, which weigh less."""
+    text: str
+    alternatives: tuple[tuple[str, ...], ...]
+    typed: int = 1
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A parsed query: groups joined by AND (OR when broadening); each group is a choice of
-    alternatives (a word, or a word or phrase and its synonyms); an alternative is a list of stems
-    that must all be present."""
-    groups: tuple[tuple[tuple[str, ...], ...], ...]
-    any_word: bool = False
+    """A parsed query: its concepts, and how many of them a document must hold to be a result
+    (``min_match``). Results are ranked by the number of concepts they hold, then by BM25."""
+    concepts: tuple[Concept, ...]
+    min_match: int = 1
 
     @property
     def stems(self) -> frozenset[str]:
-        return frozenset(s for g in self.groups for alt in g for s in alt)
+        return frozenset(s for c in self.concepts for alt in c.alternatives for s in alt)
 
     @property
     def typed_stems(self) -> frozenset[str]:
-        """The stems of what the user typed (first alternative of each group), for field boosts."""
-        return frozenset(s for g in self.groups for s in g[0])
+        return frozenset(s for c in self.concepts for alt in c.alternatives[:c.typed] for s in alt)
+
+    @property
+    def complete(self) -> int:
+        return len(self.concepts)
 
     def whoosh_query(self):
         def alt_query(alt):
             terms = [wq.Term(MATCH_FIELD, s) for s in alt]
             return terms[0] if len(terms) == 1 else wq.And(terms)
 
-        groups = [wq.Or([alt_query(a) for a in g]) if len(g) > 1 else alt_query(g[0]) for g in self.groups]
-        if len(groups) == 1:
-            return groups[0]
-        return wq.Or(groups) if self.any_word else wq.And(groups)
+        parts = [wq.Or([alt_query(a) for a in c.alternatives]) if len(c.alternatives) > 1 else alt_query(c.alternatives[0])
+                 for c in self.concepts]
+        if len(parts) == 1:
+            return parts[0]
+        return wq.And(parts) if self.min_match >= len(parts) else wq.Or(parts, minmatch=self.min_match)
 
 
-def build_plan(text: str, *, any_word: bool = False) -> Plan | None:
-    words = _words(text)
+def default_min_match(concepts: int) -> int:
+    """Short queries: any concept (ranked by how many); long ones: at least half of them."""
+    return 1 if concepts <= 3 else (concepts + 1) // 2
+
+
+def _split(word: str, known) -> tuple[str, ...] | None:
+    """"videoprotection" typed, "vidéo protection" written: the split whose halves are both known."""
+    for i in range(4, len(word) - 3):
+        left, right = stem(word[:i]), stem(word[i:])
+        if known(left) and known(right):
+            return (left, right)
+    return None
+
+
+def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None:
+    """The concepts of a query. ``known(term)`` (the index's vocabulary, when there is one) lets
+    two typed words meet their joined form, and an unknown word its split form."""
+    words: list[str] = []
+    hyphen_after: set[int] = set()  # index i: word i and i+1 were typed joined by a hyphen
+    for chunk in _CHUNK.findall(fold(text)):
+        parts = [w for w in chunk.split("-") if w]
+        kept = [w for w in parts if w not in FRENCH_STOPWORDS]
+        if len(kept) > 1 and len(kept) == len(parts):
+            hyphen_after.update(range(len(words), len(words) + len(kept) - 1))
+        words.extend(kept)
     table = synonyms()
-    groups = []
+    concepts: list[Concept] = []
     i = 0
     while i < len(words):
-        for n in (3, 2, 1):
-            phrase = " ".join(words[i:i + n])
-            if len(words[i:i + n]) == n and phrase in table:
-                alternatives = [tuple(stem_terms(a)) for a in [phrase] + table[phrase]]
-                alternatives = tuple(dict.fromkeys(a for a in alternatives if a))
-                if alternatives:
-                    groups.append(alternatives)
-                i += n
-                break
-        else:
-            stems = tuple(stem_terms(words[i]))
-            if stems:
-                groups.append((stems,))
-            i += 1
-    if not groups:
+        for n in (4, 3, 2, 1):
+            phrase = words[i:i + n]
+            key = " ".join(phrase)
+            joined_typed = n > 1 and all(j in hyphen_after for j in range(i, i + n - 1))
+            joined_known = (n == 2 and known is not None and known(stem("".join(phrase))))
+            if len(phrase) < n or not (key in table or n == 1 or joined_typed or joined_known):
+                continue
+            typed = [tuple(t for w in phrase if (t := stem(w)))]
+            if n > 1 and (joined_typed or joined_known or key in table):
+                joined = (stem("".join(phrase)),)
+                if known is None or known(joined[0]) or joined_typed:
+                    typed.append(joined)
+            if n == 1 and known is not None and not known(typed[0][0]):
+                parts = _split(phrase[0], known)
+                if parts:
+                    typed.append(parts)
+            alternatives = list(dict.fromkeys(a for a in typed if a))
+            n_typed = len(alternatives)
+            for synonym in table.get(key, ()):
+                alt = tuple(dict.fromkeys(terms(synonym)))
+                if alt and alt not in alternatives:
+                    alternatives.append(alt)
+            if alternatives:
+                concepts.append(Concept(" ".join(phrase), tuple(alternatives), n_typed))
+            i += n
+            break
+    if not concepts:
         return None
-    return Plan(tuple(groups), any_word)
+    return Plan(tuple(concepts), len(concepts) if all_words else default_min_match(len(concepts)))
 
 
-def build_query(text: str, *, any_word: bool = False):
+def build_query(text: str, *, all_words: bool = False):
     """The Whoosh query for a text (used by tests and tools); None for an empty text."""
-    plan = build_plan(text, any_word=any_word)
+    plan = build_plan(text, all_words=all_words)
     return plan.whoosh_query() if plan else None
 
 
@@ -200,24 +252,36 @@ def _postings(searcher, cache, stem: str) -> dict[int, float]:
     return postings
 
 
-def _plan_set(searcher, cache, plan: Plan) -> set[int]:
-    group_sets = []
-    for group in plan.groups:
-        alt_sets = []
-        for alt in group:
+def _concept_sets(searcher, cache, plan: Plan) -> list[set[int]]:
+    """For each concept, the documents holding one of its alternatives (all of its terms)."""
+    sets = []
+    for concept in plan.concepts:
+        docs: set[int] = set()
+        for alt in concept.alternatives:
             postings = sorted((_postings(searcher, cache, s) for s in alt), key=len)
-            docs = set(postings[0])
+            found = set(postings[0])
             for other in postings[1:]:
-                docs.intersection_update(other.keys())
-            alt_sets.append(docs)
-        group_sets.append(set().union(*alt_sets))
-    if plan.any_word:
-        return set().union(*group_sets)
-    group_sets.sort(key=len)
-    result = group_sets[0]
-    for other in group_sets[1:]:
-        result &= other
-    return result
+                found.intersection_update(other.keys())
+            docs |= found
+        sets.append(docs)
+    return sets
+
+
+def _coordination(sets: list[set[int]], min_match: int) -> dict[int, int]:
+    """Document → number of concepts it holds, for those holding at least ``min_match``."""
+    if len(sets) == 1:
+        return dict.fromkeys(sets[0], 1)
+    if min_match >= len(sets):
+        ordered = sorted(sets, key=len)
+        common = set(ordered[0])
+        for other in ordered[1:]:
+            common &= other
+        return dict.fromkeys(common, len(sets))
+    counts: dict[int, int] = {}
+    for docs in sets:
+        for d in docs:
+            counts[d] = counts.get(d, 0) + 1
+    return {d: c for d, c in counts.items() if c >= min_match} if min_match > 1 else counts
 
 
 def _lengths(searcher, cache) -> tuple[list[int], float]:
@@ -234,16 +298,20 @@ def _lengths(searcher, cache) -> tuple[list[int], float]:
 K1, B = 1.2, 0.75
 
 
-def _bm25(searcher, cache, plan: Plan, matched: set[int] | frozenset[int]) -> dict[int, float]:
+SYNONYM_WEIGHT = 0.7  # a synonym found counts for less than the word typed
+
+
+def _bm25(searcher, cache, plan: Plan, matched) -> dict[int, float]:
     lengths, avg = _lengths(searcher, cache)
     n = max(1, searcher.reader().doc_count())
     scores: dict[int, float] = {}
-    for group in plan.groups:
+    for concept in plan.concepts:
         best: dict[int, float] = {}
-        for alt in group:
+        for rank, alt in enumerate(concept.alternatives):
+            weight = 1.0 if rank < concept.typed else SYNONYM_WEIGHT
             partial: dict[int, float] = {}
-            for stem in alt:
-                postings = _postings(searcher, cache, stem)
+            postings_list = [_postings(searcher, cache, stem) for stem in alt]
+            for postings in postings_list:
                 idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
                 # Walk the smaller side: a filtered query matches few of a common word's documents.
                 pairs = (((d, postings[d]) for d in matched if d in postings) if len(matched) < len(postings)
@@ -252,6 +320,9 @@ def _bm25(searcher, cache, plan: Plan, matched: set[int] | frozenset[int]) -> di
                     norm = K1 * (1 - B + B * lengths[d] / avg)
                     partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
             for d, v in partial.items():
+                if len(alt) > 1 and not all(d in p for p in postings_list):
+                    continue  # a multi-word alternative counts only where all its words are
+                v *= weight
                 if v > best.get(d, 0.0):
                     best[d] = v
         for d, v in best.items():
@@ -297,67 +368,120 @@ def _filter_set(searcher, cache, filters: dict[str, list[str]]) -> frozenset[int
 # Search ---------------------------------------------------------------------------------------------
 
 def search(root: Path, request: SearchRequest) -> SearchResponse:
-    """Run a search; raises IndexUnavailable when there is no usable index (callers degrade)."""
+    """Run a search; raises IndexUnavailable when there is no usable index (callers degrade).
+
+    Spelling: a word the index does not know (its term is in no document) is corrected to the
+    closest known word. When no document holds every concept of the query, the corrected query
+    is searched instead and the response says so (``corrected_from``); otherwise the correction
+    is only offered (``suggestion``)."""
     request.page = max(1, request.page)
     request.per_page = max(1, min(PER_PAGE_MAX, request.per_page))
     handle = handle_for(root)
     with handle.lock:
-        searcher = handle.acquire()
+        searcher = _searcher(handle)
         cache = handle.cache
-        response = _run(searcher, cache, request)
-        if response.total == 0 and request.q.strip() and len(_words(request.q)) > 1:
-            broadened = _run(searcher, cache, request, any_word=True)
-            if broadened.total:
-                broadened.broadened = True
-                response = broadened
-        if response.total < 3 and request.q.strip():
-            response.suggestion = _suggest(searcher, cache, request.q)
+        known = _known(searcher, cache)
+        response = _run(searcher, cache, request, known)
+        if request.q.strip():
+            corrected = _correct(searcher, cache, request.q, known)
+            if corrected and request.correct and not response.complete:
+                retry = _run(searcher, cache, replace(request, q=corrected), known)
+                if retry.complete:
+                    retry.request = request
+                    retry.corrected_from, retry.searched = request.q, corrected
+                    return retry
+            response.suggestion = corrected
         return response
 
 
-def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
-    """Every document of ``only`` that has every word of ``q`` (or a synonym), best first.
+@dataclass
+class Ranking:
+    keys: list[str]  # document ids ("programme:12"), best first
+    suggestion: str | None = None
+    corrected_from: str | None = None
+    searched: str | None = None
 
-    For pages that filter and facet a small set of their own (a tenant's eligible programmes) and
-    need the text match and its order, not a page of hits. No "any word" fallback: a saved search
-    must mean the same thing every day, and the same as the database fallback. Raises
-    IndexUnavailable like ``search``.
-    """
+
+def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: str | None = None,
+         all_words: bool = False, correct: bool = True) -> Ranking:
+    """The documents of ``only`` matching ``q``, best first, through the same pipeline as
+    ``search`` (analysis, synonyms, coordination, spelling) — for pages that filter and facet a
+    set of their own (a tenant's eligible programmes, the API's lists). ``all_words``: only the
+    documents holding every concept (an alert, which must not mail what holds one word of three).
+    Without ``only``, every document of ``doc_type``. Raises IndexUnavailable like ``search``."""
     handle = handle_for(root)
     with handle.lock:
-        searcher = handle.acquire()
+        searcher = _searcher(handle)
         cache = handle.cache
-        ids = _docnums_by_id(searcher, cache)
-        allowed = frozenset(ids[key] for key in only if key in ids)
-        plan = build_plan(q)
-        if plan is None or not allowed:
-            return []
-        matched = _plan_set(searcher, cache, plan) & allowed
-        ranked = _rank(searcher, cache, plan, matched, len(matched))
-        return [searcher.stored_fields(docnum)["id"] for docnum, _ in ranked]
+        if only is None:
+            allowed = _facet_sets(searcher, cache)["type"].get(doc_type or "", frozenset())
+        else:
+            ids = _docnums_by_id(searcher, cache)
+            allowed = frozenset(ids[key] for key in only if key in ids)
+        known = _known(searcher, cache)
+
+        def ranked(text: str) -> tuple[list[str], bool]:
+            plan = build_plan(text, all_words=all_words, known=known)
+            if plan is None or not allowed:
+                return [], False
+            coord = _coordination(_concept_sets(searcher, cache, plan), plan.min_match)
+            matched = {d: c for d, c in coord.items() if d in allowed}
+            order = _rank(searcher, cache, plan, matched, len(matched))
+            complete = any(c == plan.complete for c in matched.values())
+            return [searcher.stored_fields(docnum)["id"] for docnum, _ in order], complete
+
+        keys, complete = ranked(q)
+        corrected = _correct(searcher, cache, q, known)
+        if corrected and correct and not complete:
+            retry, retry_complete = ranked(corrected)
+            if retry_complete:
+                return Ranking(retry, corrected_from=q, searched=corrected)
+        return Ranking(keys, suggestion=corrected)
 
 
-def _run(searcher, cache, request: SearchRequest, any_word: bool = False) -> SearchResponse:
+def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
+    return rank(root, q, only).keys
+
+
+def _searcher(handle):
+    searcher = handle.acquire()
+    analyzer = searcher.schema[MATCH_FIELD].analyzer
+    if getattr(analyzer, "version", None) != ANALYSIS_VERSION:
+        raise IndexUnavailable("index construit par une autre version de l'analyse : à reconstruire")
+    return searcher
+
+
+def _known(searcher, cache):
+    reader = searcher.reader()
+    return lambda term: bool(_postings(searcher, cache, term)) if (MATCH_FIELD, term) in reader else False
+
+
+def _run(searcher, cache, request: SearchRequest, known) -> SearchResponse:
     facets = _facet_sets(searcher, cache)
     allowed = _filter_set(searcher, cache, request.filters)
     if request.only is not None:
         ids = _docnums_by_id(searcher, cache)
         only = frozenset(ids[key] for key in request.only if key in ids)
         allowed = only if allowed is None else allowed & only
-    plan = build_plan(request.q, any_word=any_word)
+    plan = build_plan(request.q, known=known)
     wanted = request.page * request.per_page
     everything = cache["all"]
 
+    complete = 0
     if plan is None:
         matched = allowed if allowed is not None else everything
+        coord = None
     else:
-        matching = _plan_set(searcher, cache, plan)
-        matched = matching & allowed if allowed is not None else matching
+        coord = _coordination(_concept_sets(searcher, cache, plan), plan.min_match)
+        if allowed is not None:
+            coord = {d: c for d, c in coord.items() if d in allowed}
+        matched = coord.keys()
+        complete = sum(1 for c in coord.values() if c == plan.complete)
 
     total = len(matched)
     sort = request.sort if request.sort in SORTS else "pertinence"
-    if sort == "pertinence" and plan is not None and matched:
-        ranked = _rank(searcher, cache, plan, matched, wanted)
+    if sort == "pertinence" and plan is not None and coord:
+        ranked = _rank(searcher, cache, plan, coord, wanted)
     else:
         keyfield = "deployments" if sort == "deploiements" else "published"
         keys = _sort_keys(searcher, cache, keyfield)
@@ -370,37 +494,59 @@ def _run(searcher, cache, request: SearchRequest, any_word: bool = False) -> Sea
     hits = [_hit(searcher, docnum, score, stems) for docnum, score in page_docs]
     facet_counts = {}
     if request.facets:
+        matched_set = matched if isinstance(matched, (set, frozenset)) else set(matched)
         for fieldname in FACET_FIELDS:
             selected = set(request.filters.get(fieldname, []))
-            counts = [FacetValue(value, len(matched & docs), value in selected)
+            counts = [FacetValue(value, len(docs & matched_set) if len(docs) < len(matched_set)
+                                 else len(matched_set & docs), value in selected)
                       for value, docs in facets[fieldname].items() if value]
             facet_counts[fieldname] = sorted((c for c in counts if c.count or c.selected),
                                              key=lambda c: (-c.count, c.value))
-    return SearchResponse(request, hits, total, facet_counts)
+    response = SearchResponse(request, hits, total, facet_counts)
+    response.complete = complete if plan is not None else total
+    response.broadened = plan is not None and total > 0 and complete == 0
+    return response
 
 
-# Field boosts, applied to the BM25 top candidates: a word of the query found in the name counts
-# for TITLE_BOOST, in the pitch for SUMMARY_BOOST (fraction of the query's words found there).
+# Field boosts, applied to the top candidates: a concept of the query found in the name counts for
+# TITLE_BOOST, in the pitch for SUMMARY_BOOST (fraction of the query's concepts found there).
 TITLE_BOOST = 1.0
 SUMMARY_BOOST = 0.5
 
 
-def _rank(searcher, cache, plan: Plan, matched, wanted: int) -> list[tuple[int, float]]:
-    scores = _bm25(searcher, cache, plan, matched)
-    candidates = heapq.nlargest(max(wanted * 3, 60), scores.items(), key=lambda kv: (kv[1], -kv[0]))
-    typed = plan.typed_stems or plan.stems
-    field_stems = cache.setdefault("field_stems", {})
-    ranked = []
-    for docnum, score in candidates:
-        if docnum not in field_stems:
-            stored = searcher.stored_fields(docnum)
-            field_stems[docnum] = (_stems_of(stored.get("title") or ""), _stems_of(stored.get("summary") or ""))
-        title, summary = field_stems[docnum]
-        in_title = len(typed & title) / len(typed)
-        in_summary = len(typed & summary) / len(typed)
-        ranked.append((docnum, score * (1 + TITLE_BOOST * in_title + SUMMARY_BOOST * in_summary)))
-    ranked.sort(key=lambda r: (-r[1], r[0]))
+def _rank(searcher, cache, plan: Plan, coord: dict[int, int], wanted: int) -> list[tuple[int, float]]:
+    """Documents holding more of the query's concepts first; among equals, BM25 with field
+    boosts. BM25 is computed only for the coordination levels the page needs."""
+    levels: dict[int, list[int]] = {}
+    for d, c in coord.items():
+        levels.setdefault(c, []).append(d)
+    need = max(wanted * 3, 60)
+    ranked: list[tuple[int, float]] = []
+    for level in sorted(levels, reverse=True):
+        docs = levels[level]
+        scores = _bm25(searcher, cache, plan, set(docs))
+        candidates = heapq.nlargest(max(need - len(ranked), wanted), ((d, scores.get(d, 0.0)) for d in docs),
+                                    key=lambda kv: (kv[1], -kv[0]))
+        boosted = [(d, _boosted(searcher, cache, plan, d, score)) for d, score in candidates]
+        boosted.sort(key=lambda r: (-r[1], r[0]))
+        ranked.extend(boosted)
+        if len(ranked) >= wanted:
+            break
     return ranked[:wanted]
+
+
+def _boosted(searcher, cache, plan: Plan, docnum: int, score: float) -> float:
+    field_stems = cache.setdefault("field_stems", {})
+    if docnum not in field_stems:
+        stored = searcher.stored_fields(docnum)
+        field_stems[docnum] = (_stems_of(stored.get("title") or ""), _stems_of(stored.get("summary") or ""))
+    title, summary = field_stems[docnum]
+
+    def share(stems: frozenset[str]) -> float:
+        held = sum(1 for c in plan.concepts if any(all(s in stems for s in alt) for alt in c.alternatives[:c.typed]))
+        return held / len(plan.concepts)
+
+    return score * (1 + TITLE_BOOST * share(title) + SUMMARY_BOOST * share(summary))
 
 
 _WORD = re.compile(r"\w+")
@@ -408,13 +554,13 @@ _WORD = re.compile(r"\w+")
 
 @lru_cache(maxsize=200_000)
 def _stem_word(word: str) -> str | None:
-    stems = stem_terms(word)
-    return stems[0] if stems else None
+    found = terms(word)
+    return found[0] if found else None
 
 
 @lru_cache(maxsize=20_000)
 def _stems_of(text: str) -> frozenset[str]:
-    return frozenset(s for w in _WORD.findall(text) if (s := _stem_word(w.lower())))
+    return frozenset(terms(text))
 
 
 def snippet(text: str, stems: frozenset[str], width: int = 240) -> str | None:
@@ -454,25 +600,44 @@ def _hit(searcher, docnum: int, score, stems: frozenset[str]) -> Hit:
     )
 
 
-def _suggest(searcher, cache, text: str) -> str | None:
-    """'Vouliez-vous dire…': replace each unknown word by the closest word of the index."""
+def _as_written(searcher, cache, folded: str) -> str:
+    """A folded word of the vocabulary as the texts write it ("bibliotheque" → "bibliothèque")."""
+    for docnum in list(_postings(searcher, cache, stem(folded)))[:5]:
+        stored = searcher.stored_fields(docnum)
+        for text in (stored.get("title") or "", stored.get("summary") or "", stored.get("excerpt") or ""):
+            for m in _WORD.finditer(text):
+                if fold(m.group()) == folded:
+                    return m.group().lower()
+    return folded
+
+
+def _correct(searcher, cache, text: str, known) -> str | None:
+    """The query with each word the index does not know replaced by the closest word it knows
+    (edit distance ≤ 2, same first letter, the more frequent first); None when every word is
+    known or no correction is found. A word is known when its term is in some document, whatever
+    form it takes there ("piste" is known from "pistes": never corrected to "prise")."""
     reader = searcher.reader()
     corrector = cache.get("corrector")
     if corrector is None:
         corrector = cache["corrector"] = reader.corrector("spell")
     changed, out = False, []
-    for word in fold(text).split():
-        if word in FRENCH_STOPWORDS or len(word) < 4 or reader.frequency("spell", word) > 0:
-            out.append(word)
-            continue
-        suggestions = corrector.suggest(word, limit=1, maxdist=2, prefix=1)
-        if suggestions:
-            out.append(suggestions[0])
-            changed = True
+    for m in _CHUNK.finditer(text):
+        word = m.group()
+        folded = fold(word)
+        unknown = (len(folded) >= 4 and folded not in FRENCH_STOPWORDS and not folded.isdigit()
+                   and not any(known(t) for t in terms(word)) and not known(stem(folded.replace("-", ""))))
+        if unknown:
+            for candidate in corrector.suggest(folded, limit=5, maxdist=2, prefix=1):
+                if any(known(t) for t in terms(candidate)):
+                    out.append(_as_written(searcher, cache, candidate))
+                    changed = True
+                    break
+            else:
+                out.append(word)
         else:
             out.append(word)
     return " ".join(out) if changed else None
 
 
-__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "search", "ranked_ids", "build_query", "SORTS",
-           "IndexUnavailable"]
+__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "Ranking", "search", "rank", "ranked_ids",
+           "build_plan", "build_query", "SORTS", "IndexUnavailable"]

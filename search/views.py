@@ -17,8 +17,9 @@ bp = Blueprint("search", __name__)
 def results():
     q = request.args.get("q", "")[:200]
     sort = request.args.get("tri", "pertinence")
-    req = SearchRequest(q=q, filters=filters_from_args(request.args), sort=sort if sort in SORTS else "pertinence",
-                        page=page_arg())
+    filters = filters_from_args(request.args)
+    req = SearchRequest(q=q, filters=filters, sort=sort if sort in SORTS else "pertinence",
+                        page=page_arg(), correct=request.args.get("exact") != "1")
     response = run_search(settings().search_dir, get_db(), req, on_unavailable=rebuild_soon)
 
     def url_with(**changes):
@@ -35,6 +36,9 @@ def results():
         return url_with(**{param: values})
 
     page_args = {k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"}
-    return render_template("search/results.html", response=response, q=q, sort=req.sort, sorts=SORTS,
+    types = set(filters.get("type", []))
+    what = ("solution" if types == {"solution"} else "financement" if types and types <= {"programme", "call"}
+            else "tout")
+    return render_template("search/results.html", response=response, q=q, sort=req.sort, sorts=SORTS, what=what,
                            facets=FACETS, label=label, toggle_url=toggle_url, url_with=url_with,
                            page_args=page_args)

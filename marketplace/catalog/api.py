@@ -13,7 +13,9 @@ from marketplace.catalog.schemas import (
     SolutionSchema,
 )
 from marketplace.core.errors import NotFound
-from marketplace.web import get_db
+from marketplace.web import get_db, settings
+from search.pipeline import has_words, object_ids, rank_documents
+from search.tasks import rebuild_soon
 from tenants.access import Actor
 from tenants.models import Role, TenantKind
 from tenants.web import require_token, token_of
@@ -26,9 +28,16 @@ blp = Blueprint("solutions", __name__, url_prefix="/solutions",
 @blp.arguments(SolutionQuerySchema, location="query")
 @blp.response(200, SolutionPageSchema)
 def solutions(args):
-    """Les solutions publiées, les plus récentes d'abord (filtre facultatif par domaine)"""
-    items, total = services.published_solutions(get_db(), args["page"], args["per_page"], args["domain"])
-    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+    """Les solutions publiées, les plus récentes d'abord ou par pertinence pour `q` (filtre facultatif par domaine)"""
+    db = get_db()
+    ranked, words = None, {}
+    if has_words(args["q"]):
+        ranking, message = rank_documents(settings().search_dir, db, args["q"], doc_type="solution",
+                                          on_unavailable=rebuild_soon)
+        ranked = object_ids(ranking, "solution")
+        words = {"searched": ranking.searched, "suggestion": ranking.suggestion, "message": message}
+    items, total = services.published_solutions(db, args["page"], args["per_page"], args["domain"], ranked=ranked)
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"], **words}
 
 
 @blp.route("/<int:solution_id>")

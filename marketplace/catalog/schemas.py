@@ -4,7 +4,15 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from marketplace.core import taxonomy
-from marketplace.core.schemas import BaseSchema, StringList, cents, object_id, page_number
+from marketplace.core.schemas import (
+    BaseSchema,
+    RankedPageSchema,
+    StringList,
+    cents,
+    object_id,
+    page_number,
+    search_words,
+)
 from marketplace.core.schemas import Euros as EurosHT
 from marketplace.core.schemas import length as _length
 
@@ -93,6 +101,7 @@ class LeadSchema(BaseSchema):
 
 
 class SolutionQuerySchema(BaseSchema):
+    q = search_words()
     page = page_number()
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Entre 1 et 100."))
     domain = fields.String(load_default=None, validate=_one_of(taxonomy.DOMAINS, "Domaine inconnu."))
@@ -144,7 +153,7 @@ class SolutionDraftOutSchema(BaseSchema):
     name = fields.String()
 
 
-class SolutionPageSchema(BaseSchema):
+class SolutionPageSchema(RankedPageSchema):
     items = fields.List(fields.Nested(SolutionOutSchema))
     total = fields.Integer()
     page = fields.Integer()

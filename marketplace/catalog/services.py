@@ -33,7 +33,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.core import audit, money, taxonomy
 from marketplace.core.clock import utcnow
-from marketplace.core.db import TenantSession, all_tenants
+from marketplace.core.db import TenantSession, all_tenants, page_in_order
 from marketplace.core.entitlements import plan_of, upgrade_hint
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.exports import csv_text
@@ -277,8 +277,9 @@ def _published():
     return select(Solution).where(Solution.status == SolutionStatus.published)
 
 
-def published_solutions(session: Session, page: int = 1, per_page: int = 20,
-                        domain: str | None = None) -> tuple[list[Solution], int]:
+def published_solutions(session: Session, page: int = 1, per_page: int = 20, domain: str | None = None,
+                        ranked: list[int] | None = None) -> tuple[list[Solution], int]:
+    """A page of published solutions, newest first; ``ranked``: those matching words, in that order."""
     stmt = _published()
     if domain:
         # Domains are a JSON list of fixed slugs ([a-z-] only): matching the quoted slug in the JSON
@@ -286,6 +287,8 @@ def published_solutions(session: Session, page: int = 1, per_page: int = 20,
         if domain not in taxonomy.DOMAINS:
             return [], 0
         stmt = stmt.where(cast(Solution.domains, String).like(f'%"{domain}"%'))
+    if ranked is not None:
+        return page_in_order(session, stmt, Solution, ranked, page, per_page)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Solution.published_at.desc(), Solution.id.desc())
                            .offset((page - 1) * per_page).limit(per_page))

@@ -30,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
@@ -272,3 +273,13 @@ def _drop_after_commit(session: Session, previous_transaction) -> None:
                 callback()
             except Exception:
                 log.exception("after-rollback callback failed")
+
+
+def page_in_order(session: Session, stmt, model, order: list[int], page: int, per_page: int) -> tuple[list, int]:
+    """A page of ``stmt``'s rows in a given order of ids (a search's ranking): the statement says
+    which rows stay, the order where they go. Returns the page and the number of rows kept."""
+    kept = set(session.scalars(stmt.with_only_columns(model.id)))
+    ordered = [i for i in order if i in kept]
+    wanted = ordered[(page - 1) * per_page: page * per_page]
+    found = {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))} if wanted else {}
+    return [found[i] for i in wanted if i in found], len(ordered)

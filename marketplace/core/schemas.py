@@ -79,6 +79,21 @@ class BaseSchema(Schema):
 
 # Fields shared by every domain's schemas -----------------------------------------------------------
 
+def search_words():
+    """``q`` of a list that can be searched: the words, through the one query pipeline."""
+    return fields.String(load_default="", validate=validate.Length(max=200, error="200 caractères au plus."),
+                         metadata={"description": "Mots recherchés (français : pluriels, synonymes, fautes de frappe) ; "
+                                                  "avec des mots, les résultats sont classés par pertinence"})
+
+
+class RankedPageSchema(BaseSchema):
+    """What a searched list says about its words."""
+    searched = fields.String(allow_none=True, metadata={
+        "description": "Requête corrigée effectivement cherchée, quand aucun résultat ne contenait tous les mots tapés"})
+    suggestion = fields.String(allow_none=True, metadata={"description": "« Vouliez-vous dire » : requête corrigée"})
+    message = fields.String(allow_none=True, metadata={"description": "Index indisponible : recherche simplifiée"})
+
+
 def length(maximum: int, minimum: int | None = None) -> validate.Length:
     if minimum:
         return validate.Length(min=minimum, max=maximum, error=f"Entre {minimum} et {maximum} caractères.")

@@ -18,7 +18,9 @@ from marketplace.funding.schemas import (
     ProgrammeQuerySchema,
 )
 from marketplace.funding.services import ProgrammeFilters
-from marketplace.web import get_db
+from marketplace.web import get_db, settings
+from search.pipeline import has_words, object_ids, rank_documents
+from search.tasks import rebuild_soon
 from tenants.access import Actor
 from tenants.territories import services as territories
 
@@ -36,7 +38,7 @@ def _unknown(field: str, message: str):
 @blp.arguments(ProgrammeQuerySchema, location="query")
 @blp.response(200, ProgrammePageSchema)
 def programmes(args):
-    """Les programmes publiés, par intitulé, avec filtres (thématique, financeur, aide, territoire)
+    """Les programmes publiés, par intitulé ou par pertinence pour `q`, avec filtres (thématique, financeur, aide, territoire)
 
     `commune` (code INSEE) et `epci` (SIREN) donnent les programmes auxquels ce territoire est
     éligible, calculés exactement ; `region` et `departement` (codes INSEE) ceux dont le
@@ -62,8 +64,14 @@ def programmes(args):
         found = {o.programme_id for o in eligibility.offers_for_epci(db, epci)}
         ids = found if ids is None else ids & found
     filters.ids = sorted(ids) if ids is not None else None
+    words: dict = {}
+    if has_words(args["q"]):
+        ranking, message = rank_documents(settings().search_dir, db, args["q"], doc_type="programme",
+                                          on_unavailable=rebuild_soon)
+        filters.ranked = object_ids(ranking, "programme")
+        words = {"searched": ranking.searched, "suggestion": ranking.suggestion, "message": message}
     items, total = services.published_programmes(db, filters, args["page"], args["per_page"])
-    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+    return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"], **words}
 
 
 def _public(programme_id: int) -> Programme:

@@ -8,7 +8,15 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from marketplace.core import taxonomy
 from marketplace.core.clock import today
-from marketplace.core.schemas import BaseSchema, Percent, StringList, object_id, page_number
+from marketplace.core.schemas import (
+    BaseSchema,
+    Percent,
+    RankedPageSchema,
+    StringList,
+    object_id,
+    page_number,
+    search_words,
+)
 from marketplace.core.schemas import Euros as EurosHT
 from marketplace.core.schemas import length as _length
 from marketplace.funding.models import (
@@ -224,6 +232,7 @@ class HeldChangeSchema(BaseSchema):
 # API: queries ---------------------------------------------------------------------------------
 
 class ProgrammeQuerySchema(BaseSchema):
+    q = search_words()
     page = page_number()
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Entre 1 et 100."))
     theme = fields.String(load_default=None, validate=validate.OneOf(list(taxonomy.DOMAINS), error="Thématique inconnue."),
@@ -328,7 +337,7 @@ class ProgrammeOutSchema(ProgrammeSummarySchema):
                                        metadata={"description": "Nombre exact de communes éligibles"})
 
 
-class ProgrammePageSchema(BaseSchema):
+class ProgrammePageSchema(RankedPageSchema):
     items = fields.List(fields.Nested(ProgrammeSummarySchema))
     total = fields.Integer()
     page = fields.Integer()

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
+from marketplace.core.db import page_in_order
 from marketplace.core.errors import ServiceError
 from marketplace.funding import eligibility
 from marketplace.funding.access import check_owner
@@ -340,6 +341,7 @@ class ProgrammeFilters:
     region: str | None = None
     departement: str | None = None
     ids: list[int] | None = None  # already computed (eligibility for a commune or an EPCI)
+    ranked: list[int] | None = None  # the programmes matching the words, best first (search.pipeline)
 
 
 def published_programmes(session: Session, filters: ProgrammeFilters, page: int = 1,
@@ -370,6 +372,9 @@ def published_programmes(session: Session, filters: ProgrammeFilters, page: int 
         stmt = stmt.where(exists().where(
             ProgrammeScope.programme_id == Programme.id, ProgrammeScope.include.is_(True),
             or_(*[(ProgrammeScope.level == level) & (ProgrammeScope.code == code) for level, code in wanted])))
+    if filters.ranked is not None:
+        # The words' order: the filters say which of the ranked programmes stay, the rank their order.
+        return page_in_order(session, stmt, Programme, filters.ranked, page, per_page)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(Programme.title, Programme.id).offset((page - 1) * per_page).limit(per_page))
     return list(rows), total

@@ -46,8 +46,10 @@ from marketplace.funding.schemas import (
     WorkflowSchema,
 )
 from marketplace.funding.services import ProgrammeFilters
-from marketplace.web import get_db, on_refusal, page_arg, safe_next
+from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from search.pipeline import has_words, object_ids, rank_documents
+from search.tasks import rebuild_soon
 from tenants.access import Actor
 from tenants.models import TenantKind
 from tenants.territories import services as territories
@@ -140,11 +142,17 @@ def index():
         offers = eligibility.offers_for_epci(db, epci)
     filters = ProgrammeFilters(theme=theme, funder_level=level, aid_type=aid,
                                ids=[o.programme_id for o in offers] if offers is not None else None)
+    q = request.args.get("q", "")[:200].strip()
+    ranking, words_message = None, None
+    if has_words(q):
+        ranking, words_message = rank_documents(settings().search_dir, db, q, doc_type="programme",
+                                                correct=request.args.get("exact") != "1", on_unavailable=rebuild_soon)
+        filters.ranked = object_ids(ranking, "programme")
     programmes, total = services.published_programmes(db, filters, page, PER_PAGE)
     by_id = {o.programme_id: o for o in offers or []}
     return render_template("funding/index.html", programmes=programmes, total=total, page=page, per_page=PER_PAGE,
                            offers=by_id, commune=commune, epci=epci, error=error, candidates=choice.candidates,
-                           theme=theme, level=level, aid=aid,
+                           theme=theme, level=level, aid=aid, q=q, ranking=ranking, words_message=words_message,
                            city=city, page_args={k: v for k, v in request.args.items() if k != "page"}), \
         400 if error else 200
 

@@ -7,12 +7,28 @@ otherwise (``marketplace.web.edge.render_error``). ``marketplace.app`` registers
 from __future__ import annotations
 
 from flask import Flask
-from flask_smorest import Api
+from flask_smorest import Api, abort
+from flask_smorest.arguments import ArgumentsMixin
+from marshmallow import RAISE
 
 import marketplace.core.schemas  # noqa: F401  (French validation messages)
 
 api = Api()
 PREFIX = "/api/v1"
+UNKNOWN_PARAMETER = "Paramètre inconnu."
+
+
+def _refuse_unknown_parameters(error, req, schema, *, error_status_code, error_headers):
+    """A query parameter the endpoint does not know is refused with 400 and its name, never
+    silently dropped (a misspelt filter must not return everything); other errors answer 422."""
+    messages = error.messages
+    query = messages.get("query") if isinstance(messages, dict) else None
+    unknown = [k for k, v in (query or {}).items() if v == ["Champ inconnu."]]
+    if unknown:
+        known = ", ".join(sorted(f.data_key or name for name, f in schema.fields.items()))
+        abort(400, message=f"Paramètre inconnu : {', '.join(sorted(unknown))}. Paramètres acceptés : {known}.",
+              errors={"query": {k: [UNKNOWN_PARAMETER] for k in unknown}}, headers=error_headers)
+    abort(error_status_code or 422, exc=error, messages=messages, schema=schema, headers=error_headers)
 
 
 def init_app(app: Flask) -> None:
@@ -35,4 +51,7 @@ def init_app(app: Flask) -> None:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         },
     )
+    parser = ArgumentsMixin.ARGUMENTS_PARSER
+    parser.DEFAULT_UNKNOWN_BY_LOCATION = {**parser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+    parser.error_callback = _refuse_unknown_parameters
     api.init_app(app)

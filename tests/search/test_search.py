@@ -34,18 +34,29 @@ def test_singular_and_plural_find_the_same_solutions(root):
 
 def test_a_synonym_finds_the_same_solution(root):
     assert ids(search(root, SearchRequest(q="vidéo-protection"))) == [2]
-    assert ids(search(root, SearchRequest(q="videoprotection"))) == []  # not in the list: no magic
+    # The compound typed joined meets its hyphenated form in the text.
+    assert ids(search(root, SearchRequest(q="videoprotection"))) == [2]
     assert ids(search(root, SearchRequest(q="vidéosurveillance"))) == [2]
 
 
-def test_a_typo_gets_a_suggestion(root):
+def test_a_typo_is_corrected_when_nothing_matches(root):
     response = search(root, SearchRequest(q="eclairrage"))
-    assert response.total == 0 and response.suggestion == "eclairage"
-    assert search(root, SearchRequest(q=response.suggestion)).total == 3
+    assert response.corrected_from == "eclairrage" and response.searched == "éclairage"
+    assert response.total == 3 and response.suggestion is None
 
 
-def test_all_words_first_then_any_word(root):
-    assert ids(search(root, SearchRequest(q="éclairage intelligent"))) == [1]
+def test_a_typo_beside_a_known_word_is_offered_not_applied_when_the_rest_matches(root):
+    # "budget" is known, "lampadaires" too: nothing to correct.
+    assert search(root, SearchRequest(q="budget lampadaires")).suggestion is None
+    # One word unknown, and no document holds both: the corrected query is searched.
+    response = search(root, SearchRequest(q="budget partcipatif"))
+    assert response.searched == "budget participatif" and ids(response) == [3]
+
+
+def test_documents_holding_more_of_the_words_come_first(root):
+    assert ids(search(root, SearchRequest(q="éclairage intelligent")))[0] == 1
+    some = search(root, SearchRequest(q="éclairage intelligent"))
+    assert some.complete == 1 and set(ids(some)) == {1, 4, 5} and not some.broadened
     broadened = search(root, SearchRequest(q="budget lampadaire"))
     assert broadened.broadened and set(ids(broadened)) == {1, 3, 4}
 
@@ -128,7 +139,7 @@ def test_index_document_follows_the_database(tmp_path, store):
     assert ids(search(root, SearchRequest(q="compteurs"))) == [7]
     del store.docs[7]  # unpublished, archived or deleted
     assert not index_document(root, None, "solution", 7)
-    assert search(root, SearchRequest(q="compteurs")).total == 0
+    assert search(root, SearchRequest(q="compteurs", correct=False)).total == 0
 
 
 def test_rebuild_swaps_atomically_and_searches_keep_working(tmp_path, store):

@@ -1,6 +1,8 @@
 """The search page and GET /api/v1/search."""
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from tests.search.corpus import CORPUS, build
@@ -28,14 +30,19 @@ def test_facets_in_the_url_filter_and_can_be_shared(client, indexed):
     assert client.get("/recherche?q=eclairage&hebergement=lune").status_code == 200
 
 
-def test_a_typo_gets_a_suggestion_link(client, indexed):
-    page = client.get("/recherche?q=eclairrage").get_data(as_text=True)
-    assert "Vouliez-vous dire" in page and "q=eclairage" in page
+def test_a_typo_is_searched_corrected_with_a_way_back(client, indexed):
+    page = html.unescape(client.get("/recherche?q=eclairrage").get_data(as_text=True))
+    assert "Résultats pour <strong>« éclairage »</strong>" in page and "Rechercher plutôt" in page
+    assert "exact=1" in page and "Lumio" in page
+    as_typed = html.unescape(client.get("/recherche?q=eclairrage&exact=1").get_data(as_text=True))
+    assert "Vouliez-vous dire" in as_typed and "Lumio" not in as_typed
 
 
 def test_empty_state_is_explained(client, indexed):
     page = client.get("/recherche?q=zzzz").get_data(as_text=True)
-    assert "Aucune solution ne correspond" in page
+    assert "Rien ne correspond à cette recherche" in page
+    solutions = client.get("/recherche?q=zzzz&type=solution").get_data(as_text=True)
+    assert "Aucune solution ne correspond" in solutions and "<h1>Rechercher une solution</h1>" in solutions
 
 
 def test_api_search_returns_json_with_facets(client, indexed):

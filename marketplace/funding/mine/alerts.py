@@ -242,7 +242,7 @@ def digest_alert(session: Session, alert: FundingAlert, *, on: dt.date, now: dt.
     if done is not None:
         return None
     now = now or utcnow()
-    result = mine.find(session, alert.tenant, criteria_of(alert), on=on, search_root=search_root)
+    result = mine.find(session, alert.tenant, criteria_of(alert), on=on, search_root=search_root, all_words=True)
     sent = set(session.execute(select(FundingAlertItem.item_key, FundingAlertItem.stamp)
                                .where(FundingAlertItem.alert_id == alert.id)).all())
     sent_keys = {key for key, _ in sent}

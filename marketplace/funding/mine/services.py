@@ -26,7 +26,7 @@ from marketplace.funding.eligibility import Offer
 from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
 from marketplace.funding.models import AID_TYPES, FUNDER_LEVELS, CallStatus, Programme, ProgrammeCall, ProgrammeStatus
 from search.index import IndexUnavailable
-from search.query import build_plan, ranked_ids
+from search.query import Ranking, build_plan, rank
 from tenants.models import Tenant
 
 CLOSING_SOON_DAYS = 30
@@ -193,6 +193,8 @@ class Result:
     facets: dict[str, list[FacetCount]]
     eligible_count: int  # before any criterion
     message: str | None = None  # the search degraded
+    searched: str | None = None  # nothing held every word typed: the corrected words were searched
+    suggestion: str | None = None  # "vouliez-vous dire"
 
     def page(self, number: int, per_page: int) -> list[Item]:
         return self.items[(number - 1) * per_page: number * per_page]
@@ -218,19 +220,21 @@ def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
     return items
 
 
-def _text_order(items: list[Item], q: str, search_root: Path | None) -> tuple[list[Item], str | None]:
-    """The items matching the words, best first; and a message when the index could not answer."""
-
+def _text_order(items: list[Item], q: str, search_root: Path | None,
+                all_words: bool) -> tuple[list[Item], Ranking | None, str | None]:
+    """The items matching the words, best first, through the one query pipeline (synonyms,
+    coordination, spelling); and a message when the index could not answer."""
     if build_plan(q) is None:  # only stop words: no text criterion
-        return items, None
+        return items, None, None
     by_key = {item.key: item for item in items}
     if search_root is not None:
         try:
-            return [by_key[key] for key in ranked_ids(search_root, q, frozenset(by_key))], None
+            ranking = rank(search_root, q, frozenset(by_key), all_words=all_words)
+            return [by_key[key] for key in ranking.keys], ranking, None
         except IndexUnavailable:
             pass
     words = [w for w in fold(q).split() if len(w) > 2] or fold(q).split()
-    return [item for item in items if all(w in item.text() for w in words)], DEGRADED
+    return [item for item in items if all(w in item.text() for w in words)], None, DEGRADED
 
 
 def _by_dates(item: Item, on: dt.date):
@@ -244,11 +248,14 @@ def _matches(item: Item, chosen: dict[str, tuple[str, ...]], on: dt.date, skip: 
 
 
 def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
-         search_root: Path | None = None) -> Result:
+         search_root: Path | None = None, all_words: bool = False) -> Result:
+    """The tenant's eligible items matching the criteria. ``all_words``: only the items holding
+    every concept of the words (an alert mails nothing that holds one word of three; the page
+    shows those too, after the others)."""
     everything = eligible_items(session, tenant)
-    message = None
+    message, ranking = None, None
     if criteria.q:
-        pool, message = _text_order(everything, criteria.q, search_root)
+        pool, ranking, message = _text_order(everything, criteria.q, search_root, all_words)
     else:
         pool = sorted(everything, key=lambda i: _by_dates(i, on))
     # Programmes whose perimeter is wider than their text's come after the exact ones, whatever the order.
@@ -265,7 +272,8 @@ def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
         selected = set(chosen.get(param, ()))
         facets[param] = [FacetCount(v, labels[v], n, v in selected) for v, n in counts.items() if n or v in selected]
     matched = [item for item in pool if _matches(item, chosen, on)]
-    return Result(criteria, matched, facets, len(everything), message)
+    return Result(criteria, matched, facets, len(everything), message,
+                  searched=ranking.searched if ranking else None, suggestion=ranking.suggestion if ranking else None)
 
 
 STEPS = {"prefiling": "Date limite de pré-dépôt", "closing": "Clôture"}
