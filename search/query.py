@@ -99,25 +99,39 @@ _CHUNK = re.compile(r"\w+(?:-\w+)*")
 
 @dataclass(frozen=True)
 class Concept:
-    """One thing the query asks for: a word, a compound or a phrase of the synonym lists, with its
-    alternatives. An alternative is a tuple of terms that must all be present (anywhere: a
-    multi-word synonym is never a required phrase). The first ``typed`` alternatives are what was
-    typed (its joined or split forms included); the others are synonyms, which weigh less."""
+    """One word of the query, with its alternatives. An alternative is a tuple of terms that
+    must all be present (anywhere: a multi-word synonym is never a required phrase). The first
+    ``typed`` alternatives are what was typed (a split form included); the others are synonyms,
+    which weigh less."""
     text: str
     alternatives: tuple[tuple[str, ...], ...]
     typed: int = 1
 
 
 @dataclass(frozen=True)
+class Group:
+    """Consecutive words that also mean something together — a compound ("centre-bourg"), a
+    phrase of the synonym lists ("maison de santé"), two words the texts write as one: a document
+    holding one of these alternatives holds every word of the group. ``typed`` alternatives (the
+    joined form) weigh as typed words, the others as synonyms."""
+    members: tuple[int, ...]
+    alternatives: tuple[tuple[str, ...], ...]
+    typed: int = 0
+
+
+@dataclass(frozen=True)
 class Plan:
-    """A parsed query: its concepts, and how many of them a document must hold to be a result
-    (``min_match``). Results are ranked by the number of concepts they hold, then by BM25."""
+    """A parsed query: its concepts (words), the groups of words that mean something together,
+    and how many concepts a document must hold to be a result (``min_match``). Results are ranked
+    by the number of concepts they hold, then by BM25."""
     concepts: tuple[Concept, ...]
+    groups: tuple[Group, ...] = ()
     min_match: int = 1
 
     @property
     def stems(self) -> frozenset[str]:
-        return frozenset(s for c in self.concepts for alt in c.alternatives for s in alt)
+        own = {s for c in self.concepts for alt in c.alternatives for s in alt}
+        return frozenset(own | {s for g in self.groups for alt in g.alternatives for s in alt})
 
     @property
     def typed_stems(self) -> frozenset[str]:
@@ -153,6 +167,10 @@ def _split(word: str, known) -> tuple[str, ...] | None:
     return None
 
 
+def _alternatives_of(phrase: str, table) -> list[tuple[str, ...]]:
+    return [alt for synonym in table.get(phrase, ()) if (alt := tuple(dict.fromkeys(terms(synonym))))]
+
+
 def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None:
     """The concepts of a query. ``known(term)`` (the index's vocabulary, when there is one) lets
     two typed words meet their joined form, and an unknown word its split form."""
@@ -166,37 +184,36 @@ def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None
         words.extend(kept)
     table = synonyms()
     concepts: list[Concept] = []
-    i = 0
-    while i < len(words):
-        for n in (4, 3, 2, 1):
-            phrase = words[i:i + n]
-            key = " ".join(phrase)
-            joined_typed = n > 1 and all(j in hyphen_after for j in range(i, i + n - 1))
-            joined_known = (n == 2 and known is not None and known(stem("".join(phrase))))
-            if len(phrase) < n or not (key in table or n == 1 or joined_typed or joined_known):
+    for word in words:
+        own = (stem(word),)
+        typed = [own]
+        if known is not None and not known(own[0]):
+            parts = _split(word, known)
+            if parts:
+                typed.append(parts)
+        alternatives = list(dict.fromkeys(typed))
+        alternatives += [a for a in _alternatives_of(word, table) if a not in alternatives]
+        concepts.append(Concept(word, tuple(alternatives), len(typed)))
+    groups: list[Group] = []
+    covered: set[int] = set()
+    for n in (4, 3, 2):
+        for i in range(len(words) - n + 1):
+            members = tuple(range(i, i + n))
+            if covered.issuperset(members):
                 continue
-            typed = [tuple(t for w in phrase if (t := stem(w)))]
-            if n > 1 and (joined_typed or joined_known or key in table):
-                joined = (stem("".join(phrase)),)
-                if known is None or known(joined[0]) or joined_typed:
-                    typed.append(joined)
-            if n == 1 and known is not None and not known(typed[0][0]):
-                parts = _split(phrase[0], known)
-                if parts:
-                    typed.append(parts)
-            alternatives = list(dict.fromkeys(a for a in typed if a))
-            n_typed = len(alternatives)
-            for synonym in table.get(key, ()):
-                alt = tuple(dict.fromkeys(terms(synonym)))
-                if alt and alt not in alternatives:
-                    alternatives.append(alt)
-            if alternatives:
-                concepts.append(Concept(" ".join(phrase), tuple(alternatives), n_typed))
-            i += n
-            break
+            phrase = " ".join(words[i:i + n])
+            joined = stem("".join(words[i:i + n]))
+            hyphenated = all(j in hyphen_after for j in range(i, i + n - 1))
+            joined_known = known is not None and known(joined)
+            synonyms_of = _alternatives_of(phrase, table)
+            if not (hyphenated or joined_known or synonyms_of):
+                continue
+            typed = [(joined,)] if (hyphenated or joined_known) else []
+            groups.append(Group(members, tuple(dict.fromkeys(typed + synonyms_of)), len(typed)))
+            covered.update(members)
     if not concepts:
         return None
-    return Plan(tuple(concepts), len(concepts) if all_words else default_min_match(len(concepts)))
+    return Plan(tuple(concepts), tuple(groups), len(concepts) if all_words else default_min_match(len(concepts)))
 
 
 def build_query(text: str, *, all_words: bool = False):
@@ -252,18 +269,29 @@ def _postings(searcher, cache, stem: str) -> dict[int, float]:
     return postings
 
 
+def _alt_set(searcher, cache, alt: tuple[str, ...]) -> set[int]:
+    postings = sorted((_postings(searcher, cache, s) for s in alt), key=len)
+    found = set(postings[0])
+    for other in postings[1:]:
+        found.intersection_update(other.keys())
+    return found
+
+
 def _concept_sets(searcher, cache, plan: Plan) -> list[set[int]]:
-    """For each concept, the documents holding one of its alternatives (all of its terms)."""
+    """For each concept, the documents holding one of its alternatives (all of its terms), or an
+    alternative of a group it belongs to."""
     sets = []
     for concept in plan.concepts:
         docs: set[int] = set()
         for alt in concept.alternatives:
-            postings = sorted((_postings(searcher, cache, s) for s in alt), key=len)
-            found = set(postings[0])
-            for other in postings[1:]:
-                found.intersection_update(other.keys())
-            docs |= found
+            docs |= _alt_set(searcher, cache, alt)
         sets.append(docs)
+    for group in plan.groups:
+        docs = set()
+        for alt in group.alternatives:
+            docs |= _alt_set(searcher, cache, alt)
+        for member in group.members:
+            sets[member] |= docs
     return sets
 
 
@@ -301,31 +329,46 @@ K1, B = 1.2, 0.75
 SYNONYM_WEIGHT = 0.7  # a synonym found counts for less than the word typed
 
 
-def _bm25(searcher, cache, plan: Plan, matched) -> dict[int, float]:
+def _alt_scores(searcher, cache, alt: tuple[str, ...], matched, n: int, weight: float) -> dict[int, float]:
+    """BM25 of one alternative over the matched documents that hold all its terms."""
     lengths, avg = _lengths(searcher, cache)
+    partial: dict[int, float] = {}
+    postings_list = [_postings(searcher, cache, stem) for stem in alt]
+    for postings in postings_list:
+        idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
+        # Walk the smaller side: a filtered query matches few of a common word's documents.
+        pairs = (((d, postings[d]) for d in matched if d in postings) if len(matched) < len(postings)
+                 else ((d, tf) for d, tf in postings.items() if d in matched))
+        for d, tf in pairs:
+            norm = K1 * (1 - B + B * lengths[d] / avg)
+            partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
+    if len(alt) > 1:  # a multi-word alternative counts only where all its words are
+        partial = {d: v for d, v in partial.items() if all(d in p for p in postings_list)}
+    return {d: v * weight for d, v in partial.items()}
+
+
+def _bm25(searcher, cache, plan: Plan, matched) -> dict[int, float]:
+    """Per concept, the best of its alternatives (a group's alternative shared among its words)."""
     n = max(1, searcher.reader().doc_count())
-    scores: dict[int, float] = {}
+    best: list[dict[int, float]] = []
     for concept in plan.concepts:
-        best: dict[int, float] = {}
-        for rank, alt in enumerate(concept.alternatives):
-            weight = 1.0 if rank < concept.typed else SYNONYM_WEIGHT
-            partial: dict[int, float] = {}
-            postings_list = [_postings(searcher, cache, stem) for stem in alt]
-            for postings in postings_list:
-                idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-                # Walk the smaller side: a filtered query matches few of a common word's documents.
-                pairs = (((d, postings[d]) for d in matched if d in postings) if len(matched) < len(postings)
-                         else ((d, tf) for d, tf in postings.items() if d in matched))
-                for d, tf in pairs:
-                    norm = K1 * (1 - B + B * lengths[d] / avg)
-                    partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
-            for d, v in partial.items():
-                if len(alt) > 1 and not all(d in p for p in postings_list):
-                    continue  # a multi-word alternative counts only where all its words are
-                v *= weight
-                if v > best.get(d, 0.0):
-                    best[d] = v
-        for d, v in best.items():
+        mine: dict[int, float] = {}
+        for rank_, alt in enumerate(concept.alternatives):
+            weight = 1.0 if rank_ < concept.typed else SYNONYM_WEIGHT
+            for d, v in _alt_scores(searcher, cache, alt, matched, n, weight).items():
+                if v > mine.get(d, 0.0):
+                    mine[d] = v
+        best.append(mine)
+    for group in plan.groups:
+        for rank_, alt in enumerate(group.alternatives):
+            weight = (1.0 if rank_ < group.typed else SYNONYM_WEIGHT) / len(group.members)
+            for d, v in _alt_scores(searcher, cache, alt, matched, n, weight).items():
+                for member in group.members:
+                    if v > best[member].get(d, 0.0):
+                        best[member][d] = v
+    scores: dict[int, float] = {}
+    for mine in best:
+        for d, v in mine.items():
             scores[d] = scores.get(d, 0.0) + v
     return scores
 
