@@ -155,7 +155,7 @@ def folding_analyzer() -> Analyzer:
 
 @lru_cache(maxsize=1)
 def synonyms() -> dict[str, list[str]]:
-    """Query-time expansion, keyed by the folded term (or phrase).
+    """Query-time expansion, keyed by the stems of the term (or phrase): see ``synonym_key``.
 
     Each line of a list is ``action;terme;synonymes``. A search for the head term also looks for
     its synonyms. For lines with action 0 (true equivalents: "vidéosurveillance" /
@@ -177,6 +177,12 @@ def synonyms() -> dict[str, list[str]]:
 
 
 def _key(phrase: str) -> str:
-    """How a phrase is looked up: folded words without stop words or hyphens ("vidéo-protection"
-    and "vidéo protection" are one key)."""
-    return " ".join(w for w in _WORD.findall(fold(phrase)) if w not in FRENCH_STOPWORDS)
+    """How a phrase is looked up: the stems of its words, without stop words or hyphens
+    ("vidéo-protection" and "vidéo protection" are one key, "pistes cyclables" and "piste
+    cyclable" too)."""
+    return synonym_key(w for w in _WORD.findall(fold(phrase)) if w not in FRENCH_STOPWORDS)
+
+
+def synonym_key(words) -> str:
+    """The lookup key of folded words (stop words already out)."""
+    return " ".join(stem(w) for w in words)

@@ -21,7 +21,7 @@ from markupsafe import escape
 from whoosh import query as wq
 
 from marketplace.core.text import fold
-from search.analysis import ANALYSIS_VERSION, FRENCH_STOPWORDS, stem, synonyms, terms
+from search.analysis import ANALYSIS_VERSION, FRENCH_STOPWORDS, stem, synonym_key, synonyms, terms
 from search.index import IndexUnavailable, handle_for
 from search.schema import FACET_FIELDS, MATCH_FIELD
 
@@ -192,7 +192,7 @@ def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None
             if parts:
                 typed.append(parts)
         alternatives = list(dict.fromkeys(typed))
-        alternatives += [a for a in _alternatives_of(word, table) if a not in alternatives]
+        alternatives += [a for a in _alternatives_of(synonym_key([word]), table) if a not in alternatives]
         concepts.append(Concept(word, tuple(alternatives), len(typed)))
     groups: list[Group] = []
     covered: set[int] = set()
@@ -201,7 +201,7 @@ def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None
             members = tuple(range(i, i + n))
             if covered.issuperset(members):
                 continue
-            phrase = " ".join(words[i:i + n])
+            phrase = synonym_key(words[i:i + n])
             joined = stem("".join(words[i:i + n]))
             hyphenated = all(j in hyphen_after for j in range(i, i + n - 1))
             joined_known = known is not None and known(joined)
