@@ -654,9 +654,16 @@ def _as_written(searcher, cache, folded: str) -> str:
     return folded
 
 
+def _found_by_synonym(folded: str, known) -> bool:
+    """A word the texts never write but whose synonyms they do: its results are meaningful."""
+    words = [w for w in _WORD.findall(folded) if w not in FRENCH_STOPWORDS]
+    return any(all(known(t) for t in alt) for alt in _alternatives_of(synonym_key(words), synonyms()))
+
+
 def _correct(searcher, cache, text: str, known) -> str | None:
-    """The query with each word the index does not know replaced by the closest word it knows
-    (edit distance ≤ 2, same first letter, the more frequent first); None when every word is
+    """The query with each word the index does not know (nor any of its synonyms) replaced by the
+    closest word it knows (edit distance 1 up to six letters, 2 beyond; same first letter; the more
+    frequent first); None when every word is
     known or no correction is found. A word is known when its term is in some document, whatever
     form it takes there ("piste" is known from "pistes": never corrected to "prise")."""
     reader = searcher.reader()
@@ -668,9 +675,12 @@ def _correct(searcher, cache, text: str, known) -> str | None:
         word = m.group()
         folded = fold(word)
         unknown = (len(folded) >= 4 and folded not in FRENCH_STOPWORDS and not folded.isdigit()
-                   and not any(known(t) for t in terms(word)) and not known(stem(folded.replace("-", ""))))
+                   and not any(known(t) for t in terms(word)) and not known(stem(folded.replace("-", "")))
+                   and not _found_by_synonym(folded, known))
         if unknown:
-            for candidate in corrector.suggest(folded, limit=5, maxdist=2, prefix=1):
+            # One letter off for a short word ("velos" is not "vents"), two for a longer one.
+            maxdist = 1 if len(folded) <= 6 else 2
+            for candidate in corrector.suggest(folded, limit=5, maxdist=maxdist, prefix=1):
                 if any(known(t) for t in terms(candidate)):
                     out.append(_as_written(searcher, cache, candidate))
                     changed = True

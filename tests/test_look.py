@@ -67,12 +67,13 @@ def _pages(page, base):
 
 
 PERSONAS = {
-    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/solutions", s, "/achats-groupes/", "purchase:",
-                                    "/financements", p,
+    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/recherche?q=eclairrage+publique", "/solutions", s, "/achats-groupes/", "purchase:",
+                                    "/financements", "/financements?q=renovaton+energetique", p,
                                     "/financements?commune=Gien", "/connexion", "/inscription", "/accessibilite",
                                     "/plan-du-site", "/donnees-personnelles", "/mot-de-passe-oublie"]),
     "ville": ("dgs@chateauroux-metropole.test",
               lambda s, p: ["/espace/", s, "/solutions/comparer", "/espace/selection", "/espace/financements",
+                            "/espace/financements?q=velos",
                             "/espace/alertes", "/espace/alertes/nouvelle", "/espace/plans-de-financement",
                             "/espace/plans-de-financement/nouveau", "plan:", p, "/espace/membres",
                             "/espace/references", "/espace/contrats/", "contract:", "purchase:",
