@@ -1,7 +1,9 @@
 """The ``passerelle`` command: a Flask CLI group reading the same settings as the web app."""
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -20,7 +22,9 @@ from marketplace.core import audit
 from marketplace.core.errors import ServiceError
 from marketplace.core.settings import ConfigError
 from marketplace.launcher import launch
-from search.index import state
+from search.follower import Follower, catch_up
+from search.index import follow_state, state
+from search.indexing import request_rebuild
 from search.service import rebuild
 from tenants import services as tenant_services
 from tenants.models import Role, Tenant, TenantEvent, TenantKind
@@ -131,9 +135,21 @@ def search_group():
 
 
 @search_group.command("reindex")
+@click.option("--all-nodes", is_flag=True,
+              help="Demande la reconstruction à chaque serveur (par le journal des changements) au lieu de "
+                   "reconstruire ici.")
 @with_appcontext
-def search_reindex():
-    """Reconstruit l'index à partir de la base, puis le met en service d'un coup."""
+def search_reindex(all_nodes):
+    """Reconstruit l'index de ce serveur à partir de la base, puis le met en service d'un coup."""
+    if all_nodes:
+        session = _session()
+        try:
+            change = request_rebuild(session)
+            session.commit()
+        finally:
+            session.close()
+        click.echo(f"Reconstruction demandée à chaque serveur (changement n° {change.id}).")
+        return
     session = _session()
     bar = None
 
@@ -144,7 +160,8 @@ def search_reindex():
 
     try:
         count = rebuild(current_app.config["SETTINGS"].search_dir, session,
-                        progress=lambda n: bar.update(n), on_total=on_total)
+                        progress=lambda n: bar.update(n), on_total=on_total,
+                        fresh_session=current_app.extensions["passerelle"].session_factory)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -152,13 +169,37 @@ def search_reindex():
     click.echo(f"Index reconstruit : {count} document(s).")
 
 
+@search_group.command("follow")
+@click.option("--once", is_flag=True, help="Rattrape le journal puis s'arrête.")
+@click.option("--parent", type=int, default=None, help="S'arrête quand ce processus parent disparaît.")
+@with_appcontext
+def search_follow(once, parent):
+    """Applique à l'index de ce serveur le journal des changements, en continu (un par serveur)."""
+    app = current_app._get_current_object()
+    root = app.config["SETTINGS"].search_dir
+    factory = app.extensions["passerelle"].session_factory
+    if once:
+        click.echo(f"Index à jour : {catch_up(app)} changement(s) lu(s).")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    Follower(root, factory, context=app.app_context).run(stop, parent=parent)
+
+
 @search_group.command("status")
 @with_appcontext
 def search_status():
-    """État de l'index."""
-    s = state(current_app.config["SETTINGS"].search_dir)
+    """État de l'index et de son suivi du journal."""
+    settings = current_app.config["SETTINGS"]
+    s = state(settings.search_dir)
     click.echo(f"{'disponible' if s.available else 'indisponible'} — {s.doc_count} document(s)"
                f"{' — ' + s.error if s.error else ''}{' — reconstruction en cours' if s.rebuilding else ''}")
+    session = _session()
+    try:
+        click.echo(follow_state(settings.search_dir, session).summary())
+    finally:
+        session.close()
 
 
 # Demo data ------------------------------------------------------------------------------------

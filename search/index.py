@@ -1,11 +1,12 @@
 """The on-disk index: where it lives, who writes it, how it is rebuilt and swapped.
 
-Layout under ``PASSERELLE_HOME/search``::
+Layout under ``PASSERELLE_HOME/search`` (one per node: nothing here is shared between nodes)::
 
     current -> index-20261122T101500-ab12   (a symlink, replaced atomically by a rebuild)
     index-…/                                 (Whoosh index directories)
-    rebuilding                               (present while a rebuild runs)
-    rebuild-journal                          (documents changed during the rebuild)
+    index-…/position.json                    (where that index stands in the change log)
+    rebuild.lock, follower.lock              (one rebuild, one follower at a time; held while running)
+    follower.json                            (the follower's last status, for the operator page)
 
 We use whoosh-reloaded 2.7.5 rather than whoosh 2.7.4: same speed, but 2.7.4 does not import
 under ``-W error`` on Python 3.12 (invalid escape sequences). 2.7.5 has a known bug: refreshing a
@@ -17,10 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import json
 import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, LockError
 
+from search import changes
 from search.schema import make_schema
 
 WRITER_TIMEOUT_S = 60
@@ -121,9 +126,73 @@ def latest_generation(path: Path) -> int:
     return max((int(m.group(1)) for name in os.listdir(path) if (m := _TOC.match(name))), default=-1)
 
 
+def unusable(path: Path) -> str:
+    """Why this index directory cannot be followed, in French ("" when it can): unreadable, or
+    built for another schema (another field, another analysis): then it is rebuilt."""
+    try:
+        ix = whoosh_index.open_dir(str(path))
+        schema = ix.schema
+        with ix.reader() as reader:
+            reader.doc_count_all()
+    except Exception as exc:  # a damaged index raises anything from pickle to OSError
+        return f"index illisible : {exc}"
+    expected = make_schema()
+    if sorted(schema.names()) != sorted(expected.names()):
+        return "index construit pour un autre schéma"
+    for name in expected.names():
+        if not _same(schema[name], expected[name]):
+            return f"index construit pour un autre schéma (champ {name})"
+    return ""
+
+
+def _same(a, b, depth: int = 0) -> bool:
+    """Whether two schema parts (a field, its format, analyzer, column) are built alike: Whoosh's
+    own ``==`` ignores analyzers and compares columns by identity. Compares what each would
+    pickle, recursively."""
+    if type(a) is not type(b) or depth > 8:
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], depth + 1) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+    if isinstance(a, str | bytes | int | float | bool | frozenset | set | re.Pattern) or a is None:
+        return a == b
+    if isinstance(a, type) or (callable(a) and not hasattr(a, "__dict__")):
+        return a is b
+    state_a, state_b = a.__getstate__(), b.__getstate__()
+    if state_a is None or state_b is None:
+        return a == b
+    return _same(state_a, state_b, depth + 1)
+
+
+@contextlib.contextmanager
+def rebuild_lock(root: Path, *, wait: bool = True) -> Iterator[bool]:
+    """One rebuild at a time per index folder, across processes (a lock the system releases when
+    its process dies, however it dies). With ``wait=False``, yields False at once when another
+    rebuild holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "rebuild.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def rebuild_running(root: Path) -> bool:
+    if not (root / "rebuild.lock").exists():
+        return False
+    with rebuild_lock(root, wait=False) as free:
+        return not free
+
+
 def state(root: Path) -> IndexState:
     path = current_dir(root)
-    rebuilding = (root / "rebuilding").exists()
+    rebuilding = rebuild_running(root)
     if path is None:
         return IndexState(False, None, rebuilding=rebuilding, error="jamais construit")
     try:
@@ -137,6 +206,65 @@ def state(root: Path) -> IndexState:
                           dt.datetime.fromtimestamp(modified, dt.UTC) if modified else None, size, rebuilding)
     except Exception as exc:  # any unreadable state is shown, never raised, on the operator page
         return IndexState(False, str(path), rebuilding=rebuilding, error=str(exc))
+
+
+# The follower's status -----------------------------------------------------------------------------
+
+FOLLOWER_STATUS = "follower.json"
+# A follower rewrites its status every few seconds: an older one is a follower that stopped.
+FOLLOWER_ALIVE_S = 15.0
+
+
+def write_follower_status(root: Path, status: dict) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{FOLLOWER_STATUS}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps(status), encoding="utf-8")
+    os.replace(tmp, root / FOLLOWER_STATUS)
+
+
+def read_follower_status(root: Path) -> dict | None:
+    """The follower's last status on this node, with ``alive``: whether it still beats."""
+    try:
+        status = json.loads((root / FOLLOWER_STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    status["alive"] = (not status.get("stopped")
+                       and time.time() - float(status.get("heartbeat_at", 0)) < FOLLOWER_ALIVE_S)
+    return status
+
+
+@dataclass
+class FollowState:
+    """Where this node's index stands in the change log, and its follower."""
+
+    position: int | None  # last log row applied (None: an index without position, or none)
+    gaps: int
+    head: int  # newest row of the log
+    pending: int  # rows after the position
+    pending_age_s: float | None  # age of the oldest of them
+    follower: dict | None  # its last status (read_follower_status)
+
+    @property
+    def follower_alive(self) -> bool:
+        return bool(self.follower and self.follower.get("alive"))
+
+    def summary(self) -> str:
+        where = "sans position" if self.position is None else f"position {self.position} / {self.head}"
+        late = "à jour" if not self.pending else (
+            f"{self.pending} changement(s) en attente"
+            + (f", le plus ancien depuis {self.pending_age_s:.0f} s" if self.pending_age_s is not None else ""))
+        who = ("suivi en marche" + (f" (pid {self.follower['pid']})" if self.follower.get("pid") else "")
+               if self.follower_alive else "aucun suivi en marche")
+        return f"journal : {where} — {late} — {who}"
+
+
+def follow_state(root: Path, session) -> FollowState:
+    path = current_dir(root)
+    position = changes.read_position(path) if path else None
+    head = changes.bounds(session).head
+    count, age = changes.pending(session, position) if position else (head, None)
+    return FollowState(position.last if position else None, len(position.gaps) if position else 0, head, count,
+                       age, read_follower_status(root))
 
 
 class IndexHandle:

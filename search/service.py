@@ -1,15 +1,26 @@
 """Search as the rest of the product sees it: feed the index, rebuild it, query it — degrading
-rather than failing when the index is missing or unreadable."""
+rather than failing when the index is missing or unreadable.
+
+Writing: :func:`apply_changes` brings documents of one index in line with the database, all in
+one Whoosh commit (the follower's batches); :func:`rebuild` builds a new index from the database
+beside the current one, records the log position it started from, replays what changed during
+the build and swaps it in.
+"""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
+from whoosh import index as whoosh_index
 
+from search import changes
 from search import index as idx
-from search.documents import provider, providers
+from search.bulk import BulkWriter
+from search.documents import Document, provider, providers
+from search.models import REBUILD_KEY
 from search.query import Hit, SearchRequest, SearchResponse, search
 from search.schema import to_fields
 
@@ -18,92 +29,120 @@ log = logging.getLogger("passerelle.search")
 DEGRADED_MESSAGE = ("La recherche plein texte est momentanément indisponible : les résultats ci-dessous "
                     "sont une recherche simplifiée, sans filtres ni tri par pertinence.")
 
+# A rebuild replays the changes made while it read the database, this many rows at a time.
+REPLAY_BATCH = 1_000
 
-def _journal(root: Path) -> Path:
-    return root / "rebuild-journal"
+
+def load_documents(session: Session, keys: Iterable[str]) -> list[tuple[str, Document | None]]:
+    """Each document as the database holds it now; None for one that must leave the index
+    (unpublished, archived, deleted — or a key no provider knows)."""
+    known = providers()
+    out = []
+    for key in keys:
+        doc_type, _, object_id = key.partition(":")
+        if doc_type not in known or not object_id.isdigit():
+            log.warning("search: change %r names no known document; removed from the index", key)
+            out.append((key, None))
+            continue
+        out.append((key, known[doc_type].load(session, int(object_id))))
+    return out
+
+
+def apply_changes(index_dir: Path, session: Session, keys: Iterable[str]) -> int:
+    """Bring these documents of one index in line with the database: one writer, one commit.
+    Returns the number of documents written (the others were removed)."""
+    keys = [k for k in dict.fromkeys(keys) if k != REBUILD_KEY]
+    if not keys:
+        return 0
+    # Read first, then lock: the writer's lock is held for the writing only.
+    docs = load_documents(session, keys)
+    ix = whoosh_index.open_dir(str(index_dir))
+    with idx.writer_for(ix) as writer:
+        for key, doc in docs:
+            if doc is None:
+                writer.delete_by_term("id", key)
+            else:
+                writer.update_document(**to_fields(doc))
+    return sum(1 for _, doc in docs if doc is not None)
 
 
 def index_document(root: Path, session: Session, doc_type: str, object_id: int) -> bool:
-    """Bring one document of the index in line with the database. Returns True if it is indexed."""
-    if idx.current_dir(root) is None:
+    """One document of the current index brought in line with the database (for tools and tests;
+    the product goes through the log). Returns True if it is indexed."""
+    path = idx.current_dir(root)
+    if path is None:
         # No index yet: one document would make a misleading index of one. Build it whole.
         rebuild(root, session)
         return provider(doc_type).load(session, object_id) is not None
-    doc = provider(doc_type).load(session, object_id)
-    key = f"{doc_type}:{object_id}"
-    ix = idx.open_current(root)
-    with idx.writer_for(ix) as writer:
-        if doc is None:
-            writer.delete_by_term("id", key)
-        else:
-            writer.update_document(**to_fields(doc))
-    if (root / "rebuilding").exists():
-        # A rebuild is reading the database right now and may have passed this row already:
-        # it replays the journal into the new index before and after the swap.
-        with open(_journal(root), "a", encoding="utf-8") as fh:
-            fh.write(f"{doc_type}:{object_id}\n")
-    return doc is not None
+    return apply_changes(path, session, [f"{doc_type}:{object_id}"]) == 1
 
 
 def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None = None,
-            on_total: Callable[[int], None] | None = None) -> int:
+            on_total: Callable[[int], None] | None = None, *,
+            fresh_session: Callable[[], Session] | None = None) -> int:
     """Build a new index from the database and swap it in atomically. Searches keep working on the
-    old index during the build. Returns the number of documents indexed."""
-    root.mkdir(parents=True, exist_ok=True)
-    marker = root / "rebuilding"
-    marker.write_text("")
-    _journal(root).unlink(missing_ok=True)
-    try:
+    old index during the build. Returns the number of documents indexed.
+
+    The new index starts at the log's head as it was before the first document was read; the
+    changes committed during the build are replayed into it before the swap (and any late ones by
+    the follower after it). ``fresh_session`` gives a session that sees what was committed since
+    ``session`` began (SQLite keeps a transaction's snapshot); without it, ``session`` is re-read.
+    """
+    with idx.rebuild_lock(root):
+        position = changes.start_position(session)
         path = idx.create_empty(root)
-        from whoosh import index as whoosh_index
-
-        ix = whoosh_index.open_dir(str(path))
-        ids = [(t, i) for t, p in providers().items() for i in p.all_ids(session)]
-        if on_total:
-            on_total(len(ids))
-        count = 0
-        writer = ix.writer(limitmb=256)
-        try:
-            for doc_type, object_id in ids:
-                doc = provider(doc_type).load(session, object_id)
-                if doc is not None:
-                    writer.add_document(**to_fields(doc))
-                    count += 1
-                if progress:
-                    progress(1)
-            writer.commit(optimize=True)
-        except BaseException:
-            writer.cancel()
-            raise
-        _replay_journal(path, session)
+        count = _build(path, session, progress, on_total)
+        changes.write_position(path, position)
+        _replay(path, session, fresh_session, position)
         idx.make_current(root, path)
-        _replay_journal(path, session)
         return count
-    finally:
-        marker.unlink(missing_ok=True)
-        _journal(root).unlink(missing_ok=True)
 
 
-def _replay_journal(path: Path, session: Session) -> None:
-    journal = _journal(path.parent)
-    if not journal.exists():
-        return
-    from whoosh import index as whoosh_index
-
-    entries = {line.strip() for line in journal.read_text(encoding="utf-8").splitlines() if line.strip()}
-    if not entries:
-        return
-    if session is not None:
-        session.expire_all()  # read what the journalled jobs committed, not this session's cache
+def _build(path: Path, session: Session, progress, on_total) -> int:
+    ids = [(t, i) for t, p in sorted(providers().items()) for i in p.all_ids(session)]
+    if on_total:
+        on_total(len(ids))
     ix = whoosh_index.open_dir(str(path))
-    with idx.writer_for(ix) as writer:
-        for entry in sorted(entries):
-            doc_type, _, object_id = entry.partition(":")
-            doc = provider(doc_type).load(session, int(object_id))
-            if doc is None:
-                writer.delete_by_term("id", entry)
-            else:
-                writer.update_document(**to_fields(doc))
+    # The bulk writer writes the same index several times faster; Whoosh's own writer is kept for
+    # a schema it cannot write (positions, vectors, boosts).
+    bulk = BulkWriter.supports(ix.schema)
+    writer = BulkWriter(ix) if bulk else ix.writer(limitmb=256)
+    count = 0
+    try:
+        for doc_type, object_id in ids:
+            doc = provider(doc_type).load(session, object_id)
+            if doc is not None:
+                writer.add_document(**to_fields(doc))
+                count += 1
+            if progress:
+                progress(1)
+        # No optimize: a new index is one segment already (and merging rewrites every posting).
+        writer.commit()
+    except BaseException:
+        writer.cancel()
+        raise
+    return count
+
+
+def _replay(path: Path, session: Session, fresh_session, position: changes.Position) -> None:
+    """Apply to a just-built index what the log gained while it was built."""
+    for _ in range(100):  # a steady stream of changes must not hold the swap back for ever
+        own = fresh_session() if fresh_session else None
+        s = own or session
+        try:
+            if own is None:
+                s.expire_all()
+            rows = changes.read_after(s, position, REPLAY_BATCH)
+            if not rows:
+                return
+            apply_changes(path, s, [key for _, key in rows])
+        finally:
+            if own is not None:
+                own.close()
+        position.advance([i for i, _ in rows], time.time())
+        changes.write_position(path, position)
+        if len(rows) < REPLAY_BATCH:
+            return
 
 
 def run_search(root: Path, session: Session, request: SearchRequest,

@@ -1,15 +1,17 @@
 """The annuaire's promise, end to end: a buyer finds smart public lighting deployed by cities of
 20 000–100 000 inhabitants, sees verified references, compares three, shortlists two and contacts
-one; the startup sees the lead. Search runs on a real index fed by the indexing jobs."""
+one; the startup sees the lead. Search runs on a real index fed by the change log, as a node's
+follower applies it."""
 from __future__ import annotations
 
 import csv
 import io
 
+from search.follower import catch_up
 from search.service import rebuild
 from tenants.models import Role
 from tests.factories import make_city, make_member, make_reference, make_solution, make_startup
-from tests.helpers import run_jobs, sign_in
+from tests.helpers import sign_in
 
 
 def _ids_in(page: str, solutions) -> set[str]:
@@ -35,10 +37,10 @@ def test_a_buyer_finds_compares_shortlists_and_contacts(client, db, settings, re
     db.commit()
     rebuild(settings.search_dir, db)
 
-    # Châteauroux confirms the reference naming it; the indexing job updates the badge.
+    # Châteauroux confirms the reference naming it; the follower updates the badge.
     sign_in(client, buyer, buyer_membership)
     assert client.post(f"/espace/references/{ref_a.id}/confirmer").status_code == 302
-    run_jobs(redis)
+    catch_up(client.application)
 
     # Search, with the deployment-size facet in the URL; accents and plurals don't matter.
     for q in ("éclairage public intelligent", "eclairages publics intelligents"):

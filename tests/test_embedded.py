@@ -333,7 +333,7 @@ def test_a_launcher_killed_without_its_cleanup_leaves_nothing_behind(tmp_path):
         launchers.append(first)
         first.wait_for(READY, START_TIMEOUT)
         started = [entry["pid"] for entry in read_state(home)["processes"]]
-        assert {e["name"] for e in read_state(home)["processes"]} == {"redis", "worker", "cron", "web"}
+        assert {e["name"] for e in read_state(home)["processes"]} == {"redis", "worker", "cron", "search", "web"}
         os.kill(first.proc.pid, signal.SIGKILL)  # no cleanup at all
         assert not gone(started, 20), f"left running after the launcher's death: {gone(started, 0)}"
 

@@ -9,8 +9,8 @@ from marketplace.core import audit
 from marketplace.ops import services
 from marketplace.ops.tasks import ping
 from marketplace.web import get_db, settings
-from search.index import state
-from search.tasks import rebuild_index
+from search.index import follow_state, state
+from search.indexing import request_rebuild
 from tenants.web import require_curator
 
 bp = Blueprint("ops", __name__, url_prefix="/operateur/taches")
@@ -45,16 +45,19 @@ def test_worker():
 @bp.route("/recherche")
 @require_curator
 def search_index():
-    return render_template("ops/search.html", state=state(settings().search_dir))
+    root = settings().search_dir
+    return render_template("ops/search.html", state=state(root), follow=follow_state(root, get_db()))
 
 
 @bp.route("/recherche/reconstruire", methods=["POST"])
 @require_curator
 def rebuild_search_index():
-    job = rebuild_index.enqueue(job_id="search-rebuild")
+    # Through the change log: each web node's follower rebuilds its own index.
     db = get_db()
+    change = request_rebuild(db)
+    db.flush()
     audit.record(db, services.OpsEvent.search_reindex_requested, actor_id=current_user.id, tenant_id=db.tenant_id,
-                 object_type="rq_job", object_id=job.id)
-    flash("La reconstruction de l'index est lancée : les recherches continuent sur l'index actuel pendant ce temps.",
-          "success")
+                 object_type="search_change", object_id=change.id)
+    flash("La reconstruction de l'index est demandée à chaque serveur : les recherches continuent sur l'index "
+          "actuel pendant ce temps.", "success")
     return redirect(url_for("ops.search_index"))

@@ -5,11 +5,13 @@ import multiprocessing
 
 import pytest
 
-from search import documents
+from search import changes
 from search import index as idx
+from search.indexing import index_later
 from search.query import SearchRequest, search
 from search.schema import to_fields
 from search.service import index_document, rebuild, run_search
+from tests.helpers import Documents
 from tests.search.corpus import CORPUS, build, doc
 
 
@@ -107,65 +109,54 @@ def test_an_update_is_seen_by_the_next_search_without_duplicates(root):
     assert search(root, SearchRequest(q="Lumio")).hits[0].title == "Lumio 5"
 
 
-class Store:
-    def __init__(self):
-        self.docs = {}
-
-    def register(self):
-        documents.providers()  # load the product's providers first, then leave only this one
-        documents._providers.clear()
-        documents.register("solution", lambda s, i: self.docs.get(i), lambda s: list(self.docs),
-                           fallback=lambda s, text, limit: [d for d in self.docs.values()
-                                                             if text.lower() in d["title"].lower()][:limit])
-
-
 @pytest.fixture
 def store():
-    saved = dict(documents._providers)
-    s = Store()
-    s.register()
-    yield s
-    documents._providers.clear()
-    documents._providers.update(saved)
+    documents = Documents()
+    saved = documents.install()
+    yield documents
+    Documents.restore(saved)
 
 
-def test_index_document_follows_the_database(tmp_path, store):
+def test_index_document_follows_the_database(tmp_path, store, db):
     root = tmp_path / "search"
     store.docs[7] = doc(7, "Compteurs d'eau", "Télérelève des compteurs")
     store.docs[8] = doc(8, "Capteurs de crue", "Alerte inondation")
-    assert index_document(root, None, "solution", 7)
+    assert index_document(root, db, "solution", 7)
     # There was no index at all: it was built whole, not with this one document.
     assert ids(search(root, SearchRequest(q="inondation"))) == [8]
     assert ids(search(root, SearchRequest(q="compteurs"))) == [7]
     del store.docs[7]  # unpublished, archived or deleted
-    assert not index_document(root, None, "solution", 7)
+    assert not index_document(root, db, "solution", 7)
     assert search(root, SearchRequest(q="compteurs", correct=False)).total == 0
 
 
-def test_rebuild_swaps_atomically_and_searches_keep_working(tmp_path, store):
+def test_rebuild_swaps_atomically_and_searches_keep_working(tmp_path, store, db):
     root = tmp_path / "search"
     build(root, CORPUS[:2])
     old = idx.current_dir(root)
     assert search(root, SearchRequest(q="budget")).total == 0
     store.docs.update({d["object_id"]: d for d in CORPUS})
     seen_during = []
-    count = rebuild(root, None, progress=lambda n: seen_during.append(search(root, SearchRequest(q="vidéosurveillance")).total))
+    count = rebuild(root, db, progress=lambda n: seen_during.append(search(root, SearchRequest(q="vidéosurveillance")).total))
     assert count == 5 and set(seen_during) == {1}  # the old index answered during the build
     assert idx.current_dir(root) != old and search(root, SearchRequest(q="budget")).total == 1
-    assert not (root / "rebuilding").exists()
+    assert not idx.rebuild_running(root)
+    # The new index knows where it starts in the change log.
+    assert changes.read_position(idx.current_dir(root)).last == changes.bounds(db).head
 
 
-def test_changes_during_a_rebuild_are_not_lost(tmp_path, store):
+def test_changes_committed_during_a_rebuild_are_replayed_before_the_swap(tmp_path, store, db):
     root = tmp_path / "search"
     build(root, [])
     store.docs.update({d["object_id"]: d for d in CORPUS[:3]})
 
     def change_midway(n):
-        if 9 not in store.docs:
+        if 9 not in store.docs:  # a service publishing a solution while the rebuild reads
             store.docs[9] = doc(9, "Capteurs de stationnement", "Places libres en temps réel")
-            index_document(root, None, "solution", 9)  # a job running while the rebuild reads
+            index_later(db, "solution", 9)
+            db.commit()
 
-    rebuild(root, None, progress=change_midway)
+    rebuild(root, db, progress=change_midway)
     assert ids(search(root, SearchRequest(q="stationnement"))) == [9]
 
 

@@ -1,0 +1,266 @@
+"""A faster writer for a full rebuild: the same on-disk index as Whoosh's own writer, written in
+bulk.
+
+Whoosh's ``SegmentWriter`` handles every posting (one word of one field of one document) several
+times in Python: counted from the analyzer's tokens, put as a tuple into a sorting pool (which
+spills to temporary files past ``limitmb`` and merges them back), its field length read back from
+the column file just written — with a file-system ``stat`` for every posting of a field that keeps
+no lengths —, then one call per posting into the postings writer. Here a document's words are
+counted once (``Counter``), each posting is two appends to its term's arrays, and each term's
+postings are handed to Whoosh's postings writer one block (128 postings) at a time, in the
+format Whoosh writes (the same blocks, statistics, term infos and files).
+
+Only for a new, empty index and new documents (no deletions, no merge): the rebuild. Everything
+else (the follower's updates) uses Whoosh's own writer. ``tests/search/test_bulk.py`` checks that
+both give the same postings, lengths, stored fields, columns and searches.
+"""
+from __future__ import annotations
+
+import contextlib
+import operator
+import sys
+from array import array
+from collections import Counter
+
+from whoosh import formats
+from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3Segment
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
+
+
+class _PostingsWriter(W3PostingsWriter):
+    def _mini_ids(self):
+        # delta_encode, in C (map over two slices) rather than a generator per posting.
+        ids = self._ids
+        if self._byteids or not ids:
+            return super()._mini_ids()
+        return (ids[0], *map(operator.sub, ids[1:], ids[:-1]))
+
+
+class _Codec(W3Codec):
+    def postings_writer(self, dbfile, byteids=False):
+        return _PostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
+                               compression=self._compression, inlinelimit=self._inlinelimit)
+
+    def new_segment(self, storage, indexname):
+        # The segment (pickled in the index's table of contents) names Whoosh's own codec: readers
+        # need nothing of this module.
+        return W3Segment(W3Codec(self._blocklimit, self._compression, self._inlinelimit), indexname)
+
+
+class _Counts:
+    """A Frequency field's postings: term → docnums and frequencies."""
+
+    __slots__ = ("terms", "lengths")
+
+    def __init__(self):
+        self.terms: dict[bytes, tuple[array, array]] = {}
+        self.lengths = array("I")  # docnum → length as stored (quantised to one byte), 0 if none
+
+
+class _Generic:
+    """Any other field's postings: term → docnums, weights, value bytes."""
+
+    __slots__ = ("terms", "memo")
+
+    def __init__(self):
+        self.terms: dict[bytes, tuple[array, list, list]] = {}
+        self.memo: dict = {}  # value → its (term bytes, weight, value bytes)
+
+
+class BulkWriter(SegmentWriter):
+    """``ix.writer()`` for a rebuild: ``add_document`` only, then ``commit()``."""
+
+    def __init__(self, ix, **kwargs):
+        # Checked before the index's lock is taken.
+        if not ix.is_empty():
+            raise ValueError("BulkWriter writes a new index only")
+        if not self.supports(ix.schema):
+            raise NotImplementedError("BulkWriter: this schema needs Whoosh's writer")
+        kwargs.setdefault("codec", _Codec())
+        super().__init__(ix, **kwargs)
+        self._fields: dict[str, _Counts | _Generic] = {}
+
+    def delete_document(self, docnum, delete=True):
+        raise NotImplementedError("BulkWriter only adds documents")
+
+    def add_reader(self, reader):
+        raise NotImplementedError("BulkWriter does not merge")
+
+    def update_document(self, **fields):
+        # A new index holds no document with this key yet.
+        self.add_document(**fields)
+
+    @staticmethod
+    def supports(schema) -> bool:
+        """Whether every field of this schema can be written in bulk: text fields that keep
+        frequencies (no positions), and fields that keep no lengths."""
+        for _name, field in schema.items():
+            if field.separate_spelling() or field.vector:
+                return False
+            if field.indexed and field.scorable and (type(field.format) is not formats.Frequency
+                                                     or field.format.field_boost != 1.0 or field.analyzer is None):
+                return False
+        return True
+
+    @staticmethod
+    def _words(field, value) -> list[str]:
+        words = []
+        for token in field.analyzer(value, mode="index", boosts=True):
+            if token.stopped:
+                continue
+            if token.boost != 1.0:
+                raise NotImplementedError("BulkWriter: weighted tokens need Whoosh's writer")
+            words.append(token.text)
+        return words
+
+    def add_document(self, **fields):
+        # The steps of SegmentWriter.add_document, the postings kept here instead of in the pool.
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    boost = self._field_boost(fields, fieldname, docboost)
+                    if field.scorable:
+                        if boost != 1.0 or not isinstance(value, str):
+                            raise NotImplementedError("BulkWriter: boosted or pre-analysed text needs Whoosh's writer")
+                        length = self._add_counts(fieldname, docnum, self._words(field, value))
+                    else:
+                        self._add_generic(fieldname, field, docnum, value, boost)
+                stored = fields.get(f"_stored_{fieldname}", value)
+                perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+                column = field.column_type
+                if column and stored is not None:
+                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(stored))
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _add_counts(self, fieldname, docnum, words) -> int:
+        postings = self._fields.get(fieldname)
+        if postings is None:
+            postings = self._fields[fieldname] = _Counts()
+        terms = postings.terms
+        for word, freq in Counter(words).items():
+            tbytes = word.encode("utf-8")
+            entry = terms.get(tbytes)
+            if entry is None:
+                entry = terms[tbytes] = (array("I"), array("I"))
+            entry[0].append(docnum)
+            entry[1].append(freq)
+        length = len(words)
+        lengths = postings.lengths
+        if len(lengths) <= docnum:
+            lengths.extend([0] * (docnum + 1 - len(lengths)))
+        if length:
+            lengths[docnum] = byte_to_length(length_to_byte(length))
+        return length
+
+    def _add_generic(self, fieldname, field, docnum, value, boost) -> None:
+        postings = self._fields.get(fieldname)
+        if postings is None:
+            postings = self._fields[fieldname] = _Generic()
+        terms = postings.terms
+        # Facets and numbers repeat from one document to the next: their terms are computed once.
+        try:
+            items = postings.memo.get(value)
+        except TypeError:  # a list of keywords: not hashable
+            items = None
+        if items is None:
+            items = [(tbytes, weight, vbytes) for tbytes, _freq, weight, vbytes in field.index(value)]
+            if len(postings.memo) > MEMO_MAX:
+                postings.memo.clear()
+            with contextlib.suppress(TypeError):
+                postings.memo[value] = items
+        for tbytes, weight, vbytes in items:
+            entry = terms.get(tbytes)
+            if entry is None:
+                entry = terms[tbytes] = (array("I"), [], [])
+            entry[0].append(docnum)
+            entry[1].append(weight * boost)
+            if vbytes:
+                entry[2].append(vbytes)
+
+    def commit(self, mergetype=None, optimize=None, merge=None):
+        # Nothing to merge: the index was empty.
+        super().commit(merge=False)
+
+    def _flush_segment(self):
+        self.perdocwriter.close()
+        fieldwriter = self.fieldwriter
+        for fieldname in sorted(self._fields):
+            postings = self._fields.pop(fieldname)
+            fieldwriter.start_field(fieldname, self.schema[fieldname])
+            writer = fieldwriter._postwriter
+            terms = postings.terms
+            for tbytes in sorted(terms):
+                fieldwriter.start_term(tbytes)
+                if type(postings) is _Counts:
+                    ids, freqs = terms.pop(tbytes)
+                    _write_counts(writer, ids, freqs, postings.lengths)
+                else:
+                    ids, weights, values = terms.pop(tbytes)
+                    _write_generic(writer, ids, weights, values)
+                fieldwriter.finish_term()
+            fieldwriter.finish_field()
+        fieldwriter.close()
+
+
+MEMO_MAX = 100_000
+BLOCK = 128  # W3Codec's blocklimit: postings per block, as Whoosh's writer fills them
+
+
+def _be(values: array) -> bytes:
+    """Unsigned ints as Whoosh's pack_uint writes them (network order), all at once."""
+    if sys.byteorder == "little":
+        values = array("I", values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _write_counts(writer, ids: array, freqs: array, lengths: array) -> None:
+    """One term's postings, a block at a time, as W3PostingsWriter.add_posting buffers them: the
+    weight of a posting is its frequency, its value the frequency packed."""
+    total = len(ids)
+    for start in range(0, total, BLOCK):
+        end = min(total, start + BLOCK)
+        block_ids = ids[start:end]
+        block_freqs = freqs[start:end]
+        writer._ids = block_ids
+        writer._weights = array("f", block_freqs)
+        writer._values = [_be(block_freqs)]  # joined by _mini_values, as the packed values would be
+        writer._maxweight = float(max(block_freqs))
+        block_lengths = [n for n in map(lengths.__getitem__, block_ids) if n]
+        writer._minlength = min(block_lengths) if block_lengths else None
+        writer._maxlength = max(block_lengths, default=0)
+        if end < total:
+            writer._write_block()
+
+
+def _write_generic(writer, ids: array, weights: list, values: list) -> None:
+    total = len(ids)
+    for start in range(0, total, BLOCK):
+        end = min(total, start + BLOCK)
+        block_weights = weights[start:end]
+        writer._ids = ids[start:end]
+        writer._weights = array("f", block_weights)
+        writer._values = values[start:end] if values else []
+        writer._maxweight = max(0, max(block_weights))
+        writer._minlength, writer._maxlength = None, 0
+        if end < total:
+            writer._write_block()
