@@ -22,6 +22,7 @@ from marketplace.core import audit
 from marketplace.core.errors import ServiceError
 from marketplace.core.settings import ConfigError
 from marketplace.launcher import launch
+from marketplace.projects import cli as projects_cli
 from search.follower import Follower, catch_up
 from search.index import follow_state, state
 from search.indexing import request_rebuild
@@ -34,6 +35,8 @@ cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False, lo
                  help="Passerelle : administration et lancement.")
 cli.add_command(shell_command)
 cli.add_command(routes_command)
+cli.add_command(projects_cli.funded_group)
+cli.add_command(projects_cli.matching_group)
 
 
 def _session():

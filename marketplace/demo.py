@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from marketplace.catalog.demo import seed_catalog
 from marketplace.catalog.models import Solution, SolutionStatus
 from marketplace.funding.demo import FUNDERS, seed_funding, seed_plan
+from marketplace.projects.demo import seed_projects, seed_reference
 from marketplace.purchasing.demo import seed_purchasing
 from tenants import services
 from tenants.models import Role, Tenant, TenantKind, User
@@ -97,6 +98,8 @@ def seed(session: Session) -> list[tuple[str, str]]:
                                                      Solution.status == SolutionStatus.published))
     if lighting is not None:
         seed_purchasing(session, tenants, admins, lighting)
+    seed_reference(session)
+    seed_projects(session, tenants, admins)
     return accounts
 
 

@@ -207,5 +207,8 @@ def _prepare_data(passerelle, env) -> None:
         _step(passerelle + ["territories", "import"], env, "Import des territoires (première fois)")
     if not seeded:
         _step(passerelle + ["demo", "seed"], env, "Données de démonstration (première fois)")
+    if not seeded or not (load_settings().matching_dir / "model.joblib").exists():
+        _step(passerelle + ["matching", "train"], env, "Modèle des projets financés (première fois)")
+        _step(passerelle + ["matching", "run"], env, "Rapprochement des projets et des financements")
     if not seeded or current_dir(load_settings().search_dir) is None:
         _step(passerelle + ["search", "reindex"], env, "Index de recherche")

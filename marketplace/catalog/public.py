@@ -10,6 +10,8 @@ from marketplace.catalog.models import Solution, SolutionStatus
 from marketplace.core.errors import NotFound
 from tenants.access import Actor
 
+__all__ = ["Solution", "published_solution", "archive_over_quota", "published_solutions_for_matching"]
+
 
 def published_solution(session: Session, solution_id: int | None) -> Solution | None:
     """The published solution with this id, or None (unknown, not published, or no id)."""
@@ -33,3 +35,11 @@ def archive_over_quota(session: Session, tenant, keep: int | None, reason: str) 
     for solution in archived:
         services.archive(session, None, solution, note=reason)
     return archived
+
+
+def published_solutions_for_matching(session: Session) -> list[tuple[int, int, str, str, tuple[str, ...], str]]:
+    """(id, owner tenant, name, text, domains, contact e-mail) of every published solution, by id:
+    what the needs are matched against."""
+    rows = session.scalars(select(Solution).where(Solution.status == SolutionStatus.published).order_by(Solution.id))
+    return [(s.id, s.owner_tenant_id, s.name, f"{s.name} {s.pitch} {s.description or ''}", tuple(s.domains or []),
+             s.contact_email) for s in rows]

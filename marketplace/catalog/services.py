@@ -38,6 +38,7 @@ from marketplace.core.entitlements import plan_of, upgrade_hint
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.exports import csv_text
 from marketplace.core.rendering import plain_text
+from marketplace.core.signals import solution_changed
 from search.indexing import index_later, indexing_skipped
 from tenants.access import Actor
 from tenants.models import Tenant, TenantKind, User
@@ -49,6 +50,7 @@ def _reindex(session: Session, solution: Solution) -> None:
     """The public document of this solution changed: re-index it once the transaction commits."""
     if not indexing_skipped(session):
         index_later(session, "solution", solution.id)
+        solution_changed.send(session, solution_id=solution.id)
 
 
 # Who is looking --------------------------------------------------------------------------------

@@ -141,6 +141,11 @@ class Settings(BaseSettings):
         return self.home / "search"
 
     @property
+    def matching_dir(self) -> Path:
+        """The funded-projects model, trained from the reference (``passerelle matching train``)."""
+        return self.home / "matching"
+
+    @property
     def uploads_dir(self) -> Path:
         return self.home / "uploads"
 

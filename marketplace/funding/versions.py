@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.core import money, taxonomy
+from marketplace.core.signals import programme_changed
 from marketplace.core.text import format_int_fr
 from marketplace.funding import eligibility
 from marketplace.funding.models import (
@@ -33,18 +34,21 @@ from tenants.models import User
 
 
 def reindex_call(session: Session, call) -> None:
-    """A call's public document changed: re-index it after the commit."""
+    """A call's public document changed: re-index it after the commit, and say so (matching)."""
     if not indexing_skipped(session):
         index_later(session, "call", call.id)
+        programme_changed.send(session, programme_id=call.programme_id)
 
 
 def reindex(session: Session, programme: Programme) -> None:
-    """The programme's public documents (and its calls') changed: re-index after the commit."""
+    """The programme's public documents (and its calls') changed: re-index after the commit, and
+    say so (the matching jobs look at it again)."""
     if indexing_skipped(session):
         return
     index_later(session, "programme", programme.id)
     for call in programme.calls:
         index_later(session, "call", call.id)
+    programme_changed.send(session, programme_id=programme.id)
 
 
 # Versions -------------------------------------------------------------------------------------
