@@ -34,6 +34,13 @@ GAP_TTL_S = 600.0
 MAX_GAPS = 10_000
 # At a rebuild's start, ids this far below the head that are missing are taken as gaps.
 REBUILD_GAP_WINDOW = 1_000
+# The log keeps a change this long (search.tasks.trim_changes). An index whose follower last read
+# the log more than a day less than that ago may have missed trimmed rows: it is rebuilt. (A
+# missing id cannot tell: it may be a trimmed row, a rollback or a transaction still open.)
+KEEP_DAYS = 7
+STALE_AFTER_S = (KEEP_DAYS - 1) * 86_400.0
+# An idle follower still notes, this often, that it has read the log.
+CHECKED_EVERY_S = 3_600.0
 
 
 @dataclass
@@ -42,14 +49,17 @@ class Position:
 
     last: int = 0
     gaps: dict[int, float] = field(default_factory=dict)  # missing id → when it was first missed (epoch s)
+    checked_at: float = 0.0  # when the log was last read up to ``last`` (epoch s)
 
     def to_json(self) -> str:
-        return json.dumps({"last": self.last, "gaps": {str(k): v for k, v in sorted(self.gaps.items())}})
+        return json.dumps({"last": self.last, "checked_at": self.checked_at,
+                           "gaps": {str(k): v for k, v in sorted(self.gaps.items())}})
 
     @classmethod
     def from_json(cls, text: str) -> Position:
         data = json.loads(text)
-        return cls(int(data["last"]), {int(k): float(v) for k, v in data.get("gaps", {}).items()})
+        return cls(int(data["last"]), {int(k): float(v) for k, v in data.get("gaps", {}).items()},
+                   float(data.get("checked_at", 0)))
 
     def advance(self, seen: Iterable[int], now: float) -> None:
         """The ids of one read (every row after ``last``, in order, then the gaps that showed up):
@@ -64,6 +74,7 @@ class Position:
                 if missing not in seen:
                     self.gaps.setdefault(missing, now)
         self.last = newest
+        self.checked_at = now
         self.expire(now)
 
     def expire(self, now: float) -> None:
@@ -121,7 +132,7 @@ def start_position(session: Session, now: float | None = None) -> Position:
     head = bounds(session).head
     floor = max(0, head - REBUILD_GAP_WINDOW)
     seen = set(session.scalars(select(SearchChange.id).where(SearchChange.id > floor)))
-    return Position(head, {i: now for i in range(floor + 1, head) if i not in seen})
+    return Position(head, {i: now for i in range(floor + 1, head) if i not in seen}, now)
 
 
 def pending(session: Session, position: Position) -> tuple[int, float | None]:

@@ -91,8 +91,8 @@ class Follower:
         log_bounds = changes.bounds(session)
         if position.last > log_bounds.head:
             return Verdict("index en avance sur le journal (autre base de données ?)", path)
-        if log_bounds.first is not None and position.last < log_bounds.first - 1:
-            return Verdict("index plus ancien que le journal conservé", path)
+        if self.clock() - position.checked_at > changes.STALE_AFTER_S:
+            return Verdict("index pas suivi depuis plus longtemps que le journal n'est conservé", path)
         if log_bounds.head - position.last > self.max_pending:
             return Verdict(f"plus de {self.max_pending} changements en retard", path)
         return Verdict("", path, position)
@@ -111,10 +111,12 @@ class Follower:
                 if REBUILD_KEY in keys and not self.rebuilding:
                     self._start_rebuild("demandée")
                 self.applied += service.apply_changes(verdict.path, session, keys) if keys else 0
-                before = (verdict.position.last, len(verdict.position.gaps))
-                verdict.position.advance([i for i, _ in rows], self.clock())
-                if rows or (verdict.position.last, len(verdict.position.gaps)) != before:
-                    changes.write_position(verdict.path, verdict.position)
+                position, now = verdict.position, self.clock()
+                before = (position.last, len(position.gaps))
+                idle_since = position.checked_at
+                position.advance([i for i, _ in rows], now)
+                if rows or (position.last, len(position.gaps)) != before or now - idle_since > changes.CHECKED_EVERY_S:
+                    changes.write_position(verdict.path, position)
                 self.last_error = ""
                 return len(rows)
             finally:
@@ -171,7 +173,7 @@ class Follower:
         with self.context():
             session = self.session_factory()
             try:
-                count = service.rebuild(self.root, session, fresh_session=self.session_factory)
+                count = service.rebuild(self.root, session, fresh_session=self.session_factory, clock=self.clock)
                 self.rebuilds += 1
                 self._rebuild_failed_at = None
                 log.info("search: index rebuilt, %d document(s) in %.1f s", count, time.monotonic() - started)

@@ -79,7 +79,7 @@ def index_document(root: Path, session: Session, doc_type: str, object_id: int) 
 
 def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None = None,
             on_total: Callable[[int], None] | None = None, *,
-            fresh_session: Callable[[], Session] | None = None) -> int:
+            fresh_session: Callable[[], Session] | None = None, clock: Callable[[], float] = time.time) -> int:
     """Build a new index from the database and swap it in atomically. Searches keep working on the
     old index during the build. Returns the number of documents indexed.
 
@@ -89,11 +89,11 @@ def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None
     ``session`` began (SQLite keeps a transaction's snapshot); without it, ``session`` is re-read.
     """
     with idx.rebuild_lock(root):
-        position = changes.start_position(session)
+        position = changes.start_position(session, clock())
         path = idx.create_empty(root)
         count = _build(path, session, progress, on_total)
         changes.write_position(path, position)
-        _replay(path, session, fresh_session, position)
+        _replay(path, session, fresh_session, position, clock)
         idx.make_current(root, path)
         return count
 
@@ -124,7 +124,7 @@ def _build(path: Path, session: Session, progress, on_total) -> int:
     return count
 
 
-def _replay(path: Path, session: Session, fresh_session, position: changes.Position) -> None:
+def _replay(path: Path, session: Session, fresh_session, position: changes.Position, clock) -> None:
     """Apply to a just-built index what the log gained while it was built."""
     for _ in range(100):  # a steady stream of changes must not hold the swap back for ever
         own = fresh_session() if fresh_session else None
@@ -139,7 +139,7 @@ def _replay(path: Path, session: Session, fresh_session, position: changes.Posit
         finally:
             if own is not None:
                 own.close()
-        position.advance([i for i, _ in rows], time.time())
+        position.advance([i for i, _ in rows], clock())
         changes.write_position(path, position)
         if len(rows) < REPLAY_BATCH:
             return

@@ -14,12 +14,10 @@ from sqlalchemy import delete, func, select
 
 from jobs import job, job_context
 from marketplace.core.clock import utcnow
+from search.changes import KEEP_DAYS
 from search.index import read_follower_status
 from search.models import SearchChange
 from search.service import rebuild
-
-# How long the log keeps a change: a node stopped for longer rebuilds its index when it starts.
-KEEP_DAYS = 7
 
 
 def _root():
@@ -29,7 +27,8 @@ def _root():
 @job(queue="search", timeout=600, cron="40 3 * * *")
 def trim_changes(keep_days: int = KEEP_DAYS) -> int:
     """Delete the log's rows older than ``keep_days``, but the newest one: the head of the log
-    stays known, so that an index can tell that it is behind a trimmed log."""
+    stays known (an index ahead of it belongs to another database). A node whose follower was
+    stopped for longer rebuilds its index when it starts (search.changes.STALE_AFTER_S)."""
     with job_context() as session:
         newest = session.scalar(select(func.max(SearchChange.id)))
         if newest is None:

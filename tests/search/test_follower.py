@@ -205,26 +205,38 @@ def test_an_index_without_position_or_for_another_schema_is_rebuilt(root, store,
     assert follower.rebuilds == 1
 
 
-def test_an_index_behind_a_trimmed_log_or_too_far_behind_is_rebuilt(root, store, db, session_factory):
-    follower = Follower(root, session_factory, background_rebuild=False)
+def test_an_index_not_followed_for_longer_than_the_log_keeps_or_too_far_behind_is_rebuilt(root, store, db,
+                                                                                            session_factory):
+    clock = [time.time()]
+    follower = Follower(root, session_factory, background_rebuild=False, clock=lambda: clock[0])
     follower.catch_up()
-    # Changes the index never saw, then trimmed away (the node was down for a week).
+    # The node is stopped for a week; meanwhile changes are made, and the nightly job trims them.
+    clock[0] += changes.KEEP_DAYS * 86_400
     publish(db, store, 1, "Oubliée", "Journal")
     publish(db, store, 2, "Récente", "Journal")
-    db.execute(SearchChange.__table__.update().values(created_at=utcnow() - dt.timedelta(days=8)))
-    db.commit()
-    # What the nightly job deletes (tested below with the job itself).
     db.execute(SearchChange.__table__.delete().where(SearchChange.id < changes.bounds(db).head))
     db.commit()
-    assert log_rows(db) == 1  # the newest row is kept: the log's head stays known
     follower.catch_up()
     assert sorted(titles(root, "journal")) == ["Oubliée", "Récente"] and follower.rebuilds == 2
+    # Stopped for a day only: it resumes.
+    clock[0] += 86_400
+    publish(db, store, 3, "Reprise", "Journal")
+    follower.catch_up()
+    assert "Reprise" in titles(root, "journal") and follower.rebuilds == 2
     # Too many changes pending: reading every document once beats applying every change.
-    few = Follower(root, session_factory, background_rebuild=False, max_pending=3)
-    for n in range(3, 8):
+    few = Follower(root, session_factory, background_rebuild=False, max_pending=3, clock=lambda: clock[0])
+    for n in range(4, 9):
         publish(db, store, n, f"Lot {n}", "Journal")
     few.catch_up()
     assert few.rebuilds == 1 and len(titles(root, "lot")) == 5
+
+
+def test_an_index_ahead_of_the_log_belongs_to_another_database(root, store, db, follower):
+    follower.catch_up()
+    path = idx.current_dir(root)
+    changes.write_position(path, changes.Position(changes.bounds(db).head + 50, {}, time.time()))
+    follower.catch_up()
+    assert idx.current_dir(root) != path and follower.rebuilds == 2
 
 
 def test_an_operator_asks_every_node_to_rebuild(root, store, db, follower):
