@@ -155,15 +155,15 @@ def write_matches(session: Session, projects: Sequence[matching.ProjectRow], res
                            "first_matched_at": now, "updated_at": now})
     with all_tenants(session, because=BECAUSE):
         if values:
-            table = ProjectMatch.__table__
-            for start in range(0, len(values), 1000):
-                stmt = _insert(session)(table).values(values[start:start + 1000])
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["project_id", "target"],
-                    set_={"score": stmt.excluded.score, "explanation": stmt.excluded.explanation,
-                          "closes_on": stmt.excluded.closes_on, "programme_id": stmt.excluded.programme_id,
-                          "call_id": stmt.excluded.call_id, "active": True, "updated_at": stmt.excluded.updated_at})
-                session.execute(stmt)
+            # One statement, many parameter sets (compiled once): the database resolves each conflict.
+            stmt = _insert(session)(ProjectMatch.__table__)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["project_id", "target"],
+                set_={"score": stmt.excluded.score, "explanation": stmt.excluded.explanation,
+                      "closes_on": stmt.excluded.closes_on, "programme_id": stmt.excluded.programme_id,
+                      "call_id": stmt.excluded.call_id, "active": True, "updated_at": stmt.excluded.updated_at})
+            for start in range(0, len(values), 5000):
+                session.connection().execute(stmt, values[start:start + 5000])
         kept = {(v["project_id"], v["target"]) for v in values}
         ids = [p.id for p in projects]
         stale = []
