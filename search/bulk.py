@@ -17,13 +17,16 @@ both give the same postings, lengths, stored fields, columns and searches.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import operator
 import sys
 from array import array
 from collections import Counter
 
 from whoosh import formats
+from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3Segment
+from whoosh.index import TOC
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -49,12 +52,12 @@ class _Codec(W3Codec):
 
 
 class _Counts:
-    """A Frequency field's postings: term → docnums and frequencies."""
+    """A Frequency field's postings: term (text) → docnums and frequencies."""
 
     __slots__ = ("terms", "lengths")
 
     def __init__(self):
-        self.terms: dict[bytes, tuple[array, array]] = {}
+        self.terms: dict[str, tuple[array, array]] = {}
         self.lengths = array("I")  # docnum → length as stored (quantised to one byte), 0 if none
 
 
@@ -156,11 +159,11 @@ class BulkWriter(SegmentWriter):
         if postings is None:
             postings = self._fields[fieldname] = _Counts()
         terms = postings.terms
+        get = terms.get
         for word, freq in Counter(words).items():
-            tbytes = word.encode("utf-8")
-            entry = terms.get(tbytes)
+            entry = get(word)
             if entry is None:
-                entry = terms[tbytes] = (array("I"), array("I"))
+                entry = terms[word] = (array("I"), array("I"))
             entry[0].append(docnum)
             entry[1].append(freq)
         length = len(words)
@@ -200,6 +203,15 @@ class BulkWriter(SegmentWriter):
         # Nothing to merge: the index was empty.
         super().commit(merge=False)
 
+    def finish_segment(self):
+        """Write this writer's segment and return it, without listing it in the index (for a
+        parent that lists several at once); None if no document was added."""
+        segment = self._finalize_segment() if self._added else None
+        if segment is None:
+            self._close_segment()
+        self._finish()
+        return segment
+
     def _flush_segment(self):
         self.perdocwriter.close()
         fieldwriter = self.fieldwriter
@@ -208,13 +220,15 @@ class BulkWriter(SegmentWriter):
             fieldwriter.start_field(fieldname, self.schema[fieldname])
             writer = fieldwriter._postwriter
             terms = postings.terms
-            for tbytes in sorted(terms):
-                fieldwriter.start_term(tbytes)
+            # Counted terms are kept as text: UTF-8 sorts as the code points do.
+            for term in sorted(terms):
                 if type(postings) is _Counts:
-                    ids, freqs = terms.pop(tbytes)
+                    fieldwriter.start_term(term.encode("utf-8"))
+                    ids, freqs = terms.pop(term)
                     _write_counts(writer, ids, freqs, postings.lengths)
                 else:
-                    ids, weights, values = terms.pop(tbytes)
+                    fieldwriter.start_term(term)
+                    ids, weights, values = terms.pop(term)
                     _write_generic(writer, ids, weights, values)
                 fieldwriter.finish_term()
             fieldwriter.finish_field()
@@ -264,3 +278,87 @@ def _write_generic(writer, ids: array, weights: list, values: list) -> None:
         writer._minlength, writer._maxlength = None, 0
         if end < total:
             writer._write_block()
+
+
+# Several processes ----------------------------------------------------------------------------------
+# Analysis and postings are pure Python: one process uses one core. For a large rebuild the
+# documents are handed, in batches, to worker processes that each write one segment of the new
+# index with a BulkWriter; their segments are then listed in the index's table of contents at
+# once (what Whoosh's own multiprocessing writer does with ``multisegment=True``).
+
+BATCH = 500
+
+
+def _segment_worker(index_dir: str, batches, results) -> None:
+    try:
+        ix = whoosh_index.open_dir(index_dir)
+        writer = BulkWriter(ix, _lk=False)  # the parent holds the index's lock
+        for batch in iter(batches.get, None):
+            for fields in batch:
+                writer.add_document(**fields)
+        results.put(("ok", writer.finish_segment()))
+    except BaseException as exc:  # told to the parent, which fails the rebuild
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+class ParallelBuild:
+    """``add_document`` in the parent, written by ``procs`` worker processes; ``commit()`` lists
+    their segments in the index. For a new, empty index."""
+
+    def __init__(self, ix, procs: int):
+        if not ix.is_empty():
+            raise ValueError("ParallelBuild writes a new index only")
+        if not BulkWriter.supports(ix.schema):
+            raise NotImplementedError("ParallelBuild: this schema needs Whoosh's writer")
+        self.ix = ix
+        self.lock = ix.lock("WRITELOCK")
+        if not self.lock.acquire():
+            raise whoosh_index.LockError
+        context = multiprocessing.get_context("spawn")  # no fork of a process with threads and sockets
+        self.results = context.Queue()
+        self.queues = [context.Queue(maxsize=4) for _ in range(procs)]
+        self.workers = [context.Process(target=_segment_worker, args=(str(ix.storage.folder), q, self.results),
+                                        daemon=True) for q in self.queues]
+        for worker in self.workers:
+            worker.start()
+        self.batch: list[dict] = []
+        self.sent = 0
+
+    def add_document(self, **fields) -> None:
+        self.batch.append(fields)
+        if len(self.batch) >= BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        if self.batch:
+            self.queues[self.sent % len(self.queues)].put(self.batch)
+            self.sent += 1
+            self.batch = []
+
+    def commit(self) -> None:
+        try:
+            self._send()
+            for queue in self.queues:
+                queue.put(None)
+            segments, errors = [], []
+            for _ in self.workers:
+                status, value = self.results.get()
+                (segments if status == "ok" else errors).append(value)
+            for worker in self.workers:
+                worker.join()
+            if errors:
+                raise RuntimeError("reconstruction de l'index : " + "; ".join(errors))
+            segments = [s for s in segments if s is not None]
+            TOC(self.ix.schema, segments, self.ix.latest_generation() + 1).write(self.ix.storage, self.ix.indexname)
+        finally:
+            self._stop()
+
+    def cancel(self) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        for worker in self.workers:
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+        self.lock.release()

@@ -9,6 +9,7 @@ the build and swaps it in.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,7 +19,7 @@ from whoosh import index as whoosh_index
 
 from search import changes
 from search import index as idx
-from search.bulk import BulkWriter
+from search.bulk import BulkWriter, ParallelBuild
 from search.documents import Document, provider, providers
 from search.models import REBUILD_KEY
 from search.query import Hit, SearchRequest, SearchResponse, search
@@ -31,6 +32,10 @@ DEGRADED_MESSAGE = ("La recherche plein texte est momentanément indisponible : 
 
 # A rebuild replays the changes made while it read the database, this many rows at a time.
 REPLAY_BATCH = 1_000
+# From this many documents a rebuild writes the index with several processes (one per core, four
+# at most): analysis is pure Python and takes one core per process.
+PARALLEL_FROM = 5_000
+MAX_PROCS = 4
 
 
 def load_documents(session: Session, keys: Iterable[str]) -> list[tuple[str, Document | None]]:
@@ -79,7 +84,8 @@ def index_document(root: Path, session: Session, doc_type: str, object_id: int) 
 
 def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None = None,
             on_total: Callable[[int], None] | None = None, *,
-            fresh_session: Callable[[], Session] | None = None, clock: Callable[[], float] = time.time) -> int:
+            fresh_session: Callable[[], Session] | None = None, clock: Callable[[], float] = time.time,
+            procs: int | None = None) -> int:
     """Build a new index from the database and swap it in atomically. Searches keep working on the
     old index during the build. Returns the number of documents indexed.
 
@@ -87,26 +93,33 @@ def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None
     changes committed during the build are replayed into it before the swap (and any late ones by
     the follower after it). ``fresh_session`` gives a session that sees what was committed since
     ``session`` began (SQLite keeps a transaction's snapshot); without it, ``session`` is re-read.
+    ``procs``: processes writing the index (default: one per core from ``PARALLEL_FROM`` documents).
     """
     with idx.rebuild_lock(root):
         position = changes.start_position(session, clock())
         path = idx.create_empty(root)
-        count = _build(path, session, progress, on_total)
+        count = _build(path, session, progress, on_total, procs)
         changes.write_position(path, position)
         _replay(path, session, fresh_session, position, clock)
         idx.make_current(root, path)
         return count
 
 
-def _build(path: Path, session: Session, progress, on_total) -> int:
+def _build(path: Path, session: Session, progress, on_total, procs: int | None) -> int:
     ids = [(t, i) for t, p in sorted(providers().items()) for i in p.all_ids(session)]
     if on_total:
         on_total(len(ids))
     ix = whoosh_index.open_dir(str(path))
+    if procs is None:
+        procs = min(os.cpu_count() or 1, MAX_PROCS) if len(ids) >= PARALLEL_FROM else 1
     # The bulk writer writes the same index several times faster; Whoosh's own writer is kept for
     # a schema it cannot write (positions, vectors, boosts).
-    bulk = BulkWriter.supports(ix.schema)
-    writer = BulkWriter(ix) if bulk else ix.writer(limitmb=256)
+    if not BulkWriter.supports(ix.schema):
+        writer = ix.writer(limitmb=256)
+    elif procs > 1:
+        writer = ParallelBuild(ix, procs)
+    else:
+        writer = BulkWriter(ix)
     count = 0
     try:
         for doc_type, object_id in ids:

@@ -8,7 +8,7 @@ from whoosh.fields import NUMERIC, TEXT, Schema
 
 from bench.corpus import make_corpus
 from search import index as idx
-from search.bulk import BulkWriter
+from search.bulk import BulkWriter, ParallelBuild
 from search.query import SearchRequest, search
 from search.schema import to_fields
 from tests.search.corpus import CORPUS
@@ -77,3 +77,38 @@ def test_the_bulk_writer_refuses_what_it_cannot_write(tmp_path):
         writer.add_document(body="un", n=1)
     with pytest.raises(ValueError):
         BulkWriter(whoosh_index.open_dir(str(path)))  # not an empty index
+
+
+def test_a_parallel_build_writes_every_document_once(tmp_path):
+    docs = make_corpus(1200)
+    single = _build(tmp_path / "single", docs, bulk=True)
+    path = idx.create_empty(tmp_path / "parallel")
+    build = ParallelBuild(whoosh_index.open_dir(str(path)), procs=2)
+    for d in docs:
+        build.add_document(**to_fields(d))
+    build.commit()
+    idx.make_current(tmp_path / "parallel", path)
+    parallel = whoosh_index.open_dir(str(path))
+    assert len(parallel._segments()) == 2  # one per process
+    with parallel.reader() as r, single.reader() as s:
+        assert sorted(f["id"] for _, f in r.iter_docs()) == sorted(f["id"] for _, f in s.iter_docs())
+        assert r.doc_count() == len(docs) and r.field_length("text") == s.field_length("text")
+    for q in ("éclairage public", "stationnement", "budget participatif"):
+        got = search(tmp_path / "parallel", SearchRequest(q=q, per_page=100))
+        want = search(tmp_path / "single", SearchRequest(q=q, per_page=100))
+        assert got.total == want.total and got.facets == want.facets, q
+    # The index is usable for the follower's updates afterwards.
+    with idx.writer_for(whoosh_index.open_dir(str(path))) as writer:
+        writer.delete_by_term("id", docs[0]["id"])
+    assert search(tmp_path / "parallel", SearchRequest(q="", per_page=1)).total == len(docs) - 1
+
+
+def test_a_parallel_build_that_fails_leaves_no_lock(tmp_path):
+    path = idx.create_empty(tmp_path / "ix")
+    ix = whoosh_index.open_dir(str(path))
+    build = ParallelBuild(ix, procs=2)
+    build.add_document(id="solution:1", published="hier")  # not a number: a worker fails on it
+    with pytest.raises(RuntimeError):
+        build.commit()
+    with ix.writer() as writer:  # the lock was released
+        writer.add_document(**to_fields(CORPUS[0]))
