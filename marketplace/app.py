@@ -31,6 +31,7 @@ from marketplace.funding.mine import views as mine_views
 from marketplace.funding.plan import api as plan_api
 from marketplace.funding.plan import views as plan_views
 from marketplace.ops import views as ops_views
+from marketplace.projects import views as projects_views
 from marketplace.purchasing import api as purchasing_api
 from marketplace.purchasing import views as purchasing_views
 from marketplace.web import api as web_api
@@ -58,6 +59,7 @@ PAGES = [  # HTML blueprints
     mine_views.bp,
     contracts_views.workspace_bp, contracts_views.operator_bp, contracts_views.rules_bp,
     purchasing_views.bp, purchasing_views.workspace_bp,
+    projects_views.bp, projects_views.needs_bp,
     billing_views.bp,
 ]
 API = [  # flask-smorest blueprints, served under /api/v1

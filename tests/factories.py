@@ -259,3 +259,34 @@ def make_purchase(db, coordinator: Tenant, solution=None, *, status: str = "open
         purchasing.open_purchase(db, user, purchase)
     db.flush()
     return purchase
+
+
+# Projects ----------------------------------------------------------------------------------------
+
+PROJECT_DATA = {
+    "title": "Rénovation énergétique de l'école Jean-Zay",
+    "description": "Isolation des combles, remplacement de la chaudière fioul par une pompe à chaleur.",
+    "themes": ["energie-batiments"],
+    "cost_ht_cents": 45_000_000,
+    "planned_start": None,
+}
+
+
+def make_project(db, city: Tenant, *, actor: User | None = None, commune_insee: str | None = None,
+                 need_text: str | None = None, **content):
+    """A collectivité's project through the services (in its own commune, or ``commune_insee``);
+    ``need_text`` publishes it as a need."""
+    from marketplace.core.db import bound_to_tenant
+    from marketplace.projects import services as projects
+    from marketplace.projects.models import ProjectStage, ProjectStatus
+
+    actor = actor or make_member(db, city, Role.member)[0]
+    if commune_insee is None:
+        commune_insee = city.commune_insee or max(city.epci.communes, key=lambda c: c.population).insee
+    data = {**PROJECT_DATA, "stage": ProjectStage.study, "status": ProjectStatus.active, **content}
+    with bound_to_tenant(db, city.id):
+        project = projects.create_project(db, actor, city, data, db.get(Commune, commune_insee))
+        if need_text:
+            projects.publish_need(db, actor, project, need_text)
+        db.flush()
+    return project

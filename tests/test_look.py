@@ -77,11 +77,12 @@ PERSONAS = {
                             "/espace/alertes", "/espace/alertes/nouvelle", "/espace/plans-de-financement",
                             "/espace/plans-de-financement/nouveau", "plan:", p, "/espace/membres",
                             "/espace/references", "/espace/contrats/", "contract:", "purchase:",
-                            "/espace/achats-groupes/"]),
+                            "/espace/achats-groupes/", "/espace/projets/", "/espace/projets/nouveau", "project:"]),
     "lecteur": ("elu@chateauroux-metropole.test", lambda s, p: ["/espace/", s, "purchase:"]),
     "startup": ("fondatrice@lumio.test", lambda s, p: ["/espace/", "/espace/solutions", "/espace/solutions/nouvelle",
                                                       "/espace/demandes", "/espace/achats-groupes/", "offer:",
-                                                      "/espace/abonnement", "/espace/statistiques"]),
+                                                      "/espace/abonnement", "/espace/statistiques",
+                                                      "/espace/besoins/", "need:"]),
     "curation": ("curatrice@anct.test",
                  lambda s, p: ["/espace/", "/operateur/financements/", "/operateur/financements/nouveau",
                                "/operateur/financements/import", "/operateur/financements/labels",
@@ -91,6 +92,29 @@ PERSONAS = {
 }
 
 
+def _match_demo_projects(app):
+    """What the matching jobs write overnight, for the demo's projects: the pages that show matches
+    are looked at with some."""
+    from sqlalchemy import select
+
+    from marketplace.core.db import all_tenants
+    from marketplace.projects import store
+    from marketplace.projects.models import Project
+
+    with app.app_context():
+        session = app.extensions["passerelle"].session_factory()
+        try:
+            with all_tenants(session, because="the test runs the matching jobs over every demo project"):
+                projects = list(session.scalars(select(Project).order_by(Project.id)))
+            store.match_projects(session, projects)
+            for project in projects:
+                if project.need_published:
+                    store.match_need(session, project.id)
+            session.commit()
+        finally:
+            session.close()
+
+
 @pytest.mark.parametrize("persona", list(PERSONAS))
 def test_each_personas_pages_look_right(demo_app, live_server, tmp_path, persona):
     from playwright.sync_api import sync_playwright
@@ -98,6 +122,8 @@ def test_each_personas_pages_look_right(demo_app, live_server, tmp_path, persona
     from marketplace.demo import DEMO_PASSWORD
 
     email, paths = PERSONAS[persona]
+    if persona in ("ville", "startup"):
+        _match_demo_projects(demo_app)
     base = live_server(demo_app)
     problems = []
     with sync_playwright() as p:
@@ -128,6 +154,13 @@ def test_each_personas_pages_look_right(demo_app, live_server, tmp_path, persona
                     if path == "offer:":  # the startup's tiers for its published solution
                         page.goto(base + "/espace/solutions")
                         path = page.locator("main a[href^='/espace/achats-groupes/offres/']").first.get_attribute("href")
+                    if path == "project:":  # the demo city's school renovation, matched as overnight
+                        page.goto(base + "/espace/projets/")
+                        path = page.locator("main .fr-card__title a[href^='/espace/projets/']", has_text="Jean-Zay"
+                                            ).first.get_attribute("href")
+                    if path == "need:":  # a need a demo city published
+                        page.goto(base + "/espace/besoins/")
+                        path = page.locator("main .fr-card__title a").first.get_attribute("href")
                     if path == "plan:":  # the demo city's first plan, from its list
                         page.goto(base + "/espace/plans-de-financement")
                         path = page.locator("main a[href^='/espace/plans-de-financement/']:not([href$='nouveau'])"

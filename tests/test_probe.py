@@ -101,6 +101,7 @@ startup_viewer, startup_member = member_of(STARTUP, Role.viewer), member_of(STAR
 any_viewer, any_admin = member_of(ANY_KIND, Role.viewer), member_of(ANY_KIND, Role.admin)
 coordinator_member = member_of((TenantKind.collectivite, TenantKind.operator), Role.member)
 startup_admin = member_of(STARTUP, Role.admin)
+city_admin = member_of(CITY, Role.admin)
 
 
 def reads(get, write=None):
@@ -187,6 +188,12 @@ AUDIENCE = {
     "purchasing_ws.convention": coordinator_member, "purchasing_ws.offer": startup_member,
     "group_purchases.purchases": public, "group_purchases.purchase": public,
     "group_purchases.put_commitment": city_member, "group_purchases.delete_commitment": city_member,
+    # Projects: a collectivité's (viewers read, members write, admins set the digest's threshold); the
+    # needs it publishes are read by every startup and answered by its members.
+    "projects.index": city_viewer, "projects.show": city_viewer, "projects.new": city_member,
+    "projects.edit": city_member, "projects.delete": city_member, "projects.publish_need": city_member,
+    "projects.withdraw_need": city_member, "projects.threshold": city_admin,
+    "needs.index": startup_viewer, "needs.show": startup_viewer, "needs.answer": startup_member,
     # Billing: a startup's subscription (its admins pay); Stripe's webhook (its signature is the key).
     "billing.subscription": startup_viewer, "billing.checkout": startup_admin, "billing.portal": startup_admin,
     "billing.webhook": public, "catalog_ws.leads_csv": startup_viewer, "catalog_ws.statistics": startup_viewer,
@@ -202,7 +209,9 @@ PUBLIC_READERS = {"catalog.solution", "catalog.logo", "catalog.contact", "soluti
                   "programmes.programme", "programmes.programme_communes",
                   # an open group purchase: anyone reads its figures, any city may join it
                   "purchasing.show", "purchasing.commit", "purchasing.withdraw", "group_purchases.purchase",
-                  "group_purchases.put_commitment", "group_purchases.delete_commitment"}
+                  "group_purchases.put_commitment", "group_purchases.delete_commitment",
+                  # a need a city published: every startup reads it and may answer it
+                  "needs.show", "needs.answer"}
 
 # Object kinds an ANCT curator reaches in every organisation: it reviews solutions and programmes
 # (their calls and labels with them) and decides territory claims.
@@ -214,6 +223,8 @@ SECRETS = {
     "SECRET_NOTE_V", "SECRET_MESSAGE_V", "SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G",
     "SECRET_IMPORT_G", "SECRET_DEMANDEUR", "secret.demandeur@exemple.test", "SECRET_FONCTION", "SECRET_CONTRAT_V",
     "SECRET_BROUILLON_CONTRAT_V", "SECRET_ACHAT_BROUILLON_V", "SECRET_NOTE_ENGAGEMENT_V",
+    # A project, and what a published need keeps to its city: the description, the cost, the answers.
+    "SECRET_PROJET_V", "SECRET_DESCRIPTION_PROJET_V", "9\u202f876\u202f543,21", "SECRET_REPONSE_V",
 }
 CURATOR_SEES = frozenset({"SECRET_BROUILLON_W", "SECRET_PROGRAMME_G", "SECRET_APPEL_G", "SECRET_DEMANDEUR",
                           "secret.demandeur@exemple.test", "SECRET_FONCTION"})
@@ -386,6 +397,25 @@ def build_world(db) -> World:
         if marks:
             with bound_to_tenant(db, t[key].id):
                 purchasing.commit(db, v_admin, t[key], opened, 120, note="SECRET_NOTE_ENGAGEMENT_V")
+
+    # Projects: on each city side a private project and one published as a need (startups read its
+    # title and need, never its description nor its cost); another startup answers the victim's need.
+    from marketplace.projects.models import NeedAnswer
+    from tests.factories import make_project
+
+    for key, marks in (("A", False), ("V", True)):
+        author = v_admin if marks else a_admin
+        private = make_project(db, t[key], actor=author, title="SECRET_PROJET_V" if marks else "Projet de la ville")
+        need = make_project(db, t[key], actor=author, title=f"Besoin publié {key}",
+                            description="SECRET_DESCRIPTION_PROJET_V" if marks else "Description du projet",
+                            cost_ht_cents=987_654_321 if marks else 100_000,
+                            need_text=f"Nous cherchons une solution pour le besoin {key}, sur trois écoles.")
+        world.add("project_id", private.id, key)
+        world.add("project_id", need.id, key, published=True)
+        if marks:
+            answering = next(o.id for o in world.objects["solution_id"] if "W" in o.owners and o.published)
+            db.add(NeedAnswer(tenant_id=t[key].id, project_id=need.id, solution_id=answering,
+                              startup_tenant_id=t["W"].id, message="SECRET_REPONSE_V : notre solution convient."))
 
     # A territory claim (a person, not yet an organisation), the organisations, a person.
     claimant = make_user(db, "secret.demandeur@exemple.test", "SECRET_DEMANDEUR")

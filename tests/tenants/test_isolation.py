@@ -163,6 +163,13 @@ def _other_purchase(db, other):
     return make_purchase(db, other, status="draft").id
 
 
+def _other_project(db, other):
+    # A project is its collectivité's; published as a need, startups read it, never another city.
+    from tests.factories import make_project
+
+    return make_project(db, other, need_text="Nous cherchons des capteurs de qualité de l'air pour nos écoles.").id
+
+
 def _other_tenant(db, other):
     return other.id  # the platform admins' pages: anyone else gets 404
 
@@ -187,6 +194,7 @@ OBJECT_FACTORIES = {
     "draft_id": _other_draft,
     "document_id": _other_document,
     "purchase_id": _other_purchase,
+    "project_id": _other_project,
 }
 NOT_TENANT_OBJECTS = {
     "filename": "static assets",
