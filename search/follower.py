@@ -202,8 +202,9 @@ class Follower:
                 try:
                     n = self.step()
                 except Exception as exc:  # the database may be away for a while: try again
+                    if str(exc) != self.last_error:  # once per distinct failure, not every step
+                        log.exception("search: follower step failed")
                     self.last_error = str(exc)
-                    log.exception("search: follower step failed")
                     n = 0
                     stop.wait(min(5.0, self.poll * 10))
                 self._write_status()

@@ -312,3 +312,34 @@ def test_a_running_follower_applies_a_change_within_two_seconds(tmp_path, store,
         thread.join(10)
         engine.dispose()
     assert not thread.is_alive() and not idx.read_follower_status(root)["alive"]
+
+
+def test_the_operator_page_shows_the_followers_position_and_lag_and_asks_every_node(app, client, db):
+    from marketplace.core.audit import AuditEvent
+    from marketplace.core.text import format_int_fr
+    from marketplace.ops.services import OpsEvent
+    from tenants.models import Role
+    from tests.factories import make_anct, make_member, make_solution
+    from tests.helpers import sign_in
+
+    curator, membership = make_member(db, make_anct(db), Role.member)
+    make_solution(db, status="published", name="Hydrolux")
+    db.commit()
+    catch_up(app)
+    index_later(db, "solution", 424242)
+    db.commit()
+    sign_in(client, curator, membership)
+    page = client.get("/operateur/taches/recherche").get_data(as_text=True)
+    head = changes.bounds(db).head
+    assert f"{format_int_fr(head - 1)} sur {format_int_fr(head)}" in page  # the position, and the log's head
+    assert "1 changement en attente" in page
+    assert "ne tourne pas sur ce serveur" in page  # no follower runs in this test
+    assert client.post("/operateur/taches/recherche/reconstruire").status_code == 302
+    assert db.scalar(select(SearchChange.doc_key).order_by(SearchChange.id.desc()).limit(1)) == "*"
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.event_type == OpsEvent.search_reindex_requested)) == 1
+    before = idx.current_dir(app.config["SETTINGS"].search_dir)
+    catch_up(app)
+    assert idx.current_dir(app.config["SETTINGS"].search_dir) != before  # rebuilt
+    page = client.get("/operateur/taches/recherche").get_data(as_text=True)
+    assert "aucun" in page  # no lag left
