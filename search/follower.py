@@ -8,9 +8,10 @@ one Whoosh commit and records the new position in the index directory. A change 
 every node about ``POLL_S`` after its commit.
 
 It rebuilds the index from the database when there is none, when it cannot be read or was built
-for another schema, when its position is older than the trimmed log or too far behind
-(``MAX_PENDING``), when it belongs to another database, and when an operator asks for it (a log
-row ``*``). While a rebuild runs in a thread, the old index keeps being followed and searched.
+for another schema, when it was not followed for longer than the log keeps its rows, when it is
+too far behind (``MAX_PENDING``), when it belongs to another database (ahead of the log), and when
+an operator asks for it (a log row ``*``). While a rebuild runs in a thread, the old index keeps
+being followed and searched.
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ class Follower:
         self.background_rebuild, self.context, self.clock = background_rebuild, context, clock
         self.applied = 0  # documents written or removed since start
         self.rebuilds = 0
-        self.last_error = ""
+        self.last_error = ""  # of the last step ("" once a step succeeds)
+        self.rebuild_error = ""  # of the last rebuild ("" once one succeeds)
         self.started_at = clock()
         self._rebuild_thread: threading.Thread | None = None
         self._rebuild_reason = ""
@@ -176,9 +178,10 @@ class Follower:
                 count = service.rebuild(self.root, session, fresh_session=self.session_factory, clock=self.clock)
                 self.rebuilds += 1
                 self._rebuild_failed_at = None
+                self.rebuild_error = ""
                 log.info("search: index rebuilt, %d document(s) in %.1f s", count, time.monotonic() - started)
             except Exception as exc:
-                self.last_error = f"reconstruction : {exc}"
+                self.rebuild_error = f"reconstruction : {exc}"
                 self._rebuild_failed_at = self.clock()
                 if not self.background_rebuild:
                     raise
@@ -224,7 +227,7 @@ class Follower:
             "stopped": stopping, "position": position.last if position else None,
             "gaps": len(position.gaps) if position else 0, "applied": self.applied, "rebuilds": self.rebuilds,
             "rebuilding": self.rebuilding, "rebuild_reason": self._rebuild_reason if self.rebuilding else "",
-            "last_error": self.last_error,
+            "last_error": "; ".join(e for e in (self.last_error, self.rebuild_error) if e),
         }
         try:
             idx.write_follower_status(self.root, status)

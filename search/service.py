@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -98,9 +99,13 @@ def rebuild(root: Path, session: Session, progress: Callable[[int], None] | None
     with idx.rebuild_lock(root):
         position = changes.start_position(session, clock())
         path = idx.create_empty(root)
-        count = _build(path, session, progress, on_total, procs)
-        changes.write_position(path, position)
-        _replay(path, session, fresh_session, position, clock)
+        try:
+            count = _build(path, session, progress, on_total, procs)
+            changes.write_position(path, position)
+            _replay(path, session, fresh_session, position, clock)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)  # never made current: nobody reads it
+            raise
         idx.make_current(root, path)
         return count
 

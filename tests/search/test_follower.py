@@ -343,3 +343,23 @@ def test_the_operator_page_shows_the_followers_position_and_lag_and_asks_every_n
     assert idx.current_dir(app.config["SETTINGS"].search_dir) != before  # rebuilt
     page = client.get("/operateur/taches/recherche").get_data(as_text=True)
     assert "aucun" in page  # no lag left
+
+
+def test_the_search_commands_follow_tell_and_ask(app, db):
+    from marketplace.cli import search_group
+    from tests.factories import make_solution
+
+    make_solution(db, status="published", name="Hydrolux")
+    db.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(search_group, ["follow", "--once"])
+    assert result.exit_code == 0 and "Index à jour" in result.output, result.output
+    assert titles(app.config["SETTINGS"].search_dir, "hydrolux") == ["Hydrolux"]
+    result = runner.invoke(search_group, ["status"])
+    assert result.exit_code == 0 and "disponible — 1 document(s)" in result.output, result.output
+    assert "à jour" in result.output and "aucun suivi en marche" in result.output
+    result = runner.invoke(search_group, ["reindex", "--all-nodes"])
+    assert result.exit_code == 0 and "Reconstruction demandée à chaque serveur" in result.output, result.output
+    assert db.scalar(select(SearchChange.doc_key).order_by(SearchChange.id.desc()).limit(1)) == "*"
+    result = runner.invoke(search_group, ["reindex"])
+    assert result.exit_code == 0 and "Index reconstruit : 1 document(s)." in result.output, result.output
