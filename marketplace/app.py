@@ -31,6 +31,7 @@ from marketplace.funding.mine import views as mine_views
 from marketplace.funding.plan import api as plan_api
 from marketplace.funding.plan import views as plan_views
 from marketplace.ops import views as ops_views
+from marketplace.projects import api as projects_api
 from marketplace.projects import views as projects_views
 from marketplace.purchasing import api as purchasing_api
 from marketplace.purchasing import views as purchasing_views
@@ -71,6 +72,7 @@ API = [  # flask-smorest blueprints, served under /api/v1
     catalog_api.blp,
     contracts_api.blp,
     purchasing_api.blp,
+    projects_api.blp,
 ]
 TASKS = [  # modules declaring background jobs (and their schedules), imported by jobs.init_app
     "marketplace.mail.tasks",
@@ -80,6 +82,7 @@ TASKS = [  # modules declaring background jobs (and their schedules), imported b
     "marketplace.funding.tasks",
     "marketplace.funding.mine.tasks",
     "marketplace.purchasing.tasks",
+    "marketplace.projects.tasks",
     "marketplace.billing.tasks",
 ]
 # The document types of the search index register themselves when their module is imported.

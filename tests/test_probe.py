@@ -177,6 +177,7 @@ AUDIENCE = {
     "contracts_op.publish": curator, "contracts_op.archive": curator,
     "procurement_rules.thresholds": platform_admin, "procurement_rules.supersede": platform_admin,
     "procurement.decide": public,
+    "matching.preview": public,
     # Group purchases: public pages and figures; a city's commitment; the coordinator's pages; the
     # startup's offer.
     "purchasing.index": public, "purchasing.show": public, "purchasing.commit": city_member,

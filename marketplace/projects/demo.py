@@ -66,6 +66,7 @@ def seed_projects(session: Session, tenants: dict[str, Tenant], admins: dict[str
             }, session.get(Commune, insee))
             if need:
                 services.publish_need(session, author, project, need)
+            session.flush()  # while bound to its tenant: the next one's queries would flush it
             made.append(project)
     session.flush()
     return made

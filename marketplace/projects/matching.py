@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -219,7 +220,7 @@ def explain(targets: Targets, project: ProjectRow, target: Target, parts: dict[s
     phrases = [f"Éligible : {project.eligible.get(target.programme_id) or 'périmètre et bénéficiaires'}"]
     words = _shared_words(targets, project_vector, targets.index[target.key])
     if words:
-        phrases.append("mots en commun : " + ", ".join(words))
+        phrases.append("mots en commun : " + ", ".join(surface_words(words, target.text)))
     counts = targets.funded_counts.get(targets.measure_keys[targets.index[target.key]])
     if counts:
         total = sum(counts.values())
@@ -241,6 +242,23 @@ def explain(targets: Targets, project: ProjectRow, target: Target, parts: dict[s
     if not with_model:
         phrases.append("classement sans modèle des projets financés : éligibilité, texte, thèmes et dates")
     return " · ".join(phrases) + "."
+
+
+_WORD = re.compile(r"\w+(?:-\w+)*")
+
+
+def surface_words(stems: Sequence[str], text: str) -> list[str]:
+    """Stems shown as the text writes them ("scolair" → "scolaires"), in lower case."""
+    wanted = dict.fromkeys(stems)
+    found: dict[str, str] = {}
+    for m in _WORD.finditer(text):
+        word = m.group()
+        for term in terms(word):
+            if term in wanted and term not in found:
+                found[term] = word.lower()
+        if len(found) == len(wanted):
+            break
+    return [found.get(s, s) for s in stems]
 
 
 def similarity(a: str, b: str) -> float:

@@ -12,12 +12,13 @@ from marketplace.core.clock import utcnow
 from marketplace.core.db import all_tenants
 from marketplace.core.taxonomy import DOMAINS
 from marketplace.projects import mails
+from marketplace.projects.matching import surface_words
 from marketplace.projects.models import Project, ProjectStatus, SolutionMatch
 from search.analysis import terms
 
 TOP = 5
-MIN_SCORE = 30
-TEXT_SATURATION = 0.30
+MIN_SCORE = 40
+TEXT_SATURATION = 0.35
 BECAUSE = "a published need is matched to every startup's published solutions"
 
 
@@ -34,13 +35,16 @@ def score_need(project: Project, solutions: list[tuple]) -> list[tuple[tuple, in
     for i, solution in enumerate(solutions):
         shared = [DOMAINS[d] for d in solution[4] if d in (project.themes or []) and d in DOMAINS]
         theme = len(shared) / max(1, len(project.themes or [])) if project.themes else 0.0
-        score = round(100 * (0.75 * min(1.0, cosine[i] / TEXT_SATURATION) + 0.25 * theme))
+        score = 100 * (0.6 * min(1.0, cosine[i] / TEXT_SATURATION) + 0.4 * theme)
+        if project.themes and not shared:
+            score *= 0.6  # a solution of another domain: words in common are not enough
+        score = round(score)
         if score < MIN_SCORE:
             continue
         common = sorted(set(query.indices) & set(matrix[i].indices), key=lambda k: -(query[0, k] * matrix[i, k]))[:3]
         phrases = []
         if common:
-            phrases.append("mots en commun : " + ", ".join(vocabulary[k] for k in common))
+            phrases.append("mots en commun : " + ", ".join(surface_words([vocabulary[k] for k in common], solution[3])))
         if shared:
             phrases.append("domaine" + ("s" if len(shared) > 1 else "") + " : " + ", ".join(shared))
         out.append((solution, score, (" · ".join(phrases) or "proche du besoin") + "."))

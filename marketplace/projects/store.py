@@ -302,8 +302,9 @@ _funded_cache: dict[str, tuple] = {}
 
 def _funded_index(session: Session):
     """TF-IDF of the reference's titles, rebuilt when the reference changes (count and last id)."""
-    count, last = session.execute(select(func.count(FundedProject.id), func.max(FundedProject.id))).one()
-    key = f"{session.get_bind().engine.url}:{count}:{last}"
+    count, last, when = session.execute(select(func.count(FundedProject.id), func.max(FundedProject.id),
+                                               func.max(FundedProject.imported_at))).one()
+    key = f"{session.get_bind().engine.url}:{count}:{last}:{when}"
     if key not in _funded_cache:
         rows = list(session.execute(select(FundedProject.id, FundedProject.title, FundedProject.departement)
                                     .order_by(FundedProject.id)))

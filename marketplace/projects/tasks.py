@@ -81,10 +81,11 @@ CHUNK_PROJECTS = 2000
 
 
 @job(queue="matching", timeout=600, cron="30 2 * * *")
-def nightly() -> int:
-    """Cut tonight's run into chunks, one job each (deterministic ids: a second start queues nothing new)."""
+def nightly(size: int = CHUNK_PROJECTS) -> int:
+    """Cut tonight's run into chunks of ``size`` projects, one job each (deterministic ids: a second
+    start queues nothing new)."""
     with job_context() as session:
-        chunks = store.nightly_chunks(session, CHUNK_PROJECTS)
+        chunks = store.nightly_chunks(session, size)
     day = today().isoformat()
     for first, last in chunks:
         match_chunk.enqueue(first, last, job_id=f"matching-{day}-{first}")
