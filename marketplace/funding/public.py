@@ -39,10 +39,11 @@ def eligible_programmes_of_commune(session: Session, commune) -> dict[int, str]:
 
 
 def targets_fingerprint(session: Session) -> tuple:
-    """Changes whenever a programme or a call changes: the matching's caches key on it."""
+    """Changes whenever a programme, a call or who is eligible (a label's communes) changes: the
+    matching's caches key on it."""
     p = session.execute(select(func.count(Programme.id), func.max(Programme.updated_at))).one()
     c = session.execute(select(func.count(ProgrammeCall.id), func.max(ProgrammeCall.updated_at))).one()
-    return (tuple(p), tuple(c))
+    return (tuple(p), tuple(c), eligibility.current_token(session))
 
 
 def eligibility_reason(session: Session, programme_id: int, tenant: Tenant) -> str | None:

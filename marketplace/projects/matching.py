@@ -44,6 +44,9 @@ WEIGHTS_NO_MODEL = {"text": 0.60, "funded": 0.0, "themes": 0.20, "amount": 0.10,
 TEXT_SATURATION = 0.35  # a cosine this high counts fully
 
 
+_WORD = re.compile(r"\w+(?:-\w+)*")
+
+
 @dataclass
 class Target:
     """A programme, or one of its open calls, as matching sees it."""
@@ -109,9 +112,21 @@ class Targets:
         # funded_counts: measure_key of a programme title → {département: funded projects}
         self.funded_counts = funded_counts or {}
         self.measure_keys = [measure_key(t.programme_title) for t in self.items]
+        self._written: dict[int, dict[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def written(self, index: int, stems: Sequence[str]) -> list[str]:
+        """Stems of a target's text as it writes them (each target read once, when first asked)."""
+        if index not in self._written:
+            forms: dict[str, str] = {}
+            for m in _WORD.finditer(self.items[index].text):
+                for term in terms(m.group()):
+                    forms.setdefault(term, m.group().lower())
+            self._written[index] = forms
+        forms = self._written[index]
+        return [forms.get(s, s) for s in stems]
 
 
 def deadline_factor(closes_on: dt.date | None, on: dt.date) -> float:
@@ -220,7 +235,7 @@ def explain(targets: Targets, project: ProjectRow, target: Target, parts: dict[s
     phrases = [f"Éligible : {project.eligible.get(target.programme_id) or 'périmètre et bénéficiaires'}"]
     words = _shared_words(targets, project_vector, targets.index[target.key])
     if words:
-        phrases.append("mots en commun : " + ", ".join(surface_words(words, target.text)))
+        phrases.append("mots en commun : " + ", ".join(targets.written(targets.index[target.key], words)))
     counts = targets.funded_counts.get(targets.measure_keys[targets.index[target.key]])
     if counts:
         total = sum(counts.values())
@@ -242,9 +257,6 @@ def explain(targets: Targets, project: ProjectRow, target: Target, parts: dict[s
     if not with_model:
         phrases.append("classement sans modèle des projets financés : éligibilité, texte, thèmes et dates")
     return " · ".join(phrases) + "."
-
-
-_WORD = re.compile(r"\w+(?:-\w+)*")
 
 
 def surface_words(stems: Sequence[str], text: str) -> list[str]:

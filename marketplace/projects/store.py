@@ -39,7 +39,7 @@ from marketplace.projects.models import (
     ProjectStatus,
     SolutionMatch,
 )
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantKind
 
 log = logging.getLogger("passerelle.matching")
 BECAUSE = "the matching jobs serve every collectivité's projects"
@@ -118,13 +118,28 @@ def load_targets(session: Session, on: dt.date, programme_ids: list[int] | None 
     return matching.Targets(targets, funded_counts(session))
 
 
+_tenant_eligibility: dict[tuple, dict[int, str]] = {}
+
+
+def _eligible_of_tenant(session: Session, tenant: Tenant, fingerprint: tuple) -> dict[int, str]:
+    """A collectivité's eligible programmes, kept while the published programmes do not change
+    (the nightly run reads each collectivité once, not once per chunk)."""
+    key = (str(session.get_bind().engine.url), tenant.id, fingerprint)
+    if key not in _tenant_eligibility:
+        if len(_tenant_eligibility) > 20_000:
+            _tenant_eligibility.clear()
+        _tenant_eligibility[key] = eligible_programmes(session, tenant)
+    return _tenant_eligibility[key]
+
+
 def project_rows(session: Session, projects: Sequence[Project], eligible_cache: dict[int, dict[int, str]] | None = None
                  ) -> list[matching.ProjectRow]:
     cache = eligible_cache if eligible_cache is not None else {}
+    fingerprint = targets_fingerprint(session) if any(p.tenant_id not in cache for p in projects) else ()
     rows = []
     for p in projects:
         if p.tenant_id not in cache:
-            cache[p.tenant_id] = eligible_programmes(session, p.tenant)
+            cache[p.tenant_id] = _eligible_of_tenant(session, p.tenant, fingerprint)
         rows.append(matching.ProjectRow(p.id, p.tenant_id, p.title, p.description or "", tuple(p.themes or []),
                                         p.commune_insee, p.commune.departement_code if p.commune else "",
                                         p.cost_ht_cents, cache[p.tenant_id]))
@@ -208,24 +223,35 @@ def match_project(session: Session, project_id: int) -> int:
     return match_projects(session, [project])
 
 
-def candidate_projects(session: Session, programme_id: int) -> list[Project]:
-    """The open projects of the collectivités eligible to a programme: its communes' tenants
-    (checked exactly), and EPCI tenants (checked one by one)."""
+def eligible_tenants(session: Session, programme_id: int) -> dict[int, str]:
+    """Collectivité id → why it is eligible to this programme: its communes checked against the
+    programme's eligible communes at once, EPCIs one by one."""
     communes = eligible_communes(session, programme_id)
-    with all_tenants(session, because=BECAUSE):
-        projects = list(session.scalars(_open_projects()))
-    by_tenant: dict[int, bool] = {}
-    out = []
-    for p in projects:
-        if p.tenant_id not in by_tenant:
-            tenant: Tenant = p.tenant
-            if tenant.commune_insee is not None:
-                by_tenant[p.tenant_id] = tenant.commune_insee in communes
-            else:
-                by_tenant[p.tenant_id] = eligibility_reason(session, programme_id, tenant) is not None
-        if by_tenant[p.tenant_id]:
-            out.append(p)
+    out: dict[int, str] = {}
+    rows = session.execute(select(Tenant.id, Tenant.commune_insee, Tenant.epci_siren)
+                           .where(Tenant.kind == TenantKind.collectivite).order_by(Tenant.id)).all()
+    for tenant_id, insee, epci in rows:
+        if insee is not None:
+            if insee not in communes:
+                continue
+        elif epci is None:
+            continue
+        reason = eligibility_reason(session, programme_id, session.get(Tenant, tenant_id))
+        if reason:
+            out[tenant_id] = reason
     return out
+
+
+def candidate_projects(session: Session, programme_id: int) -> tuple[list[Project], dict[int, str]]:
+    """The open projects of the collectivités eligible to a programme, and why each is."""
+    reasons = eligible_tenants(session, programme_id)
+    ids = sorted(reasons)
+    projects: list[Project] = []
+    with all_tenants(session, because=BECAUSE):
+        for start in range(0, len(ids), 500):
+            projects += session.scalars(_open_projects().where(Project.tenant_id.in_(ids[start:start + 500])))
+    projects.sort(key=lambda p: p.id)
+    return projects, reasons
 
 
 def match_programme(session: Session, programme_id: int, *, on: dt.date | None = None, model=None) -> int:
@@ -234,14 +260,14 @@ def match_programme(session: Session, programme_id: int, *, on: dt.date | None =
     on = on or today()
     targets = load_targets(session, on, [programme_id])
     keys = {t.key for t in targets.items}
-    projects = candidate_projects(session, programme_id)
+    projects, reasons = candidate_projects(session, programme_id)
     model = model if model is not None else current_model(session)
     written = 0
     for start in range(0, len(projects), CHUNK):
         chunk = projects[start:start + CHUNK]
-        rows = [matching.ProjectRow(r.id, r.tenant_id, r.title, r.description, r.themes, r.commune_insee,
-                                    r.departement, r.cost_ht_cents, _reason_for(session, chunk[i], programme_id))
-                for i, r in enumerate(project_rows(session, chunk, eligible_cache={p.tenant_id: {} for p in chunk}))]
+        rows = [matching.ProjectRow(p.id, p.tenant_id, p.title, p.description or "", tuple(p.themes or []),
+                                    p.commune_insee, p.commune.departement_code if p.commune else "", p.cost_ht_cents,
+                                    {programme_id: reasons[p.tenant_id]}) for p in chunk]
         written += write_matches(session, rows, matching.score_projects(targets, rows, on=on, model=model),
                                  only_targets=keys)
     # Projects that could use it before and no longer can (a narrowed perimeter, an unpublished programme).
@@ -250,14 +276,10 @@ def match_programme(session: Session, programme_id: int, *, on: dt.date | None =
         gone = [m.id for m in session.scalars(select(ProjectMatch).where(ProjectMatch.programme_id == programme_id,
                                                                            ProjectMatch.active.is_(True)))
                 if m.project_id not in still or m.target not in keys]
-        if gone:
-            session.execute(update(ProjectMatch).where(ProjectMatch.id.in_(gone)).values(active=False, updated_at=utcnow()))
+        for start in range(0, len(gone), 500):
+            session.execute(update(ProjectMatch).where(ProjectMatch.id.in_(gone[start:start + 500]))
+                            .values(active=False, updated_at=utcnow()))
     return written
-
-
-def _reason_for(session: Session, project: Project, programme_id: int) -> dict[int, str]:
-    reason = eligibility_reason(session, programme_id, project.tenant)
-    return {programme_id: reason} if reason else {}
 
 
 def nightly_chunks(session: Session, size: int = 2000) -> list[tuple[int, int]]:
