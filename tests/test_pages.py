@@ -109,7 +109,7 @@ def test_the_footer_leads_to_the_legal_pages_and_the_statement_is_honest(client)
 
 def test_the_home_page_promises_only_what_exists(client):
     home = client.get("/").get_data(as_text=True)
-    # What is not built yet says "bientôt" (matching calls to projects); what is built does not.
+    # What is not built yet would say "bientôt"; every service and promise on the page is built.
     for service in ("Des achats groupés", "Des contrats types"):
         assert "Bientôt" not in home[home.index(service):][:400]
-    assert "Bientôt : faire connaître vos appels" in home
+    assert "Bientôt" not in home and "Enregistrer vos projets" in home
