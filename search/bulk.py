@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import operator
+import shutil
 import sys
 from array import array
 from collections import Counter
+from pathlib import Path
 
 from whoosh import formats
 from whoosh import index as whoosh_index
@@ -209,7 +211,11 @@ class BulkWriter(SegmentWriter):
         segment = self._finalize_segment() if self._added else None
         if segment is None:
             self._close_segment()
-        self._finish()
+        # Not self._finish(): it would delete the temporary folder, which is named after the index
+        # and shared by every process writing a segment of it; the parent deletes it at the end.
+        if self.writelock:
+            self.writelock.release()
+        self.is_closed = True
         return segment
 
     def _flush_segment(self):
@@ -361,4 +367,5 @@ class ParallelBuild:
             if worker.is_alive():
                 worker.kill()
             worker.join()
+        shutil.rmtree(Path(self.ix.storage.folder) / f"{self.ix.indexname}.tmp", ignore_errors=True)
         self.lock.release()
