@@ -40,13 +40,18 @@ class Documents:
 
     def __init__(self):
         self.docs: dict[int, dict] = {}
+        self.loads: dict[int, int] = {}  # how many times each document was read
+
+    def load(self, session, object_id: int):
+        self.loads[object_id] = self.loads.get(object_id, 0) + 1
+        return self.docs.get(object_id)
 
     def install(self):
         from search import documents
 
         saved = dict(documents.providers())  # the product's providers are loaded first, then set aside
         documents._providers.clear()
-        documents.register("solution", lambda s, i: self.docs.get(i), lambda s: sorted(self.docs),
+        documents.register("solution", self.load, lambda s: sorted(self.docs),
                            fallback=lambda s, text, limit: [d for d in self.docs.values()
                                                             if text.lower() in d["title"].lower()][:limit])
         return saved

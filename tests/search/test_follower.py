@@ -101,8 +101,10 @@ def test_ten_changes_to_one_document_make_one_update(root, store, db, follower, 
     real = service.apply_changes
     monkeypatch.setattr(service, "apply_changes", lambda path, s, keys: applied.append(list(keys)) or real(path, s, keys))
     generation = idx.latest_generation(idx.current_dir(root))
+    store.loads.clear()
     assert follower.catch_up() == 11
     assert len(applied) == 1 and set(applied[0]) == {"solution:3"}
+    assert store.loads == {3: 1}  # read once, written once
     assert idx.latest_generation(idx.current_dir(root)) == generation + 1  # one Whoosh commit
     assert titles(root, "lumio") == ["Lumio v12"]
 
