@@ -28,7 +28,7 @@ from whoosh.lang.snowball.french import FrenchStemmer
 
 from marketplace.core.text import fold
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 DATA = Path(__file__).parent / "data"
 # The Aides-territoires list (MIT), then ours: terms of local-authority projects and purchases.
 SYNONYM_FILES = (DATA / "synonyms-collectivites.csv", DATA / "synonyms-passerelle.csv")
@@ -111,18 +111,11 @@ def spelling_word(raw: str) -> str | None:
     return word
 
 
-def spelling_words(text: str) -> list[str]:
-    out = [w for m in _WORD.finditer(text) if (w := spelling_word(m.group()))]
-    if "-" in text:
-        out.extend(w for m in _COMPOUND.finditer(text) if (w := spelling_word(m.group().replace("-", ""))))
-    return out
-
-
 class _Terms(Analyzer):
     """A Whoosh analyzer over a function: one pass, one cached lookup per word (the filter chain
     it replaces cost most of the indexing time). Pickled with the index's schema."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str = "text"):
         self.kind = kind
         self.version = ANALYSIS_VERSION
 
@@ -132,7 +125,7 @@ class _Terms(Analyzer):
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
-        words = terms(value) if self.kind == "text" else spelling_words(value)
+        words = terms(value)
         for i, word in enumerate(words):
             token.text = word
             token.stopped = False
@@ -145,12 +138,6 @@ class _Terms(Analyzer):
 @lru_cache(maxsize=1)
 def french_analyzer() -> Analyzer:
     return _Terms("text")
-
-
-@lru_cache(maxsize=1)
-def folding_analyzer() -> Analyzer:
-    """For the spelling vocabulary: folded, lower-case, not stemmed."""
-    return _Terms("spell")
 
 
 @lru_cache(maxsize=1)

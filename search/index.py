@@ -295,6 +295,11 @@ class IndexHandle:
             raise IndexUnavailable("index vide ou illisible")
         return (str(path), generation)
 
+    @property
+    def path(self) -> Path | None:
+        """The index directory of the searcher held (after ``acquire``)."""
+        return Path(self._key[0]) if self._key else None
+
     def acquire(self):
         """The up-to-date searcher (call with ``lock`` held)."""
         key = self._current_key()

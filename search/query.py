@@ -21,6 +21,7 @@ from markupsafe import escape
 from whoosh import query as wq
 
 from marketplace.core.text import fold
+from search import vocabulary
 from search.analysis import ANALYSIS_VERSION, FRENCH_STOPWORDS, stem, synonym_key, synonyms, terms
 from search.index import IndexUnavailable, handle_for
 from search.schema import FACET_FIELDS, MATCH_FIELD
@@ -488,6 +489,7 @@ def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
 
 def _searcher(handle):
     searcher = handle.acquire()
+    handle.cache.setdefault("dir", handle.path)
     analyzer = searcher.schema[MATCH_FIELD].analyzer
     if getattr(analyzer, "version", None) != ANALYSIS_VERSION:
         raise IndexUnavailable("index construit par une autre version de l'analyse : à reconstruire")
@@ -666,10 +668,9 @@ def _correct(searcher, cache, text: str, known) -> str | None:
     frequent first); None when every word is
     known or no correction is found. A word is known when its term is in some document, whatever
     form it takes there ("piste" is known from "pistes": never corrected to "prise")."""
-    reader = searcher.reader()
-    corrector = cache.get("corrector")
+    corrector = vocabulary.corrector(cache["dir"]) if cache.get("dir") else None
     if corrector is None:
-        corrector = cache["corrector"] = reader.corrector("spell")
+        return None
     changed, out = False, []
     for m in _CHUNK.finditer(text):
         word = m.group()

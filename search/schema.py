@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from search.analysis import folding_analyzer, french_analyzer
+from search.analysis import french_analyzer
 
 TEXT_FIELDS = ("title", "summary", "body", "extra")
 # Matching and BM25 run on one field holding all the text: a union over four fields per word was
@@ -26,8 +26,6 @@ def make_schema() -> Schema:
         title=STORED,
         summary=STORED,
         excerpt=STORED,  # the start of the body, for highlighted snippets
-        # Unstemmed, folded words: the vocabulary of "vouliez-vous dire".
-        spell=TEXT(analyzer=folding_analyzer(), phrase=False),
         # Facets and filters (slugs).
         domains=KEYWORD(commas=True, stored=True),
         hosting=ID(stored=True),
@@ -36,9 +34,10 @@ def make_schema() -> Schema:
         deployed_sizes=KEYWORD(commas=True, stored=True),
         verified=ID(stored=True),  # "oui" / "non": a facet like the others
         # Sorts.
-        published=NUMERIC(stored=True, sortable=True, bits=64),  # epoch seconds
-        deployments=NUMERIC(stored=True, sortable=True),
-        verified_count=NUMERIC(stored=True),
+        # Numbers are sorted from their columns, never searched by range: no tiered sub-terms.
+        published=NUMERIC(stored=True, sortable=True, bits=64, shift_step=0),  # epoch seconds
+        deployments=NUMERIC(stored=True, sortable=True, shift_step=0),
+        verified_count=NUMERIC(stored=True, shift_step=0),
         owner=STORED,
         url=STORED,
     )
@@ -57,7 +56,6 @@ def to_fields(doc: dict) -> dict:
         "title": doc["title"],
         "summary": doc.get("summary") or "",
         "excerpt": body[:600],
-        "spell": texts,
         "domains": ",".join(doc.get("domains") or []),
         "hosting": doc.get("hosting") or "",
         "price_model": doc.get("price_model") or "",

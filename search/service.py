@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 from whoosh import index as whoosh_index
 
-from search import changes
+from search import changes, vocabulary
 from search import index as idx
 from search.bulk import BulkWriter, ParallelBuild
 from search.documents import Document, provider, providers
@@ -63,12 +63,16 @@ def apply_changes(index_dir: Path, session: Session, keys: Iterable[str]) -> int
     # Read first, then lock: the writer's lock is held for the writing only.
     docs = load_documents(session, keys)
     ix = whoosh_index.open_dir(str(index_dir))
+    words: set[str] = set()
     with idx.writer_for(ix) as writer:
         for key, doc in docs:
             if doc is None:
                 writer.delete_by_term("id", key)
             else:
-                writer.update_document(**to_fields(doc))
+                fields = to_fields(doc)
+                writer.update_document(**fields)
+                words |= vocabulary.raw_words(fields["text"])
+    vocabulary.add(index_dir, words)
     return sum(1 for _, doc in docs if doc is not None)
 
 
@@ -126,11 +130,14 @@ def _build(path: Path, session: Session, progress, on_total, procs: int | None) 
     else:
         writer = BulkWriter(ix)
     count = 0
+    words: set[str] = set()
     try:
         for doc_type, object_id in ids:
             doc = provider(doc_type).load(session, object_id)
             if doc is not None:
-                writer.add_document(**to_fields(doc))
+                fields = to_fields(doc)
+                writer.add_document(**fields)
+                words |= vocabulary.raw_words(fields["text"])
                 count += 1
             if progress:
                 progress(1)
@@ -139,6 +146,7 @@ def _build(path: Path, session: Session, progress, on_total, procs: int | None) 
     except BaseException:
         writer.cancel()
         raise
+    vocabulary.write(path, vocabulary.folded(words))
     return count
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from whoosh import index as whoosh_index
 
 from search import index as idx
+from search import vocabulary
 from search.schema import to_fields
 
 BASE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -38,7 +39,11 @@ CORPUS = [
 def build(root, docs):
     path = idx.create_empty(root)
     ix = whoosh_index.open_dir(str(path))
+    words = set()
     with idx.writer_for(ix) as writer:
         for d in docs:
-            writer.add_document(**to_fields(d))
+            fields = to_fields(d)
+            writer.add_document(**fields)
+            words |= vocabulary.raw_words(fields["text"])
+    vocabulary.write(path, vocabulary.folded(words))
     idx.make_current(root, path)
