@@ -10,6 +10,7 @@ from marketplace.funding.plan import models as _funding_plan  # noqa: F401
 from marketplace.mail import models as _mail  # noqa: F401
 from marketplace.projects import models as _projects  # noqa: F401
 from marketplace.purchasing import models as _purchasing  # noqa: F401
+from search import models as _search  # noqa: F401
 from tenants import models as _tenants  # noqa: F401
 from tenants.territories import models as _territories  # noqa: F401
 

@@ -385,7 +385,9 @@ def _docnums_by_id(searcher, cache) -> dict[str, int]:
 def _sort_keys(searcher, cache, fieldname: str) -> list:
     key = f"sort:{fieldname}"
     if key not in cache:
-        cache[key] = list(searcher.reader().column_reader(fieldname))
+        reader = searcher.reader()
+        # An index of no document has no column at all (Whoosh raises): nothing to sort.
+        cache[key] = list(reader.column_reader(fieldname)) if reader.doc_count_all() else []
     return cache[key]
 
 

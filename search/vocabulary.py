@@ -75,4 +75,4 @@ def add(index_dir: Path, raw: Iterable[str]) -> int:
 
 def corrector(index_dir: Path) -> ListCorrector | None:
     loaded = _load(index_dir)
-    return loaded[1] if loaded else None
+    return loaded[1] if loaded and loaded[0] else None  # no word at all: nothing to correct to

@@ -194,3 +194,12 @@ def test_a_search_can_be_restricted_to_given_documents(root):
     assert ids(response) == [4]
     assert {f.value: f.count for f in response.facets["hosting"]} == {"hors-ue": 1}
     assert search(root, SearchRequest(only=frozenset())).total == 0
+
+
+def test_an_index_of_no_document_answers_nothing_rather_than_failing(tmp_path):
+    """A fresh install with nothing published yet."""
+    root = tmp_path / "search"
+    build(root, [])
+    for request in (SearchRequest(), SearchRequest(q="éclairage"), SearchRequest(sort="recent")):
+        response = search(root, request)
+        assert response.total == 0 and response.hits == []
