@@ -122,6 +122,11 @@ class _Terms(Analyzer):
     def __eq__(self, other):
         return isinstance(other, _Terms) and (self.kind, self.version) == (other.kind, other.version)
 
+    @staticmethod
+    def terms_of(value: str) -> list[str]:
+        """The terms of a text, unweighted, without stop words: what a bulk writer counts."""
+        return terms(value)
+
     def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
                  start_pos=0, start_char=0, mode="", **kwargs):
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)

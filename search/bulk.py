@@ -110,6 +110,9 @@ class BulkWriter(SegmentWriter):
 
     @staticmethod
     def _words(field, value) -> list[str]:
+        direct = getattr(field.analyzer, "terms_of", None)
+        if direct is not None:  # our French analysis gives its terms as a list: no Token per word
+            return direct(value)
         words = []
         for token in field.analyzer(value, mode="index", boosts=True):
             if token.stopped:

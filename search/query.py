@@ -8,7 +8,6 @@ documents, a few set intersections, and a top-N scoring restricted to the filter
 """
 from __future__ import annotations
 
-import heapq
 import logging
 import math
 import re
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from markupsafe import escape
 from whoosh import query as wq
 
@@ -270,108 +270,109 @@ def _postings(searcher, cache, stem: str) -> dict[int, float]:
     return postings
 
 
-def _alt_set(searcher, cache, alt: tuple[str, ...]) -> set[int]:
-    postings = sorted((_postings(searcher, cache, s) for s in alt), key=len)
-    found = set(postings[0])
-    for other in postings[1:]:
-        found.intersection_update(other.keys())
-    return found
+def _size(searcher, cache) -> int:
+    if "size" not in cache:
+        cache["size"] = searcher.reader().doc_count_all()
+    return cache["size"]
 
 
-def _concept_sets(searcher, cache, plan: Plan) -> list[set[int]]:
-    """For each concept, the documents holding one of its alternatives (all of its terms), or an
-    alternative of a group it belongs to."""
-    sets = []
-    for concept in plan.concepts:
-        docs: set[int] = set()
-        for alt in concept.alternatives:
-            docs |= _alt_set(searcher, cache, alt)
-        sets.append(docs)
-    for group in plan.groups:
-        docs = set()
-        for alt in group.alternatives:
-            docs |= _alt_set(searcher, cache, alt)
-        for member in group.members:
-            sets[member] |= docs
-    return sets
+def _live(searcher, cache) -> np.ndarray:
+    """Documents not deleted, as a boolean vector over document numbers."""
+    if "live" not in cache:
+        live = np.ones(_size(searcher, cache), dtype=bool)
+        deleted = _deleted(searcher, cache)
+        if deleted:
+            live[np.fromiter(deleted, dtype=np.int64, count=len(deleted))] = False
+        cache["live"] = live
+    return cache["live"]
 
 
-def _coordination(sets: list[set[int]], min_match: int) -> dict[int, int]:
-    """Document → number of concepts it holds, for those holding at least ``min_match``."""
-    if len(sets) == 1:
-        return dict.fromkeys(sets[0], 1)
-    if min_match >= len(sets):
-        ordered = sorted(sets, key=len)
-        common = set(ordered[0])
-        for other in ordered[1:]:
-            common &= other
-        return dict.fromkeys(common, len(sets))
-    counts: dict[int, int] = {}
-    for docs in sets:
-        for d in docs:
-            counts[d] = counts.get(d, 0) + 1
-    return {d: c for d, c in counts.items() if c >= min_match} if min_match > 1 else counts
+def _mask(docs, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=bool)
+    if docs:
+        out[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
+    return out
 
 
-def _lengths(searcher, cache) -> tuple[list[int], float]:
+def _facet_masks(searcher, cache) -> dict[str, dict[str, np.ndarray]]:
+    if "facet_masks" not in cache:
+        size = _size(searcher, cache)
+        cache["facet_masks"] = {f: {v: _mask(docs, size) for v, docs in values.items()}
+                                for f, values in _facet_sets(searcher, cache).items()}
+    return cache["facet_masks"]
+
+
+def _lengths(searcher, cache) -> tuple[np.ndarray, float]:
     if "lengths" not in cache:
         reader = searcher.reader()
-        lengths = [reader.doc_field_length(d, MATCH_FIELD, 0) for d in range(reader.doc_count_all())]
+        lengths = np.array([reader.doc_field_length(d, MATCH_FIELD, 0) for d in range(reader.doc_count_all())],
+                           dtype=np.float32)
         live = max(1, reader.doc_count())
         cache["lengths"] = (lengths, max(1.0, reader.field_length(MATCH_FIELD) / live))
     return cache["lengths"]
 
 
 # BM25 on the text field, computed here from cached postings: Whoosh scores every match of a
-# filtered query in Python, which was most of the query time.
+# filtered query in Python, which was most of the query time. Each term's BM25 over its documents
+# is computed once per index generation and kept as vectors; a query is then numpy arithmetic over
+# document numbers (coordination, scores, filters, facet counts), whatever the number of matches.
 K1, B = 1.2, 0.75
-
-
 SYNONYM_WEIGHT = 0.7  # a synonym found counts for less than the word typed
 
 
-def _alt_scores(searcher, cache, alt: tuple[str, ...], matched, n: int, weight: float) -> dict[int, float]:
-    """BM25 of one alternative over the matched documents that hold all its terms."""
+def _term_vectors(searcher, cache, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """(document numbers, BM25 of the term in each), cached per generation."""
+    store: OrderedDict = cache.setdefault("term_vectors", OrderedDict())
+    if term in store:
+        store.move_to_end(term)
+        return store[term]
+    postings = _postings(searcher, cache, term)
+    docs = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
+    tf = np.fromiter(postings.values(), dtype=np.float32, count=len(postings))
     lengths, avg = _lengths(searcher, cache)
-    partial: dict[int, float] = {}
-    postings_list = [_postings(searcher, cache, stem) for stem in alt]
-    for postings in postings_list:
-        idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-        # Walk the smaller side: a filtered query matches few of a common word's documents.
-        pairs = (((d, postings[d]) for d in matched if d in postings) if len(matched) < len(postings)
-                 else ((d, tf) for d, tf in postings.items() if d in matched))
-        for d, tf in pairs:
-            norm = K1 * (1 - B + B * lengths[d] / avg)
-            partial[d] = partial.get(d, 0.0) + idf * tf * (K1 + 1) / (tf + norm)
-    if len(alt) > 1:  # a multi-word alternative counts only where all its words are
-        partial = {d: v for d, v in partial.items() if all(d in p for p in postings_list)}
-    return {d: v * weight for d, v in partial.items()}
-
-
-def _bm25(searcher, cache, plan: Plan, matched) -> dict[int, float]:
-    """Per concept, the best of its alternatives (a group's alternative shared among its words)."""
     n = max(1, searcher.reader().doc_count())
-    best: list[dict[int, float]] = []
-    for concept in plan.concepts:
-        mine: dict[int, float] = {}
+    idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
+    norm = K1 * (1 - B + B * lengths[docs] / avg) if len(docs) else np.zeros(0, dtype=np.float32)
+    store[term] = (docs, (idf * tf * (K1 + 1) / (tf + norm)).astype(np.float32))
+    if len(store) > 5000:
+        store.popitem(last=False)
+    return store[term]
+
+
+def _alt_vectors(searcher, cache, alt: tuple[str, ...], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(holds every term of the alternative, the sum of their BM25) over document numbers."""
+    present = np.ones(size, dtype=bool)
+    score = np.zeros(size, dtype=np.float32)
+    for term in alt:
+        docs, values = _term_vectors(searcher, cache, term)
+        here = np.zeros(size, dtype=bool)
+        here[docs] = True
+        present &= here
+        score[docs] += values
+    score[~present] = 0.0
+    return present, score
+
+
+def _plan_vectors(searcher, cache, plan: Plan) -> tuple[np.ndarray, np.ndarray]:
+    """(coordination: how many concepts each document holds, BM25: per concept its best
+    alternative, a group's alternative shared among its words) over document numbers."""
+    size = _size(searcher, cache)
+    held = np.zeros((len(plan.concepts), size), dtype=bool)
+    best = np.zeros((len(plan.concepts), size), dtype=np.float32)
+    for i, concept in enumerate(plan.concepts):
         for rank_, alt in enumerate(concept.alternatives):
-            weight = 1.0 if rank_ < concept.typed else SYNONYM_WEIGHT
-            for d, v in _alt_scores(searcher, cache, alt, matched, n, weight).items():
-                if v > mine.get(d, 0.0):
-                    mine[d] = v
-        best.append(mine)
+            present, score = _alt_vectors(searcher, cache, alt, size)
+            held[i] |= present
+            np.maximum(best[i], score * (1.0 if rank_ < concept.typed else SYNONYM_WEIGHT), out=best[i])
     for group in plan.groups:
         for rank_, alt in enumerate(group.alternatives):
-            weight = (1.0 if rank_ < group.typed else SYNONYM_WEIGHT) / len(group.members)
-            for d, v in _alt_scores(searcher, cache, alt, matched, n, weight).items():
-                for member in group.members:
-                    if v > best[member].get(d, 0.0):
-                        best[member][d] = v
-    scores: dict[int, float] = {}
-    for mine in best:
-        for d, v in mine.items():
-            scores[d] = scores.get(d, 0.0) + v
-    return scores
+            present, score = _alt_vectors(searcher, cache, alt, size)
+            share = score * ((1.0 if rank_ < group.typed else SYNONYM_WEIGHT) / len(group.members))
+            for member in group.members:
+                held[member] |= present
+                np.maximum(best[member], share, out=best[member])
+    live = _live(searcher, cache)
+    return held.sum(axis=0, dtype=np.int16) * live, best.sum(axis=0)
 
 
 def _docnums_by_id(searcher, cache) -> dict[str, int]:
@@ -391,7 +392,7 @@ def _sort_keys(searcher, cache, fieldname: str) -> list:
     return cache[key]
 
 
-def _filter_set(searcher, cache, filters: dict[str, list[str]]) -> frozenset[int] | None:
+def _filter_mask(searcher, cache, filters: dict[str, list[str]]) -> np.ndarray | None:
     active = {f: tuple(sorted(set(v))) for f, v in filters.items() if v and f in FACET_FIELDS}
     if not active:
         return None
@@ -400,10 +401,14 @@ def _filter_set(searcher, cache, filters: dict[str, list[str]]) -> frozenset[int
     if key in lru:
         lru.move_to_end(key)
         return lru[key]
-    facets = _facet_sets(searcher, cache)
-    result: frozenset[int] | None = None
+    masks = _facet_masks(searcher, cache)
+    size = _size(searcher, cache)
+    result = None
     for fieldname, values in active.items():
-        union = frozenset().union(*(facets[fieldname].get(v, frozenset()) for v in values))
+        union = np.zeros(size, dtype=bool)
+        for v in values:
+            if v in masks[fieldname]:
+                union |= masks[fieldname][v]
         result = union if result is None else result & union
     lru[key] = result
     if len(lru) > MAX_FILTER_CACHE:
@@ -459,21 +464,22 @@ def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: st
     with handle.lock:
         searcher = _searcher(handle)
         cache = handle.cache
+        size = _size(searcher, cache)
         if only is None:
-            allowed = _facet_sets(searcher, cache)["type"].get(doc_type or "", frozenset())
+            allowed = _facet_masks(searcher, cache)["type"].get(doc_type or "", np.zeros(size, dtype=bool))
         else:
             ids = _docnums_by_id(searcher, cache)
-            allowed = frozenset(ids[key] for key in only if key in ids)
+            allowed = _mask([ids[key] for key in only if key in ids], size)
         known = _known(searcher, cache)
 
         def ranked(text: str) -> tuple[list[str], bool]:
             plan = build_plan(text, all_words=all_words, known=known)
-            if plan is None or not allowed:
+            if plan is None or not allowed.any():
                 return [], False
-            coord = _coordination(_concept_sets(searcher, cache, plan), plan.min_match)
-            matched = {d: c for d, c in coord.items() if d in allowed}
-            order = _rank(searcher, cache, plan, matched, len(matched))
-            complete = any(c == plan.complete for c in matched.values())
+            coord, score = _plan_vectors(searcher, cache, plan)
+            matched = (coord >= plan.min_match) & allowed
+            order = _rank(searcher, cache, plan, coord, score, matched, int(np.count_nonzero(matched)))
+            complete = bool(np.any(matched & (coord == plan.complete)))
             return [searcher.stored_fields(docnum)["id"] for docnum, _ in order], complete
 
         keys, complete = ranked(q)
@@ -504,49 +510,51 @@ def _known(searcher, cache):
 
 
 def _run(searcher, cache, request: SearchRequest, known) -> SearchResponse:
-    facets = _facet_sets(searcher, cache)
-    allowed = _filter_set(searcher, cache, request.filters)
+    size = _size(searcher, cache)
+    allowed = _filter_mask(searcher, cache, request.filters)
     if request.only is not None:
         ids = _docnums_by_id(searcher, cache)
-        only = frozenset(ids[key] for key in request.only if key in ids)
+        only = _mask([ids[key] for key in request.only if key in ids], size)
         allowed = only if allowed is None else allowed & only
     plan = build_plan(request.q, known=known)
     wanted = request.page * request.per_page
-    everything = cache["all"]
+    live = _live(searcher, cache)
 
-    complete = 0
+    coord = score = None
     if plan is None:
-        matched = allowed if allowed is not None else everything
-        coord = None
+        matched = live if allowed is None else allowed & live
+        complete = 0
     else:
-        coord = _coordination(_concept_sets(searcher, cache, plan), plan.min_match)
+        coord, score = _plan_vectors(searcher, cache, plan)
+        matched = coord >= plan.min_match
         if allowed is not None:
-            coord = {d: c for d, c in coord.items() if d in allowed}
-        matched = coord.keys()
-        complete = sum(1 for c in coord.values() if c == plan.complete)
+            matched &= allowed
+        complete = int(np.count_nonzero(matched & (coord == plan.complete)))
 
-    total = len(matched)
+    total = int(np.count_nonzero(matched))
     sort = request.sort if request.sort in SORTS else "pertinence"
-    if sort == "pertinence" and plan is not None and coord:
-        ranked = _rank(searcher, cache, plan, coord, wanted)
+    if sort == "pertinence" and plan is not None and total:
+        ranked = _rank(searcher, cache, plan, coord, score, matched, wanted)
     else:
         keyfield = "deployments" if sort == "deploiements" else "published"
-        keys = _sort_keys(searcher, cache, keyfield)
-        secondary = _sort_keys(searcher, cache, "published")
-        top = heapq.nlargest(wanted, matched, key=lambda d: (keys[d], secondary[d], -d))
-        ranked = [(d, None) for d in top]
+        keys = _sort_array(searcher, cache, keyfield)
+        secondary = _sort_array(searcher, cache, "published")
+        docs = np.flatnonzero(matched)
+        if len(docs):
+            order = np.lexsort((docs, -secondary[docs], -keys[docs]))[:wanted]
+            ranked = [(int(d), None) for d in docs[order]]
+        else:
+            ranked = []
     page_docs = ranked[(request.page - 1) * request.per_page: wanted]
 
     stems = plan.stems if (plan and request.highlight) else frozenset()
-    hits = [_hit(searcher, docnum, score, stems) for docnum, score in page_docs]
+    hits = [_hit(searcher, docnum, value, stems) for docnum, value in page_docs]
     facet_counts = {}
     if request.facets:
-        matched_set = matched if isinstance(matched, (set, frozenset)) else set(matched)
-        for fieldname in FACET_FIELDS:
+        for fieldname, values in _facet_masks(searcher, cache).items():
             selected = set(request.filters.get(fieldname, []))
-            counts = [FacetValue(value, len(docs & matched_set) if len(docs) < len(matched_set)
-                                 else len(matched_set & docs), value in selected)
-                      for value, docs in facets[fieldname].items() if value]
+            counts = [FacetValue(value, int(np.count_nonzero(mask & matched)), value in selected)
+                      for value, mask in values.items() if value]
             facet_counts[fieldname] = sorted((c for c in counts if c.count or c.selected),
                                              key=lambda c: (-c.count, c.value))
     response = SearchResponse(request, hits, total, facet_counts)
@@ -555,26 +563,39 @@ def _run(searcher, cache, request: SearchRequest, known) -> SearchResponse:
     return response
 
 
+def _sort_array(searcher, cache, fieldname: str) -> np.ndarray:
+    key = f"sort_array:{fieldname}"
+    if key not in cache:
+        values = _sort_keys(searcher, cache, fieldname)
+        cache[key] = np.array(values, dtype=np.float64) if values else np.zeros(_size(searcher, cache))
+    return cache[key]
+
+
 # Field boosts, applied to the top candidates: a concept of the query found in the name counts for
 # TITLE_BOOST, in the pitch for SUMMARY_BOOST (fraction of the query's concepts found there).
 TITLE_BOOST = 1.0
 SUMMARY_BOOST = 0.5
 
 
-def _rank(searcher, cache, plan: Plan, coord: dict[int, int], wanted: int) -> list[tuple[int, float]]:
+def _rank(searcher, cache, plan: Plan, coord: np.ndarray, score: np.ndarray, matched: np.ndarray,
+          wanted: int) -> list[tuple[int, float]]:
     """Documents holding more of the query's concepts first; among equals, BM25 with field
-    boosts. BM25 is computed only for the coordination levels the page needs."""
-    levels: dict[int, list[int]] = {}
-    for d, c in coord.items():
-        levels.setdefault(c, []).append(d)
+    boosts (applied to the best candidates of each level the page needs)."""
+    docs = np.flatnonzero(matched)
+    if not len(docs):
+        return []
     need = max(wanted * 3, 60)
     ranked: list[tuple[int, float]] = []
-    for level in sorted(levels, reverse=True):
-        docs = levels[level]
-        scores = _bm25(searcher, cache, plan, set(docs))
-        candidates = heapq.nlargest(max(need - len(ranked), wanted), ((d, scores.get(d, 0.0)) for d in docs),
-                                    key=lambda kv: (kv[1], -kv[0]))
-        boosted = [(d, _boosted(searcher, cache, plan, d, score)) for d, score in candidates]
+    levels = coord[docs]
+    for level in sorted(set(levels.tolist()), reverse=True):
+        here = docs[levels == level]
+        values = score[here]
+        take = min(len(here), max(need - len(ranked), wanted))
+        if take < len(here):
+            part = np.argpartition(-values, take - 1)[:take]
+            here, values = here[part], values[part]
+        order = np.lexsort((here, -values))
+        boosted = [(int(d), _boosted(searcher, cache, plan, int(d), float(v))) for d, v in zip(here[order], values[order])]
         boosted.sort(key=lambda r: (-r[1], r[0]))
         ranked.extend(boosted)
         if len(ranked) >= wanted:

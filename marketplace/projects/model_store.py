@@ -13,10 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-try:  # DEVTMP
-    from marketplace.matching import model as funded_model
-except ImportError:  # DEVTMP
-    funded_model = None  # DEVTMP
+from marketplace.matching import model as funded_model
 from marketplace.projects.models import FundedProject
 
 log = logging.getLogger("passerelle.matching")
@@ -42,12 +39,6 @@ def meta() -> dict | None:
         return None
 
 
-def reference_rows(session: Session) -> list:
-    return [funded_model.FundedProject(title=f.title, commune_insee=f.commune_insee, measure=f.measure,
-                                       beneficiary=f.beneficiary, siren=f.siren, amount_cents=f.amount_cents)
-            for f in session.scalars(select(FundedProject).order_by(FundedProject.id))]
-
-
 def train(session: Session, *, exclude_keys: set[str] | None = None) -> dict:
     """Train on the whole reference (but ``exclude_keys``), store the model, return its metadata."""
     started = time.perf_counter()
@@ -56,8 +47,9 @@ def train(session: Session, *, exclude_keys: set[str] | None = None) -> dict:
     if not rows:
         raise ValueError("aucun projet financé dans la référence : importez-en d'abord (passerelle funded import)")
     model = funded_model.train([funded_model.FundedProject(title=f.title, commune_insee=f.commune_insee,
-                                                           measure=f.measure, beneficiary=f.beneficiary, siren=f.siren,
-                                                           amount_cents=f.amount_cents) for f in rows])
+                                                           departement=f.departement, measure=f.measure,
+                                                           beneficiary=f.beneficiary, siren=f.siren or None,
+                                                           amount_cents=f.amount_cents, reference=f.key) for f in rows])
     folder = _dir()
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{MODEL_FILE}.tmp"
