@@ -72,15 +72,30 @@ def matching_group():
 
 
 @matching_group.command("train")
+@click.option("--exclude", "excluded", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Fichier de projets financés à tenir hors de l'apprentissage (pour l'évaluer ensuite).")
+@click.option("--map", "pairs", multiple=True, help="champ=colonne, pour le fichier --exclude.")
 @with_appcontext
-def matching_train():
-    """Entraîne le modèle des projets financés sur toute la référence."""
+def matching_train(excluded, pairs):
+    """Entraîne le modèle des projets financés sur la référence (moins --exclude)."""
     session = _session()
+    keys = None
+    if excluded is not None:
+        keys = set()
+        with open(excluded, encoding="utf-8-sig", newline="") as fh:
+            for _line, row in funded.read_rows(fh, _mapping(pairs)):
+                try:
+                    insee = "" if row["commune_insee"].strip().upper() in ("", "NULL") else funded.insee_code(
+                        row["commune_insee"])
+                    keys.add(funded.row_key(excluded.name, row, insee, funded.parse_amount(row["amount"])))
+                except ValueError:
+                    continue
     try:
-        info = model_store.train(session)
+        info = model_store.train(session, exclude_keys=keys)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Modèle entraîné sur {info['rows']} projets financés ({len(info['labels'])} programmes) "
+    held = f", {len(keys)} tenus à l'écart" if keys else ""
+    click.echo(f"Modèle entraîné sur {info['rows']} projets financés ({len(info['labels'])} programmes{held}) "
                f"en {info['seconds']} s.")
 
 
@@ -118,7 +133,12 @@ def matching_evaluate(path, top, pairs):
     trained = set(info.get("trained_keys") or [])
     known = set(session.scalars(select(FundedProject.key)))
     source = path.name
-    targets = store.cached_targets(session, today())
+    # The candidates are the programmes the file's measures name (the Fonds vert's 14): the
+    # question is which of them funded each project.
+    measures = {matching.measure_key(row["measure"]) for _line, row in rows}
+    every = store.cached_targets(session, today())
+    targets = matching.Targets([t for t, key in zip(every.items, every.measure_keys, strict=True) if key in measures],
+                               every.funded_counts)
     programme_titles = {matching.measure_key(t.programme_title) for t in targets.items}
     model = model_store.current(session)
     communes = {c.insee: c for c in session.scalars(select(Commune))}

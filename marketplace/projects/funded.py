@@ -86,10 +86,11 @@ def read_rows(stream: Iterable[str], mapping: dict[str, str] | None = None, deli
 
 
 def row_key(source: str, row: dict[str, str], commune: str, amount: int | None) -> str:
-    """A funded project's identity: its national file number when the data has one (the same
-    project in two files is one), else its values."""
-    identity = row.get("file_number") or "|".join([commune, row["measure"], row["title"], row["beneficiary"],
-                                                   str(amount)])
+    """A funded project's identity: its national file number with its commune and amount when the
+    data has one (the same project in two files is one), else its values."""
+    # A dossier of several communes has one line per commune, each with its amount.
+    identity = (f"{row['file_number']}|{commune}|{amount}" if row.get("file_number")
+                else "|".join([commune, row["measure"], row["title"], row["beneficiary"], str(amount)]))
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
@@ -100,7 +101,10 @@ def import_csv(session: Session, stream: Iterable[str], *, source: str, mapping:
     batch: list[FundedProject] = []
     for line, row in read_rows(stream, mapping):
         try:
-            commune = insee_code(row["commune_insee"])
+            # A project of an EPCI or a département has no commune (the open data says NULL): its
+            # département is enough for the reference.
+            missing = row["commune_insee"].strip().upper() in ("", "NULL", "NA", "-")
+            commune = "" if missing and row["departement"].strip() else insee_code(row["commune_insee"])
             if not row["measure"] or not row["title"]:
                 raise ValueError("mesure ou intitulé vide")
             amount = parse_amount(row["amount"])
@@ -113,7 +117,7 @@ def import_csv(session: Session, stream: Iterable[str], *, source: str, mapping:
             report.unchanged += 1
             continue
         known.add(key)
-        departement = (row["departement"] or commune[:2]).strip().upper()
+        departement = (row["departement"] or (commune[:3] if commune.startswith("97") else commune[:2])).strip().upper()
         departement = departement.zfill(2) if departement.isdigit() and len(departement) < 2 else departement
         batch.append(FundedProject(key=key, source=source[:200], commune_insee=commune, departement=departement[:3],
                                    measure=row["measure"][:300], title=row["title"], beneficiary=row["beneficiary"][:300],

@@ -39,8 +39,8 @@ log = logging.getLogger("passerelle.matching")
 
 TOP_PER_PROJECT = 15  # matches kept per project
 MIN_SCORE = 20  # below this, not a match
-WEIGHTS = {"text": 0.40, "funded": 0.30, "themes": 0.15, "amount": 0.075, "deadline": 0.075}
-WEIGHTS_NO_MODEL = {"text": 0.60, "funded": 0.0, "themes": 0.20, "amount": 0.10, "deadline": 0.10}
+WEIGHTS = {"text": 0.10, "funded": 0.80, "themes": 0.04, "amount": 0.03, "deadline": 0.03}  # programmes the model knows
+WEIGHTS_NO_MODEL = {"text": 0.60, "funded": 0.0, "themes": 0.20, "amount": 0.10, "deadline": 0.10}  # the others
 TEXT_SATURATION = 0.35  # a cosine this high counts fully
 
 
@@ -155,7 +155,6 @@ def score_projects(targets: Targets, projects: Sequence[ProjectRow], *, on: dt.d
     """The ranked matches of each project (best first), among its eligible targets."""
     if not projects or not len(targets):
         return [[] for _ in projects]
-    weights = WEIGHTS if model is not None else WEIGHTS_NO_MODEL
     project_matrix = targets.vectorizer.transform([p.text for p in projects])
     cosine = (project_matrix @ targets.matrix.T).toarray()  # projects × targets
     text = np.minimum(1.0, cosine / TEXT_SATURATION)
@@ -167,8 +166,15 @@ def score_projects(targets: Targets, projects: Sequence[ProjectRow], *, on: dt.d
     amount = np.where(costs == 0, 0.6, np.where(costs >= targets.floors[None, :], 1.0, 0.3))
     deadline = np.array([deadline_factor(c, on) for c in targets.closes], dtype=np.float64)[None, :]
     funded = funded_probabilities(model, projects, targets) if model is not None else np.zeros_like(text)
-    total = (weights["text"] * text + weights["funded"] * funded + weights["themes"] * themes
-             + weights["amount"] * amount + weights["deadline"] * deadline)
+
+    def combine(w):
+        return (w["text"] * text + w["funded"] * funded + w["themes"] * themes + w["amount"] * amount
+                + w["deadline"] * deadline)
+
+    # Where real funded projects teach something (the model knows the programme), they weigh most;
+    # elsewhere the text, themes, amount and dates decide.
+    known = model_knows(model, targets)[None, :]
+    total = np.where(known, combine(WEIGHTS), combine(WEIGHTS_NO_MODEL)) if known.any() else combine(WEIGHTS_NO_MODEL)
     results: list[list[Scored]] = []
     for row, project in enumerate(projects):
         eligible = np.isin(targets.programme_ids, np.fromiter(project.eligible, dtype=np.int64, count=len(project.eligible)))
@@ -199,6 +205,14 @@ def measure_key(title: str) -> str:
             title = title.split(dash, 1)[1]
             break
     return " ".join(fold(title).split())
+
+
+def model_knows(model, targets: Targets) -> np.ndarray:
+    """Per target: whether the funded-projects model learnt its programme."""
+    if model is None:
+        return np.zeros(len(targets), dtype=bool)
+    labels = {measure_key(label) for label in model.labels}
+    return np.array([key in labels for key in targets.measure_keys], dtype=bool)
 
 
 def funded_probabilities(model, projects: Sequence[ProjectRow], targets: Targets) -> np.ndarray:

@@ -46,7 +46,7 @@ def train(session: Session, *, exclude_keys: set[str] | None = None) -> dict:
             if not exclude_keys or f.key not in exclude_keys]
     if not rows:
         raise ValueError("aucun projet financé dans la référence : importez-en d'abord (passerelle funded import)")
-    model = funded_model.train([funded_model.FundedProject(title=f.title, commune_insee=f.commune_insee,
+    model = funded_model.train([funded_model.FundedProject(title=f.title, commune_insee=f.commune_insee or None,
                                                            departement=f.departement, measure=f.measure,
                                                            beneficiary=f.beneficiary, siren=f.siren or None,
                                                            amount_cents=f.amount_cents, reference=f.key) for f in rows])
