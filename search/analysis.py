@@ -73,20 +73,36 @@ def stem(word: str) -> str:
     return s
 
 
-@lru_cache(maxsize=500_000)
-def _term(raw: str) -> str | None:
-    """A raw word of a text (any case, accents) → its term, or None for a stop word."""
+def _compute_term(raw: str) -> str | None:
     word = fold(raw)
     if word in FRENCH_STOPWORDS:
         return None
     return stem(word)
 
 
+# Raw word → term (None for a stop word): a plain dict, read once per word of every text indexed.
+_TERMS: dict[str, str | None] = {}
+_MISSING = object()
+
+
+def _term(raw: str) -> str | None:
+    """A raw word of a text (any case, accents) → its term, or None for a stop word."""
+    term = _TERMS.get(raw, _MISSING)
+    if term is _MISSING:
+        if len(_TERMS) > 1_000_000:
+            _TERMS.clear()
+        term = _TERMS[raw] = _compute_term(raw)
+    return term
+
+
 def terms(text: str) -> list[str]:
     """The terms of a text, in order; a hyphenated compound adds its joined form after its parts."""
+    get = _TERMS.get
     out: list[str] = []
-    for m in _WORD.finditer(text):
-        term = _term(m.group())
+    for raw in _WORD.findall(text):
+        term = get(raw, _MISSING)
+        if term is _MISSING:
+            term = _term(raw)
         if term is not None:
             out.append(term)
     if "-" in text:
@@ -95,6 +111,13 @@ def terms(text: str) -> list[str]:
             if joined is not None:
                 out.append(joined)
     return out
+
+
+def clear_caches() -> None:
+    """Forget every word seen (benchmarks compare builds from a cold start)."""
+    _TERMS.clear()
+    stem.cache_clear()
+    spelling_word.cache_clear()
 
 
 def stem_terms(text: str) -> list[str]:

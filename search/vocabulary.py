@@ -20,16 +20,19 @@ from whoosh.spelling import ListCorrector
 from search.analysis import spelling_word
 
 FILE = "vocabulary.txt"
-_RAW = re.compile(r"\w+(?:-\w+)*")
+_WORD = re.compile(r"\w+")
+_COMPOUND = re.compile(r"\w+(?:-\w+)+")
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, list[str], ListCorrector]] = {}
 
 
 def raw_words(text: str) -> set[str]:
-    """The distinct lower-case words of a text, hyphenated compounds also joined (cheap: the folding
-    is done once per distinct word, by ``folded``)."""
-    words = set(_RAW.findall(text.lower()))
-    return words | {w.replace("-", "") for w in words if "-" in w} | {p for w in words if "-" in w for p in w.split("-")}
+    """The distinct words of a text as written, hyphenated compounds also joined (cheap: folding is
+    done once per distinct word, by ``folded``)."""
+    words = set(_WORD.findall(text))
+    if "-" in text:
+        words.update(m.replace("-", "") for m in _COMPOUND.findall(text))
+    return words
 
 
 def folded(raw: Iterable[str]) -> set[str]:
