@@ -67,7 +67,8 @@ def _pages(page, base):
 
 
 PERSONAS = {
-    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/recherche?q=eclairrage+publique", "/solutions", s, "/achats-groupes/", "purchase:",
+    "anonyme": (None, lambda s, p: ["/", "/recherche?q=eclairage", "/recherche?q=eclairrage+publique",
+                                    "/solutions", s, "/achats-groupes/", "purchase:",
                                     "/financements", "/financements?q=renovaton+energetique", p,
                                     "/financements?commune=Gien", "/connexion", "/inscription", "/accessibilite",
                                     "/plan-du-site", "/donnees-personnelles", "/mot-de-passe-oublie"]),
