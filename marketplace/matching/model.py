@@ -211,6 +211,7 @@ class CommuneFacts(NamedTuple):
     departement: str
     region: str
     siren: str = ""
+    name: str = ""
 
 
 class Territories:
@@ -223,8 +224,8 @@ class Territories:
         self.communes: dict[str, CommuneFacts] = {}
         for insee, facts in (communes or {}).items():
             facts = tuple(facts)
-            self.communes[insee] = CommuneFacts(int(facts[0] or 0), str(facts[1]), str(facts[2]),
-                                                str(facts[3]) if len(facts) > 3 and facts[3] else "")
+            extra = [str(f or "") for f in facts[3:5]]
+            self.communes[insee] = CommuneFacts(int(facts[0] or 0), str(facts[1]), str(facts[2]), *extra)
         self.commune_sirens = {f.siren for f in self.communes.values() if f.siren}
 
     def __len__(self) -> int:
@@ -249,7 +250,7 @@ def load_territories(path: Path | str = TERRITORIES_SNAPSHOT) -> Territories:
     except OSError:
         return Territories()
     # communes rows: insee, name, population, postal codes, siren, département, région, EPCI
-    return Territories({c[0]: (c[2], c[5], c[6], c[4]) for c in payload["communes"]})
+    return Territories({c[0]: (c[2], c[5], c[6], c[4], c[1]) for c in payload["communes"]})
 
 
 # Text ---------------------------------------------------------------------------------------
@@ -298,9 +299,29 @@ def singular(word: str) -> str:
     return word
 
 
-def title_terms(text: str) -> str:
-    """The title as the word views read it: folded, singular, with its domain families appended."""
-    words = [singular(w) for w in fold(text or "").split()]
+# Words of a place or body name that say nothing of it ("Saint-Martin-sur-Lot", "CC du Val").
+_NAME_FILLERS = frozenset("a au aux d de des du en et l la le les lez sous st ste saint sainte sur".split())
+# Words an explanation does not show as the reason for a measure.
+_SHOWN_FILLERS = _NAME_FILLERS | frozenset("avec dans pour par un une ou son sa ses leur".split())
+
+
+def without_names(folded_title: str, *names: str | None) -> str:
+    """The folded title without the words of the commune's and the beneficiary's names: place
+    names tell nothing of the measure and only add noise (measured: about +0.1 point of top-1 and
+    of top-3 in cross-validation). Domain words stay (the SIEA's lighting project keeps
+    "éclairage" although the body is a "syndicat d'éclairage"); a title made only of names stays
+    whole."""
+    drop = {w for name in names if name for w in fold(name).split()} - _NAME_FILLERS
+    if not drop:
+        return folded_title
+    kept = [w for w in folded_title.split() if w not in drop or singular(w) in _CONCEPT_OF]
+    return " ".join(kept) if kept else folded_title
+
+
+def title_terms(text: str, *names: str | None) -> str:
+    """The title as the word views read it: folded, names removed, singular, with its domain
+    families appended."""
+    words = [singular(w) for w in without_names(fold(text or ""), *names).split()]
     concepts = sorted({c for w in words for c in _CONCEPT_OF.get(w, ())})
     return " ".join(words + ["__" + c for c in concepts])
 
@@ -311,37 +332,50 @@ def title_terms(text: str) -> str:
 _SIREN_KINDS = (("21", "commune"), ("22", "departement"), ("23", "region"), ("24", "epci"), ("25", "syndicat"),
                 ("20", "epci"), ("28", "etablissement_public"), ("26", "etablissement_public"), ("1", "etat"))
 _NAME_KINDS = (
-    (r"^(cc|ca|cu|cte|com com|comm? d?agglo|communaute|met|metropole|grand|pole metropolitain|petr|pays)\b", "epci"),
-    (r"\b(syndicat|syndmc|synd|sivom|sivu|sictom|smictom|smictom|sm|si|siea|sde|sdis|sieds|syded)\b", "syndicat"),
-    (r"^(dep|departement|conseil departemental|cd|collectivite)\b", "departement"),
-    (r"^(region|conseil regional)\b", "region"),
-    (r"\b(association|asso|conservatoire|ligue|federation|lpo|cen|cpie|fondation|amis|nature)\b", "association"),
-    (r"\b(epf|epfl|foncier|sem|spl|hlm|habitat|amenagement|logement|immobilier|sa|sas|sarl|sci)\b", "amenageur"),
+    (r"\b(sdis|cias|ccas|ehpad)\b", "etablissement_public"),
+    (r"\b(cnpf|cerema|gip|museum|office francais|parc national|delegation de rivage|conservatoire du littoral|"
+     r"agence de l eau|onf|universite)\b", "etat"),
+    (r"\b(syndicat|syndmc|synd|asymix|sivom|sivos|sivu|sictom|smictom|smirtom|sm|smi\w*|si|siea|sieds|syded|sde\d*|"
+     r"territoire d?energie|gemapi|parc naturel regional|etablissement public territorial de bassin|eptb)\b",
+     "syndicat"),
+    (r"^(cc|ca|cu|cte|com com|comm? d?agglo|communaute|met|metropole|pole metropolitain|petr|pays|grand paris|"
+     r"grand \w+ agglo)\b|\bmetropole$", "epci"),
+    (r"^(dep|departement|conseil departemental|cd|province|collectivite|conseil general)\b", "departement"),
+    (r"^(reg|region|conseil regional)\b", "region"),
+    (r"\b(association|asso|conservatoire|ligue|federation|lpo|cen|cpie|fondation|amis|nature|environnement)\b",
+     "association"),
+    (r"\b(epf|epfl|foncier|fonciere|sem|spl|hlm|habitat|amenagement|logement|immobilier|soc|societe|sa|sas|sarl|"
+     r"sci|seda|alogea|domofrance)\b", "amenageur"),
     (r"\b(commune|ville|mairie)\b", "commune"),
 )
+_PRIVATE_KINDS = ("association", "amenageur")
 
 
 def beneficiary_kind(beneficiary: str | None, siren: str | None, territories: Territories,
                      commune_insee: str | None) -> str:
-    """What sort of body carries the project: from its SIREN when known, else from its name."""
+    """What sort of body carries the project: from its SIREN when known (a syndicat mixte may hold
+    an intercommunal SIREN: its name says so), else from its name; a name that is the commune's is
+    the commune."""
     name = fold(beneficiary or "")
+    named = next((kind for pattern, kind in _NAME_KINDS if re.search(pattern, name)), None)
     if siren:
         if siren in territories.commune_sirens:
             return "commune"
         for prefix, kind in _SIREN_KINDS:
             if siren.startswith(prefix):
-                return kind
+                return "syndicat" if kind == "epci" and named == "syndicat" else kind
         # Private bodies: associations and developers share SIREN ranges; the name tells them apart.
-        for pattern, kind in _NAME_KINDS[4:6]:
-            if re.search(pattern, name):
-                return kind
-        return "prive"
+        return named if named in _PRIVATE_KINDS else "prive"
+    if named:
+        return named
     if not name:
         return "commune" if commune_insee else "inconnu"
-    for pattern, kind in _NAME_KINDS:
-        if re.search(pattern, name):
-            return kind
-    return "commune"
+    commune = territories.commune(commune_insee)
+    if commune is None or not commune.name:
+        return "commune"
+    # "MOULE (LE)" is Le Moule: the commune's words, in any order.
+    words = set(fold(commune.name).split()) - _NAME_FILLERS
+    return "commune" if words <= set(name.split()) else "prive"
 
 
 def _bucket(value: float | None, per_decade: int) -> str:
@@ -421,18 +455,22 @@ class _Docs:
 
 def _docs(projects: Sequence[FundedProject], territories: Territories) -> _Docs:
     contexts = [_context(p, territories) for p in projects]
+    names = [(p.beneficiary, (territories.commune(p.commune_insee) or CommuneFacts(0, "", "")).name)
+             for p in projects]
     return _Docs(
-        words=[title_terms(p.title) for p in projects],
-        raw=[" ".join(fold(p.title or "").split()) for p in projects],
+        words=[title_terms(p.title, *n) for p, n in zip(projects, names)],
+        raw=[without_names(fold(p.title or ""), *n) for p, n in zip(projects, names)],
         beneficiary=[fold(p.beneficiary or "") for p in projects],
         context=[c.tokens for c in contexts],
         departements=[c.departement for c in contexts],
     )
 
 
-def _transform(vectorizer: TfidfVectorizer, texts: list[str]):
+def _transform(vectorizer: TfidfVectorizer | None, texts: list[str]):
     """``vectorizer.transform`` for the few texts of a ranking, computed as sklearn does (counts,
     binary or sublinear tf, idf, l2 norm) without its per-call checks; batches go to sklearn."""
+    if vectorizer is None:
+        return sparse.csr_matrix((len(texts), 1), dtype=np.float32)
     if len(texts) > 8:
         return vectorizer.transform(texts)
     analyse = vectorizer.build_analyzer()
@@ -470,16 +508,19 @@ class _Views:
     def __init__(self, docs: _Docs, y: np.ndarray, n_labels: int, eligibility: np.ndarray):
         self.n_labels = n_labels
         self.eligibility = eligibility  # K × (coastal, mountain, cyclone): which facts a measure needs
-        self.vec = _vectorizers()
-        self.vec["words"].fit(docs.words)
-        self.vec["chars"].fit(docs.words)
-        self.vec["raw"].fit(docs.raw)
-        self.vec["beneficiary"].fit(docs.beneficiary)
-        self.vec["context"].fit(docs.context)
-        for vectorizer in self.vec.values():
+        self.vec = {}
+        sources = {"words": docs.words, "chars": docs.words, "raw": docs.raw, "beneficiary": docs.beneficiary,
+                   "context": docs.context}
+        for name, vectorizer in _vectorizers().items():
+            try:
+                vectorizer.fit(sources[name])
+            except ValueError:  # nothing to learn there (no beneficiary names in the reference, say)
+                self.vec[name] = None
+                continue
             # The terms pruned by min_df: only kept for introspection, and large.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_
+            self.vec[name] = vectorizer
         m = self._matrices(docs)
         self.classes = np.unique(y)
         self.svm_words = LinearSVC(C=SVM_C, random_state=0).fit(m["svm_words"], y)
@@ -685,14 +726,14 @@ class Model:
         coef = svm.coef_[where[0]] if svm.coef_.shape[0] > 1 else svm.coef_[0]
         contribution = val * coef[idx]
         names = self._word_names()
-        wanted = [names[idx[j]] for j in np.argsort(-contribution) if contribution[j] > 0]
+        wanted = [names[idx[j]] for j in np.argsort(-contribution) if contribution[j] > 0 and len(names[idx[j]]) > 1]
         written = {}
         for w in re.findall(r"\w+", title):
             written.setdefault(singular(fold(w)), w.lower())
         out = []
         for term in wanted:
             for part in term.split():
-                shown = written.get(part)
+                shown = written.get(part) if part not in _SHOWN_FILLERS else None
                 if shown and shown not in out:
                     out.append(shown)
             if len(out) >= limit:
@@ -727,7 +768,9 @@ def load(path: Path | str) -> Model:
 
 
 def _percent(p: float) -> str:
-    return f"{round(p * 100)} %".replace(" ", "\u202f") if p >= 0.01 else "moins de 1\u202f%"
+    if p >= 0.995:
+        return "plus de 99\u202f%"
+    return f"{round(p * 100)}\u202f%" if p >= 0.01 else "moins de 1\u202f%"
 
 
 def _as_project(p) -> FundedProject:

@@ -194,3 +194,10 @@ def test_the_model_imports_no_web_framework_nor_database():
             "bad = [m for m in ('flask', 'sqlalchemy') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_reference_without_beneficiaries_nor_amounts_still_trains(rows):
+    bare = [FundedProject(title=r.title, measure=r.measure, reference=r.reference) for r in rows[:600]]
+    model = funded_model.train(bare)
+    assert model.rank("Rénovation de l'éclairage public", None)[0][0] == LIGHTING
+    assert "mots proches : éclairage" in model.explain("Rénovation de l'éclairage public", None)
