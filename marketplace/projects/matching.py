@@ -258,7 +258,7 @@ def explain(targets: Targets, project: ProjectRow, target: Target, parts: dict[s
         if local:
             phrase += f", dont {format_int_fr(local)} dans le département"
         if with_model and parts["funded"] >= 0.2:
-            phrase += f" ; des projets semblables au vôtre l'ont été ({round(parts['funded'] * 100)} %)"
+            phrase += f" ; des projets semblables au vôtre l'ont été ({min(99, round(parts['funded'] * 100))} %)"
         phrases.append(phrase)
     shared = [DOMAINS[s] for s in project.themes if s in target.themes and s in DOMAINS]
     if shared:
