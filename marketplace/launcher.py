@@ -208,7 +208,10 @@ def _prepare_data(passerelle, env) -> None:
     if not seeded:
         _step(passerelle + ["demo", "seed"], env, "Données de démonstration (première fois)")
     if not seeded or not (load_settings().matching_dir / "model.joblib").exists():
-        _step(passerelle + ["matching", "train"], env, "Modèle des projets financés (première fois)")
+        # The site opens at once, ranked by eligibility and text; the worker trains the funded-projects
+        # model in the background (half a minute) and matches again with it.
         _step(passerelle + ["matching", "run"], env, "Rapprochement des projets et des financements")
+        _step(passerelle + ["matching", "train", "--background"], env,
+              "Modèle des projets financés (première fois, en arrière-plan)")
     if not seeded or current_dir(load_settings().search_dir) is None:
         _step(passerelle + ["search", "reindex"], env, "Index de recherche")

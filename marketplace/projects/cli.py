@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from marketplace.core.clock import today
-from marketplace.projects import funded, matching, model_store, store
+from marketplace.projects import funded, matching, model_store, store, tasks
 from marketplace.projects.models import FundedProject
 from tenants.territories.models import Commune
 
@@ -75,9 +75,14 @@ def matching_group():
 @click.option("--exclude", "excluded", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Fichier de projets financés à tenir hors de l'apprentissage (pour l'évaluer ensuite).")
 @click.option("--map", "pairs", multiple=True, help="champ=colonne, pour le fichier --exclude.")
+@click.option("--background", is_flag=True, help="Confie l'entraînement (puis un nouveau rapprochement) à un worker.")
 @with_appcontext
-def matching_train(excluded, pairs):
+def matching_train(excluded, pairs, background):
     """Entraîne le modèle des projets financés sur la référence (moins --exclude)."""
+    if background:
+        tasks.retrain_model.enqueue(job_id="matching-retrain")
+        click.echo("Entraînement confié au worker : les rapprochements seront refaits avec le modèle.")
+        return
     session = _session()
     keys = None
     if excluded is not None:

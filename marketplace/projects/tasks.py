@@ -100,9 +100,13 @@ def match_chunk(first_id: int, last_id: int) -> int:
 
 @job(queue="matching", timeout=1800, retries=3, backoff=BACKOFF)
 def retrain_model() -> bool:
-    """The reference changed (an import): train the funded-projects model again."""
+    """Train the funded-projects model if the reference changed (or there is none yet), then match
+    every project again with it."""
     with job_context() as session:
-        return model_store.train_if_changed(session) is not None
+        trained = model_store.train_if_changed(session) is not None
+    if trained:
+        nightly.enqueue(job_id=f"matching-after-training-{today().isoformat()}")
+    return trained
 
 
 @job(queue="default", timeout=1800, cron="15 7 * * *")
