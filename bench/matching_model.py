@@ -10,7 +10,15 @@ cross-validation whose mean is the figure to compare. Never a test row in the tr
 (``evaluate`` refuses it). Features are read from the shipped territory registry.
 
 The last line is the held-out summary: ``n=… top1=… top3=… seconds=…`` (seconds: training on the
-80 % and ranking the 20 %).
+80 % and ranking the 20 %). The held-out part is the first of the cross-validation's folds.
+
+Measured on the shipped file (5 391 projects) on a shared 2-core machine: held-out top-1 0.916,
+top-3 0.984 (n = 1 077); 5-fold cross-validation top-1 0.925, top-3 0.988 (0.925 / 0.987 with
+seed 1); training 12 s on 4 314 rows, 15 s on all (up to 55 s while other suites ran); ranking
+one project 1.7 ms median, 2.2 ms p95; calibration error (ECE) 0.014. Ablation, top-1 lost in
+cross-validation: without the beneficiary 1.2 points, without the amount 0.5, without the
+commune 0.5, naive Bayes 0.7, the character SVM 0.4, the eligibility facts 0.1; title only
+0.904 top-1; the funded neighbours as a vote would cost 0.3.
 """
 from __future__ import annotations
 
