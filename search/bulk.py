@@ -33,6 +33,11 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 
+class Unsupported(RuntimeError):
+    """What the bulk writer refuses by design: it writes a new index of frequency-only text fields
+    in one pass, nothing else. ``supports(schema)`` is checked before it is chosen (the rebuild
+    uses Whoosh's own writer otherwise), so these refusals only guard against misuse."""
+
 class _PostingsWriter(W3PostingsWriter):
     def _mini_ids(self):
         # delta_encode, in C (map over two slices) rather than a generator per posting.
@@ -81,16 +86,16 @@ class BulkWriter(SegmentWriter):
         if not ix.is_empty():
             raise ValueError("BulkWriter writes a new index only")
         if not self.supports(ix.schema):
-            raise NotImplementedError("BulkWriter: this schema needs Whoosh's writer")
+            raise Unsupported("BulkWriter: this schema needs Whoosh's writer")
         kwargs.setdefault("codec", _Codec())
         super().__init__(ix, **kwargs)
         self._fields: dict[str, _Counts | _Generic] = {}
 
     def delete_document(self, docnum, delete=True):
-        raise NotImplementedError("BulkWriter only adds documents")
+        raise Unsupported("BulkWriter only adds documents")
 
     def add_reader(self, reader):
-        raise NotImplementedError("BulkWriter does not merge")
+        raise Unsupported("BulkWriter does not merge")
 
     def update_document(self, **fields):
         # A new index holds no document with this key yet.
@@ -118,7 +123,7 @@ class BulkWriter(SegmentWriter):
             if token.stopped:
                 continue
             if token.boost != 1.0:
-                raise NotImplementedError("BulkWriter: weighted tokens need Whoosh's writer")
+                raise Unsupported("BulkWriter: weighted tokens need Whoosh's writer")
             words.append(token.text)
         return words
 
@@ -143,7 +148,7 @@ class BulkWriter(SegmentWriter):
                     boost = self._field_boost(fields, fieldname, docboost)
                     if field.scorable:
                         if boost != 1.0 or not isinstance(value, str):
-                            raise NotImplementedError("BulkWriter: boosted or pre-analysed text needs Whoosh's writer")
+                            raise Unsupported("BulkWriter: boosted or pre-analysed text needs Whoosh's writer")
                         length = self._add_counts(fieldname, docnum, self._words(field, value))
                     else:
                         self._add_generic(fieldname, field, docnum, value, boost)
@@ -318,7 +323,7 @@ class ParallelBuild:
         if not ix.is_empty():
             raise ValueError("ParallelBuild writes a new index only")
         if not BulkWriter.supports(ix.schema):
-            raise NotImplementedError("ParallelBuild: this schema needs Whoosh's writer")
+            raise Unsupported("ParallelBuild: this schema needs Whoosh's writer")
         self.ix = ix
         self.lock = ix.lock("WRITELOCK")
         if not self.lock.acquire():

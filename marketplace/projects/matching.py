@@ -33,6 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from marketplace.core.taxonomy import DOMAINS
 from marketplace.core.text import date_fr, fold, format_int_fr
+from marketplace.funding.public import PublishedTarget
 from search.analysis import terms
 
 log = logging.getLogger("passerelle.matching")
@@ -47,19 +48,7 @@ TEXT_SATURATION = 0.35  # a cosine this high counts fully
 _WORD = re.compile(r"\w+(?:-\w+)*")
 
 
-@dataclass
-class Target:
-    """A programme, or one of its open calls, as matching sees it."""
-    key: str  # "programme:12" | "call:34"
-    programme_id: int
-    call_id: int | None
-    title: str
-    programme_title: str
-    text: str
-    themes: tuple[str, ...]
-    floor_cents: int | None
-    closes_on: dt.date | None
-    url: str
+Target = PublishedTarget  # a programme, or one of its open calls, as the guichet publishes it
 
 
 @dataclass

@@ -112,9 +112,7 @@ def predict_programmes(session: Session, targets: matching.Targets, model, rows:
 
 
 def load_targets(session: Session, on: dt.date, programme_ids: list[int] | None = None) -> matching.Targets:
-    rows = published_targets(session, on, programme_ids)
-    targets = [matching.Target(r.key, r.programme_id, r.call_id, r.title, r.programme_title, r.text, r.themes,
-                               r.floor_cents, r.closes_on, r.url) for r in rows]
+    targets = published_targets(session, on, programme_ids)
     return matching.Targets(targets, funded_counts(session))
 
 

@@ -8,7 +8,7 @@ from whoosh.fields import NUMERIC, TEXT, Schema
 
 from bench.corpus import make_corpus
 from search import index as idx
-from search.bulk import BulkWriter, ParallelBuild
+from search.bulk import BulkWriter, ParallelBuild, Unsupported
 from search.query import SearchRequest, search
 from search.schema import to_fields
 from tests.search.corpus import CORPUS
@@ -71,7 +71,7 @@ def test_the_bulk_writer_refuses_what_it_cannot_write(tmp_path):
     path.mkdir()
     ix = whoosh_index.create_in(str(path), Schema(body=TEXT(phrase=True), n=NUMERIC()))
     assert not BulkWriter.supports(ix.schema)  # positions: Whoosh's writer does that
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(Unsupported):
         BulkWriter(ix)
     with ix.writer() as writer:
         writer.add_document(body="un", n=1)
