@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from markupsafe import escape
-from whoosh import query as wq
 
 from marketplace.core.text import fold
 from search import vocabulary
@@ -142,16 +141,6 @@ class Plan:
     def complete(self) -> int:
         return len(self.concepts)
 
-    def whoosh_query(self):
-        def alt_query(alt):
-            terms = [wq.Term(MATCH_FIELD, s) for s in alt]
-            return terms[0] if len(terms) == 1 else wq.And(terms)
-
-        parts = [wq.Or([alt_query(a) for a in c.alternatives]) if len(c.alternatives) > 1 else alt_query(c.alternatives[0])
-                 for c in self.concepts]
-        if len(parts) == 1:
-            return parts[0]
-        return wq.And(parts) if self.min_match >= len(parts) else wq.Or(parts, minmatch=self.min_match)
 
 
 def default_min_match(concepts: int) -> int:
@@ -215,12 +204,6 @@ def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None
     if not concepts:
         return None
     return Plan(tuple(concepts), tuple(groups), len(concepts) if all_words else default_min_match(len(concepts)))
-
-
-def build_query(text: str, *, all_words: bool = False):
-    """The Whoosh query for a text (used by tests and tools); None for an empty text."""
-    plan = build_plan(text, all_words=all_words)
-    return plan.whoosh_query() if plan else None
 
 
 # Per-generation caches ------------------------------------------------------------------------------
@@ -491,10 +474,6 @@ def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: st
         return Ranking(keys, suggestion=corrected)
 
 
-def ranked_ids(root: Path, q: str, only: frozenset[str]) -> list[str]:
-    return rank(root, q, only).keys
-
-
 def _searcher(handle):
     searcher = handle.acquire()
     handle.cache.setdefault("dir", handle.path)
@@ -716,5 +695,5 @@ def _correct(searcher, cache, text: str, known) -> str | None:
     return " ".join(out) if changed else None
 
 
-__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "Ranking", "search", "rank", "ranked_ids",
-           "build_plan", "build_query", "SORTS", "IndexUnavailable"]
+__all__ = ["SearchRequest", "SearchResponse", "Hit", "FacetValue", "Ranking", "search", "rank", "build_plan", "SORTS",
+           "IndexUnavailable"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -274,18 +273,3 @@ def surface_words(stems: Sequence[str], text: str) -> list[str]:
         if len(found) == len(wanted):
             break
     return [found.get(s, s) for s in stems]
-
-
-def similarity(a: str, b: str) -> float:
-    """Cosine of two texts' term counts (for small comparisons: similar funded projects)."""
-    ta, tb = terms(a), terms(b)
-    if not ta or not tb:
-        return 0.0
-    ca: dict[str, int] = {}
-    for t in ta:
-        ca[t] = ca.get(t, 0) + 1
-    cb: dict[str, int] = {}
-    for t in tb:
-        cb[t] = cb.get(t, 0) + 1
-    dot = sum(v * cb.get(k, 0) for k, v in ca.items())
-    return dot / math.sqrt(sum(v * v for v in ca.values()) * sum(v * v for v in cb.values()))

@@ -212,11 +212,3 @@ def set_threshold(session: Session, actor: User, tenant: Tenant, threshold: int)
         session.add(row)
     row.threshold = threshold
     row.updated_at = utcnow()
-
-
-def commune_of_tenant(tenant: Tenant) -> Commune | None:
-    """Where a new project happens by default: the commune itself, or the EPCI's seat."""
-    if tenant.commune is not None:
-        return tenant.commune
-    return None
-
