@@ -47,7 +47,8 @@ from sqlalchemy.orm import selectinload, sessionmaker  # noqa: E402
 
 from marketplace.core.clock import utcnow
 from marketplace.core.db import TenantSession, make_engine
-from marketplace.funding import eligibility, mine  # noqa: E402
+from marketplace.funding import eligibility  # noqa: E402
+from marketplace.funding.mine import services as mine  # noqa: E402
 from marketplace.funding.models import Label, LabelCommune, Programme, ProgrammeScope  # noqa: E402
 from tenants import services as tenants  # noqa: E402
 from tenants.models import TenantKind  # noqa: E402
