@@ -297,6 +297,10 @@ def _build_index(session: Session, token: str) -> ScopeIndex:
 def offers_for_commune(session: Session, commune: Commune, places: Places | None = None) -> list[Offer]:
     """The published programmes this commune can use, each with its reasons. One query (the index
     token and the commune's labels); the rest is set work on the index (see the module docstring)."""
+    return _commune_offers(session, commune, places)[1]
+
+
+def _commune_offers(session: Session, commune: Commune, places: Places | None) -> tuple[str, list[Offer]]:
     if places is None:
         token, labels = _token_and_labels(session, commune.insee)
         places, index = Places.of(session, commune, labels), scope_index(session, token)
@@ -321,7 +325,7 @@ def offers_for_commune(session: Session, commune: Commune, places: Places | None
         offers.append(Offer(programme_id, [first] + [phrases[key] for key in included], included,
                             sort_key=rules.sort_key, to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
-    return offers
+    return index.token, offers
 
 
 @dataclass
@@ -371,9 +375,13 @@ def _epci_reasons(epci: Epci, bounds: tuple[int | None, int | None], covered: li
 
 def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
     """The published programmes this EPCI can use (see the module docstring for the rule)."""
+    return _epci_offers(session, epci)[1]
+
+
+def _epci_offers(session: Session, epci: Epci) -> tuple[str, list[Offer]]:
     members, names = _epci_members(session, epci)
     if not members:
-        return []
+        return current_token(session), []
     index = scope_index(session)
     keys = set().union(*(m.keys for m in members))
     excluded_by = index.excluded_by(keys)
@@ -393,16 +401,23 @@ def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
                             covered_members=len(covered), member_count=len(members), sort_key=rules.sort_key,
                             to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
-    return offers
+    return index.token, offers
 
 
 def offers_for_tenant(session: Session, tenant: Tenant) -> list[Offer]:
     """'Which programmes can this collectivité use, and why': by its commune, or by its EPCI."""
+    return tenant_offers(session, tenant)[1]
+
+
+def tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
+    """``offers_for_tenant`` and the eligibility generation it was computed at: what a per-process
+    cache of programme facts keyed by that token (Mes financements) needs to agree with it,
+    without reading the token a second time."""
     if tenant.commune is not None:
-        return offers_for_commune(session, tenant.commune)
+        return _commune_offers(session, tenant.commune, None)
     if tenant.epci is not None:
-        return offers_for_epci(session, tenant.epci)
-    return []
+        return _epci_offers(session, tenant.epci)
+    return current_token(session), []
 
 
 def with_programmes(session: Session, offers: Sequence[Offer], *, lean: bool = False) -> list[tuple[Programme, Offer]]:

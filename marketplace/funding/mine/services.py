@@ -11,8 +11,9 @@ The same criteria serve saved searches (``alerts``): a criteria object is what a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,22 @@ class Criteria:
         return " · ".join(parts) or "Tous les financements auxquels vous êtes éligible"
 
 
+class _Dated:
+    """Open today, closing soon: the same rules for an item and for its cached entry."""
+
+    __slots__ = ()
+    opens_on: dt.date | None
+    closes_on: dt.date | None
+
+    def is_open(self, on: dt.date) -> bool:
+        return (self.opens_on is None or self.opens_on <= on) and (self.closes_on is None or self.closes_on >= on)
+
+    def closes_soon(self, on: dt.date) -> bool:
+        return self.closes_on is not None and on <= self.closes_on <= on + dt.timedelta(days=CLOSING_SOON_DAYS)
+
+
 @dataclass
-class Item:
+class Item(_Dated):
     """One eligible programme, or one published call of an eligible programme."""
 
     programme: Programme
@@ -152,12 +167,6 @@ class Item:
         stamp twice. Not the programme's version number, which a call's publication also moves."""
         return f"{self._dated.updated_at:%Y%m%dT%H%M%S.%f}"
 
-    def is_open(self, on: dt.date) -> bool:
-        return (self.opens_on is None or self.opens_on <= on) and (self.closes_on is None or self.closes_on >= on)
-
-    def closes_soon(self, on: dt.date) -> bool:
-        return self.closes_on is not None and on <= self.closes_on <= on + dt.timedelta(days=CLOSING_SOON_DAYS)
-
     def values(self, param: str, on: dt.date) -> set[str]:
         if param == "calendrier":
             return {v for v, ok in (("ouvert", self.is_open(on)), ("cloture_proche", self.closes_soon(on))) if ok}
@@ -178,6 +187,161 @@ class Item:
         return fold(" ".join(parts))
 
 
+# What the list needs of the published programmes and calls, cached per eligibility generation ----
+#
+# A page shows 20 items of a few hundred: ordering them, counting the facets and the deadlines
+# needs only a few columns of each, which do not change between requests. Loading every eligible
+# programme and call as ORM objects to read those columns was most of the page's cost (≈ 300
+# programmes: p95 130–170 ms, bench/eligibility.py). Each process keeps these columns, programme
+# by programme as pages ask for them, until the eligibility generation token moves — it moves in
+# the transaction of every change of a programme or of one of its calls (``versions.record_version``),
+# as for the eligibility index — and only the page's own rows are loaded as objects. Filled on
+# demand rather than built whole: after a change, the first page reads its own few hundred
+# programmes (a few ms), not every published one. Entries are read after the token, so an entry
+# is never older than the token it is kept under (the index's argument).
+
+@dataclass(frozen=True, slots=True)
+class Entry(_Dated):
+    """One published programme or call, as the list orders, filters and dates it."""
+
+    programme_id: int
+    call_id: int | None
+    opens_on: dt.date | None
+    prefiling_on: dt.date | None
+    closes_on: dt.date | None
+    facets: dict[str, frozenset[str]]  # every facet but the calendar's (it depends on the day)
+    order: tuple  # _by_dates after its first element (open today or not)
+
+    @property
+    def key(self) -> str:
+        return f"call:{self.call_id}" if self.call_id is not None else f"programme:{self.programme_id}"
+
+    def values(self, on: dt.date) -> dict[str, frozenset[str] | set[str]]:
+        timing = {v for v, ok in (("ouvert", self.is_open(on)), ("cloture_proche", self.closes_soon(on))) if ok}
+        return {"calendrier": timing, **self.facets}
+
+
+@dataclass(frozen=True)
+class _Listing:
+    token: str
+    # programme id → its entry, then its published calls' (closing order); () when not published
+    entries: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
+
+
+_listings: dict[str, _Listing] = {}
+_PROGRAMME, _CALL = frozenset(("programme",)), frozenset(("call",))
+Row = tuple[Entry, Offer]
+
+
+def _entries(session: Session, token: str, programme_ids: Sequence[int]) -> dict[int, tuple[Entry, ...]]:
+    """The entries of these programmes at this generation: from this process's cache for the
+    session's database, the missing ones read (and kept). A session with uncommitted changes has a
+    token of its own, so what it reads from its view is never served to another session. Two
+    requests filling the same programmes at once write the same entries: no lock needed."""
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    listing = _listings.get(database)
+    if listing is None or listing.token != token:
+        listing = _listings[database] = _Listing(token)
+    missing = [pid for pid in programme_ids if pid not in listing.entries]
+    for start in range(0, len(missing), 500):
+        listing.entries.update(_read_entries(session, missing[start:start + 500]))
+    return listing.entries
+
+
+def _read_entries(session: Session, ids: list[int]) -> dict[int, tuple[Entry, ...]]:
+    published = Programme.status == ProgrammeStatus.published
+    shared_of: dict[int, tuple[str, dict[str, frozenset[str]]]] = {}
+    entries: dict[int, list[Entry]] = {pid: [] for pid in ids}
+    for row in session.execute(select(Programme.id, Programme.title, Programme.themes, Programme.aid_types,
+                                      Programme.funder_level, Programme.opens_on, Programme.prefiling_on,
+                                      Programme.closes_on).where(Programme.id.in_(ids), published)):
+        folded = fold(row.title)
+        shared = {"theme": frozenset(row.themes or ()), "aide": frozenset(row.aid_types or ()),
+                  "echelon": frozenset((row.funder_level.value,))}
+        shared_of[row.id] = (folded, shared)
+        entries[row.id].append(Entry(row.id, None, row.opens_on, row.prefiling_on, row.closes_on,
+                                     {"nature": _PROGRAMME, **shared},
+                                     (row.closes_on is None, row.closes_on or dt.date.max, folded, False, row.title)))
+    if shared_of:
+        # The order of ``Programme.calls``, which the list followed when it read them from there.
+        for row in session.execute(select(ProgrammeCall.id, ProgrammeCall.programme_id, ProgrammeCall.title,
+                                          ProgrammeCall.opens_on, ProgrammeCall.prefiling_on, ProgrammeCall.closes_on)
+                                   .where(ProgrammeCall.programme_id.in_(list(shared_of)),
+                                          ProgrammeCall.status == CallStatus.published)
+                                   .order_by(ProgrammeCall.closes_on, ProgrammeCall.id)):
+            folded, shared = shared_of[row.programme_id]
+            entries[row.programme_id].append(
+                Entry(row.programme_id, row.id, row.opens_on, row.prefiling_on, row.closes_on,
+                      {"nature": _CALL, **shared},
+                      (row.closes_on is None, row.closes_on or dt.date.max, folded, True, row.title)))
+    return {pid: tuple(rows) for pid, rows in entries.items()}
+
+
+def _eligible_rows(session: Session, tenant: Tenant) -> list[Row]:
+    """The tenant's eligible published programmes, each followed by its published calls, as
+    entries: no programme loaded."""
+    token, offers = eligibility.tenant_offers(session, tenant)
+    entries = _entries(session, token, [offer.programme_id for offer in offers])
+    return [(entry, offer) for offer in offers for entry in entries[offer.programme_id]]
+
+
+def _items(session: Session, rows: Sequence[Row]) -> list[Item]:
+    """These rows as items, in their order: their programmes in one query, their calls in another."""
+    if not rows:
+        return []
+    offers = list({entry.programme_id: offer for entry, offer in rows}.values())
+    programmes = {p.id: p for p, _ in eligibility.with_programmes(session, offers, lean=True)}
+    call_ids = [entry.call_id for entry, _ in rows if entry.call_id is not None]
+    calls: dict[int, ProgrammeCall] = {}
+    for start in range(0, len(call_ids), 500):
+        calls.update((c.id, c) for c in session.scalars(select(ProgrammeCall).where(
+            ProgrammeCall.id.in_(call_ids[start:start + 500]))))
+    items = []
+    for entry, offer in rows:
+        programme = programmes.get(entry.programme_id)
+        call = calls.get(entry.call_id) if entry.call_id is not None else None
+        if programme is None or (entry.call_id is not None and call is None):
+            continue  # removed since the generation was read
+        items.append(Item(programme, offer, call))
+    return items
+
+
+def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
+    """The tenant's eligible published programmes, each followed by its published calls."""
+    return _items(session, _eligible_rows(session, tenant))
+
+
+def _text_order(session: Session, rows: list[Row], q: str, search_root: Path | None,
+                all_words: bool) -> tuple[list[Row], Ranking | None, str | None]:
+    """The rows matching the words, best first, through the one query pipeline (synonyms,
+    coordination, spelling); and a message when the index could not answer."""
+    if build_plan(q) is None:  # only stop words: no text criterion
+        return rows, None, None
+    by_key = {entry.key: (entry, offer) for entry, offer in rows}
+    if search_root is not None:
+        try:
+            ranking = rank(search_root, q, frozenset(by_key), all_words=all_words)
+            return [by_key[key] for key in ranking.keys], ranking, None
+        except IndexUnavailable:
+            pass
+    # The degraded path reads the texts: every item is loaded, as only this rare path needs.
+    words = [w for w in fold(q).split() if len(w) > 2] or fold(q).split()
+    keys = {item.key for item in _items(session, rows) if all(w in item.text() for w in words)}
+    return [row for row in rows if row[0].key in keys], None, DEGRADED
+
+
+def _by_dates(entry: Entry, on: dt.date):
+    """Without words: what is open first, by closing date (soonest first, permanent last), then by
+    programme title (accents aside), the programme before its calls, the title."""
+    return (not entry.is_open(on), *entry.order)
+
+
+def _deadline_count(rows: Iterable[Row], on: dt.date) -> int:
+    """How many dated steps ``deadlines`` lists for these rows, without loading them."""
+    return sum((entry.prefiling_on is not None and entry.prefiling_on >= on)
+               + (entry.closes_on is not None and entry.closes_on >= on) for entry, _ in rows)
+
+
 @dataclass(frozen=True)
 class FacetCount:
     value: str
@@ -189,91 +353,70 @@ class FacetCount:
 @dataclass
 class Result:
     criteria: Criteria
-    items: list[Item]  # every match, in order; pages slice it
+    rows: list[Row]  # every match, in order, as entries; ``page`` loads a page's items
     facets: dict[str, list[FacetCount]]
     eligible_count: int  # before any criterion
+    deadline_count: int  # dated steps to come among every eligible item (the calendar's events)
     message: str | None = None  # the search degraded
     searched: str | None = None  # nothing held every word typed: the corrected words were searched
     suggestion: str | None = None  # "vouliez-vous dire"
+    session: Session | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
 
     def page(self, number: int, per_page: int) -> list[Item]:
-        return self.items[(number - 1) * per_page: number * per_page]
+        """A page of items: only its own programmes and calls are loaded."""
+        return _items(self.session, self.rows[(number - 1) * per_page: number * per_page])
 
-
-def eligible_items(session: Session, tenant: Tenant) -> list[Item]:
-    """The tenant's eligible published programmes, each followed by its published calls."""
-    offers = eligibility.offers_for_tenant(session, tenant)
-    pairs = [(p, o) for p, o in eligibility.with_programmes(session, offers, lean=True)
-             if p.status is ProgrammeStatus.published]
-    # The calls of every programme in one query, not one per programme.
-    calls: dict[int, list[ProgrammeCall]] = {}
-    ids = [p.id for p, _ in pairs]
-    for start in range(0, len(ids), 500):
-        for call in session.scalars(select(ProgrammeCall).where(ProgrammeCall.programme_id.in_(ids[start:start + 500]),
-                                                                ProgrammeCall.status == CallStatus.published)
-                                    .order_by(ProgrammeCall.closes_on, ProgrammeCall.id)):
-            calls.setdefault(call.programme_id, []).append(call)
-    items: list[Item] = []
-    for programme, offer in pairs:
-        items.append(Item(programme, offer))
-        items.extend(Item(programme, offer, call) for call in calls.get(programme.id, ()))
-    return items
-
-
-def _text_order(items: list[Item], q: str, search_root: Path | None,
-                all_words: bool) -> tuple[list[Item], Ranking | None, str | None]:
-    """The items matching the words, best first, through the one query pipeline (synonyms,
-    coordination, spelling); and a message when the index could not answer."""
-    if build_plan(q) is None:  # only stop words: no text criterion
-        return items, None, None
-    by_key = {item.key: item for item in items}
-    if search_root is not None:
-        try:
-            ranking = rank(search_root, q, frozenset(by_key), all_words=all_words)
-            return [by_key[key] for key in ranking.keys], ranking, None
-        except IndexUnavailable:
-            pass
-    words = [w for w in fold(q).split() if len(w) > 2] or fold(q).split()
-    return [item for item in items if all(w in item.text() for w in words)], None, DEGRADED
-
-
-def _by_dates(item: Item, on: dt.date):
-    """Without words: what is open first, by closing date (soonest first, permanent last)."""
-    return (not item.is_open(on), item.closes_on is None, item.closes_on or dt.date.max,
-            fold(item.programme.title), item.call is not None, item.title)
-
-
-def _matches(item: Item, chosen: dict[str, tuple[str, ...]], on: dt.date, skip: str | None = None) -> bool:
-    return all(param == skip or item.values(param, on) & set(values) for param, values in chosen.items())
+    @cached_property
+    def items(self) -> list[Item]:
+        """Every match as an item, in order (an alert's digest reads them all)."""
+        return _items(self.session, self.rows)
 
 
 def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
          search_root: Path | None = None, all_words: bool = False) -> Result:
     """The tenant's eligible items matching the criteria. ``all_words``: only the items holding
     every concept of the words (an alert mails nothing that holds one word of three; the page
-    shows those too, after the others)."""
-    everything = eligible_items(session, tenant)
+    shows those too, after the others).
+
+    Ordered, filtered and counted on the cached entries; each facet's counts ignore its own
+    selection, so an item counts for a facet when it meets every other facet's choice."""
+    everything = _eligible_rows(session, tenant)
     message, ranking = None, None
     if criteria.q:
-        pool, ranking, message = _text_order(everything, criteria.q, search_root, all_words)
+        pool, ranking, message = _text_order(session, everything, criteria.q, search_root, all_words)
     else:
-        pool = sorted(everything, key=lambda i: _by_dates(i, on))
+        pool = sorted(everything, key=lambda row: _by_dates(row[0], on))
     # Programmes whose perimeter is wider than their text's come after the exact ones, whatever the order.
-    pool = sorted(pool, key=lambda item: bool(item.offer.to_check))
-    chosen = criteria.facets
-    facets: dict[str, list[FacetCount]] = {}
-    for param, (_, labels) in FACETS.items():
-        counts = dict.fromkeys(labels, 0)
-        for item in pool:
-            if _matches(item, chosen, on, skip=param):
-                for value in item.values(param, on):
-                    if value in counts:
-                        counts[value] += 1
-        selected = set(chosen.get(param, ()))
-        facets[param] = [FacetCount(v, labels[v], n, v in selected) for v, n in counts.items() if n or v in selected]
-    matched = [item for item in pool if _matches(item, chosen, on)]
-    return Result(criteria, matched, facets, len(everything), message,
-                  searched=ranking.searched if ranking else None, suggestion=ranking.suggestion if ranking else None)
+    pool.sort(key=lambda row: bool(row[1].to_check))
+    chosen = {param: frozenset(values) for param, values in criteria.facets.items()}
+    counts = {param: dict.fromkeys(labels, 0) for param, (_, labels) in FACETS.items()}
+
+    def count(param: str, values: Iterable[str]) -> None:
+        tally = counts[param]
+        for value in values:
+            if value in tally:
+                tally[value] += 1
+
+    matched = []
+    for row in pool:
+        values = row[0].values(on)
+        missed = [param for param, wanted in chosen.items() if not values[param] & wanted]
+        if not missed:
+            matched.append(row)
+            for param in FACETS:
+                count(param, values[param])
+        elif len(missed) == 1:  # counts only for the facet it misses
+            count(missed[0], values[missed[0]])
+    facets = {param: [FacetCount(v, labels[v], n, v in chosen.get(param, ())) for v, n in counts[param].items()
+                      if n or v in chosen.get(param, ())]
+              for param, (_, labels) in FACETS.items()}
+    return Result(criteria, matched, facets, len(everything), _deadline_count(everything, on), message,
+                  searched=ranking.searched if ranking else None, suggestion=ranking.suggestion if ranking else None,
+                  session=session)
 
 
 STEPS = {"prefiling": "Date limite de pré-dépôt", "closing": "Clôture"}

@@ -62,7 +62,7 @@ def index():
                            items=result.page(page, PER_PAGE), page=page, per_page=PER_PAGE, today=today(),
                            facets=mine.FACETS, toggle_url=toggle_url, page_args=page_args,
                            feed_url=_feed_url(current_membership()),
-                           deadline_count=len(mine.deadlines(mine.eligible_items(get_db(), tenant), today())))
+                           deadline_count=result.deadline_count)
 
 
 def _feed_url(membership: Membership) -> str:
