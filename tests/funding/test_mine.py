@@ -9,7 +9,9 @@ import re
 from icalendar import Calendar
 
 from marketplace.core.clock import today
+from marketplace.core.text import fold
 from marketplace.funding import services as funding
+from marketplace.funding.mine.services import Criteria, find
 from search.indexing import without_indexing
 from search.service import rebuild
 from tenants.models import Role
@@ -23,6 +25,10 @@ def text(response) -> str:
 
 def titles(page: str) -> list[str]:
     return [html.unescape(t) for t in re.findall(r'<h2 class="fr-card__title"><a href="[^"]+">([^<]+)</a>', page)]
+
+
+def links(page: str) -> list[str]:
+    return re.findall(r'<h2 class="fr-card__title"><a href="([^"]+)">', page)
 
 
 def publish_call(db, programme, title, closes_on, **extra):
@@ -145,3 +151,90 @@ def test_deadlines_as_an_icalendar_feed(client, db, people):
     db.delete(people.mayor_m)
     db.commit()
     assert anonymous.get(feed).status_code == 404
+
+
+def search(db, tenant, q: str = "", **facets) -> tuple:
+    result = find(db, tenant, Criteria(q=q, facets={k: tuple(v) for k, v in facets.items()}), on=today())
+    counts = {param: {f.value: (f.count, f.selected) for f in values} for param, values in result.facets.items()}
+    return result, counts
+
+
+def test_each_facet_counts_what_the_other_facets_leave(db, people):
+    lighting, loan, schools, call = guichet(db, people)
+    result, counts = search(db, people.city, nature=["call"])
+    assert [item.key for item in result.page(1, 20)] == [f"call:{call.id}"] and result.total == 1
+    assert counts["nature"] == {"programme": (3, False), "call": (1, True)}  # its own choice aside
+    assert counts["aide"] == {"subvention": (1, False)}  # the call's programme is a grant
+    assert counts["echelon"] == {"region": (1, False)}
+    assert counts["calendrier"] == {"ouvert": (1, False), "cloture_proche": (1, False)}
+    assert result.eligible_count == 4 and result.deadline_count == 3  # the call's two dates, the programme's closing
+
+    # Two choices that nothing meets together: each facet still counts what the other leaves,
+    # and a chosen value is listed at 0 so that it can be removed.
+    result, counts = search(db, people.city, nature=["call"], aide=["pret"])
+    assert result.total == 0 and result.page(1, 20) == []
+    assert counts["nature"] == {"programme": (1, False), "call": (0, True)}  # the loan
+    assert counts["aide"] == {"subvention": (1, False), "pret": (0, True)}  # the call
+    assert counts["echelon"] == {} and counts["theme"] == {}
+
+
+def test_the_second_page_continues_the_first_in_the_same_order(client, db, people):
+    """Permanent programmes, all open: by title as people read it (accents and case aside), 20 a
+    page, the count over every page."""
+    names = [f"Programme {n:02d}" for n in range(1, 21)] + ["Éclairage des écoles", "eau potable", "Zones humides"]
+    for name in names:
+        make_programme(db, people.region, title=name)
+    db.commit()
+    expected = sorted(names, key=fold)
+    assert expected[:2] == ["eau potable", "Éclairage des écoles"]
+    sign_in(client, people.mayor, people.mayor_m)
+    first = text(client.get("/espace/financements"))
+    assert titles(first) == expected[:20]
+    assert "<strong>23</strong> résultats" in first and "page=2" in first
+    assert titles(text(client.get("/espace/financements?page=2"))) == expected[20:]
+    assert titles(text(client.get("/espace/financements?aide=subvention&page=2"))) == expected[20:]
+    assert titles(text(client.get("/espace/financements?page=3"))) == []
+
+
+def test_items_alike_in_title_and_dates_keep_one_order_on_every_page(client, db, people):
+    closes = today() + dt.timedelta(days=20)
+    first = make_programme(db, people.region, title="Fonds commun")
+    second = make_programme(db, people.region, title="Fonds commun")
+    call_a = publish_call(db, first, "Appel commun", closes)
+    call_b = publish_call(db, first, "Appel commun", closes)
+    db.commit()
+    # The calls close first; between twins, the first created comes first.
+    expected = [f"/financements/{first.id}#appel-{call_a.id}", f"/financements/{first.id}#appel-{call_b.id}",
+                f"/financements/{first.id}", f"/financements/{second.id}"]
+    result, _ = search(db, people.city)
+    assert [item.path for item in result.page(1, 20)] == expected
+    assert [item.path for n in (1, 2) for item in result.page(n, 2)] == expected
+    sign_in(client, people.mayor, people.mayor_m)
+    for _ in range(2):
+        assert links(text(client.get("/espace/financements"))) == expected
+
+
+def test_a_change_of_a_programme_or_of_a_call_is_in_the_next_search(db, people):
+    """What the list keeps between requests follows every change at once."""
+    lighting, loan, schools, call = guichet(db, people)
+    actor = make_user(db)
+    assert [i.key for i in search(db, people.city, aide=["pret"])[0].page(1, 20)] == [f"programme:{loan.id}"]
+
+    funding.update_programme(db, actor, schools, {"aid_types": ["pret"], "closes_on": today() + dt.timedelta(days=40)})
+    db.commit()
+    result, counts = search(db, people.city, aide=["pret"])
+    assert [i.key for i in result.page(1, 20)] == [f"programme:{schools.id}", f"programme:{loan.id}"]
+    assert counts["aide"] == {"subvention": (2, False), "pret": (2, True)}
+
+    new = publish_call(db, loan, "Appel vélo 2027", today() + dt.timedelta(days=5))
+    db.commit()
+    assert [i.key for i in search(db, people.city, aide=["pret"])[0].page(1, 20)][0] == f"call:{new.id}"
+    funding.update_call(db, actor, new, {"closes_on": today() + dt.timedelta(days=60)})
+    db.commit()
+    keys = [i.key for i in search(db, people.city, aide=["pret"])[0].page(1, 20)]
+    assert keys == [f"programme:{schools.id}", f"call:{new.id}", f"programme:{loan.id}"]
+
+    funding.close(db, actor, lighting)
+    db.commit()
+    result, _ = search(db, people.city)
+    assert f"programme:{lighting.id}" not in {i.key for i in result.items} and result.eligible_count == 3
