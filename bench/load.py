@@ -1,0 +1,519 @@
+"""Load benchmark: the production stack on a production-volume PostgreSQL, driven by the personas'
+journeys at a fixed arrival rate.
+
+    .venv/bin/python bench/load.py [--rate 200] [--duration 180] [--scale 1.0] [--web-workers 4]
+                                   [--rq-workers 2] [--reseed] [--keep]
+
+What it does, from a clone where ``make test`` has installed PostgreSQL and Redis:
+
+1. A throwaway PostgreSQL cluster (a user process on 127.0.0.1, run as ``nobody`` when started as
+   root, like tests/run.sh) kept in ``.bench/scale-<scale>/`` between runs: the first run seeds it
+   with ``bench.volume.seed`` (the production-volume dataset and its manifest), later runs reuse
+   it; ``--reseed`` builds it again. fsync, synchronous_commit and full_page_writes are off: the
+   bench measures the product's queries, not the disk's flushes (a crash can lose the cluster;
+   ``--reseed`` makes another).
+2. A Redis server and the production stack as the README's Configuration section runs it, in
+   production mode (DATABASE_URL, REDIS_URL, SECRET_KEY): ``passerelle db upgrade``, then
+   ``gunicorn -c python:marketplace.gunicorn_conf wsgi:app`` with N workers (its master runs the
+   search follower), N ``passerelle worker`` and one ``passerelle cron``. Only the sign-in rate is
+   raised (SIGN_IN_RATE): every simulated person signs in from 127.0.0.1. The search index lives
+   with the cluster; it is built by ``passerelle search reindex`` when missing, and the bench waits
+   until the follower has caught up and the site answers.
+3. Locust (one process, FastHttpUser; ``bench/load_mix.py``) drives the mix for a warm-up (sign-ins,
+   not counted) then ``--duration`` seconds. Arrivals are scheduled: each simulated user has fixed
+   start times (every ``users / rate`` seconds, with its own phase), so the total is ``--rate``
+   requests/s whatever the answer times, as long as an answer takes less than that period (2 s at
+   the defaults); a request that starts late is counted as late and reported.
+4. Prints per page and overall: requests, p50, p95, p99, errors and the achieved rate, writes the
+   table to the run's folder (``.bench/runs/<time>/pages.csv`` and ``results.json``, with the
+   servers' logs), and stops everything it started, Ctrl-C and errors included. The last line is
+   ``rate=… p95_ms=… p99_ms=… errors=… slowest_page=…``.
+
+``--keep`` leaves the stack running after the measure (``--duration 0`` skips it) and prints its
+address and accounts, for profiling; Ctrl-C then stops it.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+VENV_BIN = Path(sys.executable).parent
+BENCH_DIR = REPO / ".bench"
+PG_DATABASE = "passerelle"
+PG_USER = "app"
+# A sign-in form per simulated person, all from 127.0.0.1: far above what the mix sends.
+SIGN_IN_RATE = "100000/minute"
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGHUP: stop like Ctrl-C does."""
+
+
+def _raise_stopped(*_):
+    raise Stopped()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# Processes -----------------------------------------------------------------------------------------
+
+class Stack:
+    """Everything the bench starts, stopped in reverse order whatever happens."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        self.pg: Postgres | None = None
+
+    def spawn(self, name: str, args: list[str], env: dict, *, log_name: str | None = None) -> subprocess.Popen:
+        out = open(self.work / f"{log_name or name}.log", "ab")
+        # Its own process group: what it forks (gunicorn's workers and follower, RQ's work horses)
+        # is stopped with it, and Ctrl-C in the terminal reaches only this script.
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                process_group=0, cwd=REPO)
+        out.close()
+        self.children.append((name, proc))
+        return proc
+
+    def check_alive(self) -> None:
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} stopped (code {proc.returncode}): see {self.work / (name + '.log')}")
+
+    def stop(self) -> None:
+        # The product's processes first, then Redis (a worker stopping still talks to it), then PostgreSQL.
+        product = [c for c in self.children if c[0] != "redis"]
+        for group in (product, [c for c in self.children if c[0] == "redis"]):
+            for _name, proc in reversed(group):
+                _signal_group(proc, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for _name, proc in reversed(group):
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+                # Whatever the group still holds (a work horse, a follower) goes too.
+                _signal_group(proc, signal.SIGKILL)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        self.children.clear()
+        if self.pg is not None:
+            self.pg.stop()
+            self.pg = None
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Postgres:
+    """A cluster in ``data``, run as a user process (as ``nobody`` when we are root: initdb refuses root)."""
+
+    def __init__(self, data: Path):
+        self.data = data
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: [int(x) for x in p.parent.name.split(".")
+                                                                                  if x.isdigit()])
+        if not bins:
+            raise SystemExit("PostgreSQL est introuvable (/usr/lib/postgresql/*/bin) : lancez « make test » "
+                             "qui installe le paquet postgresql.")
+        self.bin = bins[-1]
+        self.port = 0
+
+    def _run(self, *args, check=True, **kw) -> subprocess.CompletedProcess:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if os.getuid() == 0:
+            cmd = ["runuser", "-u", "nobody", "--", *cmd]
+        return subprocess.run(cmd, check=check, capture_output=True, text=True, **kw)
+
+    def exists(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        if self.data.exists():
+            shutil.rmtree(self.data)
+        self.data.mkdir(parents=True)
+        if os.getuid() == 0:
+            shutil.chown(self.data, "nobody")
+            # nobody must reach the cluster's folder through ours.
+            for parent in self.data.parents:
+                if parent == REPO.parent:
+                    break
+                parent.chmod(parent.stat().st_mode | 0o005)
+        self._run("initdb", "-D", str(self.data), "-U", PG_USER, "--auth=trust", "--no-sync", "-E", "UTF8",
+                  "--locale=C.UTF-8")
+
+    def start(self) -> str:
+        if (self.data / "postmaster.pid").exists():
+            # A previous run killed without its clean-up left the server running (or its pid file).
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+            (self.data / "postmaster.pid").unlink(missing_ok=True)
+        self.port = free_port()
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data} -c max_connections=200 "
+                   # Benchmark settings: no flush to disk (durability is not what is measured).
+                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                   # Sized like a small production server's, not the packaged 128 MB.
+                   "-c shared_buffers=1GB -c effective_cache_size=4GB -c work_mem=16MB "
+                   "-c maintenance_work_mem=256MB -c max_wal_size=4GB -c checkpoint_timeout=30min")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "120", "start",
+                  "-o", options)
+        return self.url()
+
+    def url(self, database: str = PG_DATABASE) -> str:
+        return f"postgresql+psycopg://{PG_USER}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self) -> None:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", PG_USER, PG_DATABASE)
+
+    def stop(self) -> None:
+        if self.port:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+            self.port = 0
+
+
+# The seeded cluster ---------------------------------------------------------------------------------
+
+def seed_fingerprint() -> str:
+    path = REPO / "bench" / "volume.py"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.exists() else "absent"
+
+
+def prepare_cluster(stack: Stack, cache: Path, scale: float, reseed: bool) -> tuple[str, dict]:
+    pg = Postgres(cache / "pg")
+    stamp_path, manifest_path = cache / "seeded.json", cache / "manifest.json"
+    stamp = json.loads(stamp_path.read_text()) if stamp_path.exists() else None
+    if reseed or stamp is None or not pg.exists() or not manifest_path.exists():
+        log(f"Nouvelle base PostgreSQL ({cache.relative_to(REPO)}), données de volume à l'échelle {scale}")
+        stamp_path.unlink(missing_ok=True)
+        shutil.rmtree(cache / "home", ignore_errors=True)  # the search index of the old data
+        pg.init()
+        stack.pg = pg
+        url = pg.start()
+        pg.create_database()
+        from bench.volume import seed  # the production-volume dataset (bench/volume.py)
+
+        started = time.perf_counter()
+        report = seed(url, scale=scale, manifest=manifest_path, log=lambda m: log(f"  seed: {m}"))
+        seconds = time.perf_counter() - started
+        log(f"Données créées en {seconds:.0f} s")
+        stamp_path.write_text(json.dumps({"scale": scale, "volume_py": seed_fingerprint(), "seconds": round(seconds, 1),
+                                          "at": dt.datetime.now().isoformat(timespec="seconds"),
+                                          "counts": report.get("counts"), "timings_s": report.get("timings_s")},
+                                         default=str, indent=1))
+    else:
+        if stamp.get("volume_py") != seed_fingerprint():
+            log("bench/volume.py a changé depuis ces données : --reseed pour les refaire")
+        log(f"Base PostgreSQL déjà peuplée reprise ({cache.relative_to(REPO)}, créée le {stamp.get('at')}) ; "
+            "--reseed pour la refaire")
+        stack.pg = pg
+        url = pg.start()
+    return url, json.loads(manifest_path.read_text())
+
+
+# The production stack -------------------------------------------------------------------------------
+
+def production_env(home: Path, database_url: str, redis_url: str, port: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PASSERELLE_", "STRIPE_", "SMTP_"))}
+    env.update(
+        PASSERELLE_MODE="production",
+        PASSERELLE_HOME=str(home),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        BASE_URL=f"http://127.0.0.1:{port}",
+        PORT=str(port),
+        SIGN_IN_RATE=SIGN_IN_RATE,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def passerelle(*args: str) -> list[str]:
+    return [sys.executable, "-m", "marketplace.cli", *args]
+
+
+def run_step(args: list[str], env: dict, work: Path, name: str) -> str:
+    started = time.perf_counter()
+    result = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    (work / f"{name}.log").write_text(result.stdout + result.stderr)
+    if result.returncode:
+        raise RuntimeError(f"{' '.join(args[2:])} failed (code {result.returncode}):\n{result.stderr[-3000:]}")
+    log(f"  {' '.join(args[2:])} : {time.perf_counter() - started:.1f} s")
+    return result.stdout
+
+
+def start_redis(stack: Stack) -> str:
+    port = free_port()
+    stack.spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--dir", str(stack.work)], dict(os.environ))
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            pass
+        stack.check_alive()
+        time.sleep(0.1)
+    raise RuntimeError("Redis ne répond pas")
+
+
+def start_production(stack: Stack, env: dict, port: int, web_workers: int, rq_workers: int) -> None:
+    log("Migrations et index de recherche")
+    run_step(passerelle("db", "upgrade"), env, stack.work, "db-upgrade")
+    status = run_step(passerelle("search", "status"), env, stack.work, "search-status")
+    if status.startswith("indisponible"):
+        run_step(passerelle("search", "reindex"), env, stack.work, "search-reindex")
+    log(f"Démarrage : gunicorn ({web_workers} workers), {rq_workers} worker(s) RQ, cron")
+    stack.spawn("gunicorn", [sys.executable, "-m", "gunicorn", "-c", "python:marketplace.gunicorn_conf", "wsgi:app",
+                             "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers), "--graceful-timeout", "5",
+                             "--error-logfile", "-"], env)
+    for n in range(rq_workers):
+        stack.spawn(f"worker-{n + 1}", passerelle("worker", "--name", f"bench-{os.getpid()}-{n + 1}"), env)
+    stack.spawn("cron", passerelle("cron"), env)
+
+
+def wait_until_ready(stack: Stack, env: dict, port: int, timeout: float = 900) -> None:
+    """The site answers and this node's index has caught up with the change log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stack.check_alive()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+                if r.status == 200:
+                    break
+        except (OSError, urllib.error.HTTPError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("le site ne répond pas")
+        time.sleep(0.5)
+    while True:
+        stack.check_alive()
+        out = subprocess.run(passerelle("search", "status"), env=env, cwd=REPO, capture_output=True, text=True).stdout
+        if out.startswith("disponible") and "reconstruction en cours" not in out and " à jour" in out:
+            log(f"Index prêt : {' '.join(out.split())}")
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"l'index n'est pas prêt : {out}")
+        time.sleep(3)
+
+
+# The measure ----------------------------------------------------------------------------------------
+
+def run_locust(stack: Stack, port: int, manifest_path: Path, rate: float, duration: float, warmup: float,
+               users: int) -> dict:
+    out = stack.work / "samples.json"
+    env = dict(os.environ, LOAD_MANIFEST=str(manifest_path), LOAD_RATE=str(rate), LOAD_USERS=str(users),
+               LOAD_WARMUP=str(warmup), LOAD_DURATION=str(duration), LOAD_OUT=str(out))
+    # Users are all started in the first half of the warm-up (they sign in there).
+    spawn_rate = max(1.0, users / max(1.0, warmup / 2))
+    args = [str(VENV_BIN / "locust"), "-f", str(REPO / "bench" / "load_mix.py"), "--headless", "--only-summary",
+            "--host", f"http://127.0.0.1:{port}", "-u", str(users), "-r", f"{spawn_rate:.2f}",
+            "-t", f"{int(warmup + duration + 3)}s", "--stop-timeout", "5", "--loglevel", "WARNING"]
+    log(f"Charge : {rate:g} requêtes/s, {users} utilisateurs simulés, {warmup:g} s de mise en route puis "
+        f"{duration:g} s mesurées")
+    proc = stack.spawn("locust", args, env)
+    while proc.poll() is None:
+        stack.check_alive()
+        time.sleep(1)
+    if not out.exists():
+        raise RuntimeError(f"Locust s'est arrêté sans résultats (code {proc.returncode}) : "
+                           f"{stack.work / 'locust.log'}")
+    stack.children.remove(("locust", proc))
+    return json.loads(out.read_text())
+
+
+def percentile(sorted_ms: list[float], q: float) -> float:
+    """Nearest rank: the smallest sample at or above q of them."""
+    if not sorted_ms:
+        return 0.0
+    rank = max(1, min(len(sorted_ms), -(-len(sorted_ms) * q // 100)))
+    return sorted_ms[int(rank) - 1]
+
+
+def summarise(samples: dict) -> tuple[list[dict], dict]:
+    window = samples["window_s"]
+    rows = []
+    every: list[float] = []
+    for name, page in sorted(samples["pages"].items()):
+        ms = sorted(page["ms"])
+        every.extend(ms)
+        rows.append(dict(page=name, requests=len(ms), rate=round(len(ms) / window, 1),
+                         p50_ms=round(percentile(ms, 50), 1), p95_ms=round(percentile(ms, 95), 1),
+                         p99_ms=round(percentile(ms, 99), 1), max_ms=round(ms[-1], 1) if ms else 0.0,
+                         errors=page["errors"], error_samples=page["error_samples"]))
+    every.sort()
+    # The measured window in slices: a stall or a slow start shows as one slice, not as a spread.
+    step = 30 if window >= 90 else 10
+    slices: dict[int, list[float]] = {}
+    for page in samples["pages"].values():
+        for at, ms in zip(page["at"], page["ms"]):
+            slices.setdefault(int(at // step), []).append(ms)
+    timeline = [dict(from_s=k * step, requests=len(v), rate=round(len(v) / step, 1),
+                     p50_ms=round(percentile(sorted(v), 50), 1), p95_ms=round(percentile(sorted(v), 95), 1))
+                for k, v in sorted(slices.items())]
+    overall = dict(page="(toutes)", requests=len(every), rate=round(len(every) / window, 1),
+                   p50_ms=round(percentile(every, 50), 1), p95_ms=round(percentile(every, 95), 1),
+                   p99_ms=round(percentile(every, 99), 1), max_ms=round(every[-1], 1) if every else 0.0,
+                   # A refused sign-in is an error too: that person sent nothing after it.
+                   errors=sum(r["errors"] for r in rows) + samples["sign_in"]["errors"],
+                   late=samples["late"], late_max_s=samples["late_max_s"], timeline=timeline)
+    return rows, overall
+
+
+def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dict) -> str:
+    fields = ["page", "requests", "rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors"]
+    width = max([len(r["page"]) for r in rows] + [20])
+    head = f"{'page':<{width}} {'req':>7} {'req/s':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'err':>5}"
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in sorted(rows, key=lambda r: -r["p95_ms"]) + [overall]:
+        if r is overall:
+            print("-" * len(head))
+        print(f"{r['page']:<{width}} {r['requests']:>7} {r['rate']:>6} {r['p50_ms']:>7} {r['p95_ms']:>7} "
+              f"{r['p99_ms']:>7} {r['max_ms']:>7} {r['errors']:>5}")
+    print("(temps en ms ; trié par p95)")
+    print("Par tranche : " + " | ".join(f"{t['from_s']}s {t['rate']}/s p50 {t['p50_ms']:.0f} p95 {t['p95_ms']:.0f}"
+                                        for t in overall["timeline"]))
+    sign_in = sorted(samples["sign_in"]["ms"])
+    print(f"Connexions (mise en route, non comptées) : {len(sign_in)}, p50 {percentile(sign_in, 50):.0f} ms, "
+          f"p95 {percentile(sign_in, 95):.0f} ms, erreurs {samples['sign_in']['errors']}")
+    if overall["late"]:
+        print(f"Requêtes parties en retard sur leur horaire : {overall['late']} (au plus {overall['late_max_s']:.2f} s)")
+    for r in rows:
+        for message, count in r["error_samples"].items():
+            print(f"Erreur {r['page']} ×{count} : {message}")
+    for message, count in samples["sign_in"]["error_samples"].items():
+        print(f"Erreur connexion ×{count} : {message}")
+    with open(work / "pages.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows + [overall])
+    (work / "results.json").write_text(json.dumps({"meta": meta, "overall": overall, "pages": rows}, indent=1,
+                                                  ensure_ascii=False))
+    slowest = max(rows, key=lambda r: r["p95_ms"])["page"] if rows else "-"
+    print(f"Tableau : {work.relative_to(REPO)}/pages.csv et results.json")
+    return (f"rate={overall['rate']} p95_ms={overall['p95_ms']} p99_ms={overall['p99_ms']} "
+            f"errors={overall['errors']} slowest_page={slowest.replace(' ', '_')}")
+
+
+def server_errors(work: Path, limit: int = 3) -> list[str]:
+    """The first tracebacks gunicorn's log holds (a page that answered 500)."""
+    path = work / "gunicorn.log"
+    if not path.exists():
+        return []
+    found, current = [], None
+    for line in path.read_text(errors="replace").splitlines():
+        if "Traceback (most recent call last)" in line:
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line and not line.startswith((" ", "\t", "Traceback", "During handling", "The above")):
+                found.append("\n".join(current[-40:]))
+                current = None
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200, help="requêtes par seconde (200)")
+    parser.add_argument("--duration", type=float, default=180, help="secondes mesurées (180 ; 0 : aucune charge)")
+    parser.add_argument("--warmup", type=float, default=30, help="secondes de mise en route non comptées (30)")
+    parser.add_argument("--scale", type=float, default=1.0, help="échelle des données (1.0 : le volume de production)")
+    parser.add_argument("--web-workers", type=int, default=4, help="workers gunicorn (4)")
+    parser.add_argument("--rq-workers", type=int, default=2, help="workers RQ (2)")
+    parser.add_argument("--users", type=int, default=None,
+                        help="utilisateurs simulés (par défaut 2 × rate : chacun une requête toutes les 2 s)")
+    parser.add_argument("--reseed", action="store_true", help="refait la base peuplée de cette échelle")
+    parser.add_argument("--keep", action="store_true", help="laisse la pile tourner après la mesure (Ctrl-C l'arrête)")
+    args = parser.parse_args(argv)
+    users = args.users or max(10, round(args.rate * 2))
+
+    cache = BENCH_DIR / f"scale-{args.scale:g}"
+    work = BENCH_DIR / "runs" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    work.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGHUP, _raise_stopped)
+    stack = Stack(work)
+    summary, interrupted = None, False
+    try:
+        database_url, manifest = prepare_cluster(stack, cache, args.scale, args.reseed)
+        redis_url = start_redis(stack)
+        port = free_port()
+        env = production_env(cache / "home", database_url, redis_url, port)
+        start_production(stack, env, port, args.web_workers, args.rq_workers)
+        wait_until_ready(stack, env, port)
+        log(f"Pile prête : http://127.0.0.1:{port} (journaux dans {work.relative_to(REPO)})")
+        if args.duration > 0:
+            samples = run_locust(stack, port, cache / "manifest.json", args.rate, args.duration, args.warmup, users)
+            rows, overall = summarise(samples)
+            meta = dict(rate=args.rate, duration=args.duration, warmup=args.warmup, scale=args.scale, users=users,
+                        web_workers=args.web_workers, rq_workers=args.rq_workers,
+                        at=dt.datetime.now().isoformat(timespec="seconds"), commit=_commit(),
+                        load_average=[round(x, 2) for x in os.getloadavg()])
+            log("Charge de la machine pendant la mesure (load average 1/5/15 min) : "
+                + " / ".join(f"{x:.1f}" for x in meta["load_average"]) + f" sur {os.cpu_count()} cœurs")
+            summary = report(rows, overall, samples, work, meta)
+            if overall["errors"]:
+                for tb in server_errors(work):
+                    print("\nTrace du serveur (gunicorn.log) :\n" + tb)
+        if args.keep:
+            print(f"\nLa pile tourne : http://127.0.0.1:{port} — comptes dans {cache.relative_to(REPO)}/manifest.json "
+                  f"(mot de passe {manifest.get('password')}) ; PostgreSQL : {database_url}")
+            print("Ctrl-C pour tout arrêter.", flush=True)
+            while True:
+                stack.check_alive()
+                time.sleep(1)
+    except (KeyboardInterrupt, Stopped):
+        log("Interrompu")
+        interrupted = True
+    finally:
+        log("Arrêt de la pile")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        stack.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if summary:
+        print(summary)
+    return 130 if interrupted and not (args.keep and summary) else 0
+
+
+def _commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

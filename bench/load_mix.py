@@ -1,0 +1,282 @@
+"""The personas' mix for ``bench/load.py``: a Locust file (one process, FastHttpUser).
+
+Configured by the environment ``bench/load.py`` sets: LOAD_MANIFEST (the seed's manifest: accounts,
+ids, search terms), LOAD_RATE (requests per second in all), LOAD_USERS (simulated people),
+LOAD_WARMUP and LOAD_DURATION (seconds), LOAD_OUT (where the samples are written at the end).
+
+Arrivals are scheduled, not "as fast as the answers come": each simulated person sends one request
+every LOAD_USERS / LOAD_RATE seconds at fixed times (its own phase, drawn once), whatever the
+previous answers took. Locust's users are closed loops, so a person whose previous answer is still
+coming when its next start time passes starts late; with a period of 2 s that takes an answer
+slower than 2 s, and every late start is counted and reported, not hidden. People of each persona
+are a fixed share of the population, so the mix below is the share of requests.
+
+Signed-in personas sign in once, through the real form (its CSRF token read from the page), in
+their start-up, during the warm-up; only requests that start inside the measured window count.
+Each request is named after its route (ids grouped), e.g. ``/financements/<id>``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections import Counter, defaultdict
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+
+import gevent
+from locust import FastHttpUser, events, task
+
+MANIFEST = json.loads(Path(os.environ["LOAD_MANIFEST"]).read_text(encoding="utf-8"))
+RATE = float(os.environ.get("LOAD_RATE", "200"))
+USERS = int(os.environ.get("LOAD_USERS", "400"))
+WARMUP = float(os.environ.get("LOAD_WARMUP", "30"))
+DURATION = float(os.environ.get("LOAD_DURATION", "180"))
+OUT = Path(os.environ.get("LOAD_OUT", "samples.json"))
+PERIOD = USERS / RATE  # seconds between two requests of one simulated person
+LATE_S = 0.1  # a start this far behind its time is late
+SIGN_IN = "connexion"
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def _terms() -> list[str]:
+    return MANIFEST.get("search_terms") or ["éclairage public"]
+
+
+# What is measured ---------------------------------------------------------------------------------
+
+class Samples:
+    def __init__(self):
+        self.start: float | None = None
+        self.ms: dict[str, list[float]] = defaultdict(list)
+        self.at: dict[str, list[float]] = defaultdict(list)  # start, seconds into the measured window
+        self.errors: Counter = Counter()
+        self.error_samples: dict[str, Counter] = defaultdict(Counter)
+        self.late = 0
+        self.late_max = 0.0
+
+    def in_window(self, at: float) -> bool:
+        return self.start is not None and self.start + WARMUP <= at < self.start + WARMUP + DURATION
+
+    def add(self, name: str, start_time: float, response_time: float, exception) -> None:
+        if name != SIGN_IN and not self.in_window(start_time):
+            return
+        self.ms[name].append(response_time)
+        self.at[name].append(round(start_time - self.start - WARMUP, 3))
+        if exception is not None:
+            self.errors[name] += 1
+            text = str(exception).strip().splitlines()[0][:200] if str(exception).strip() else type(exception).__name__
+            if len(self.error_samples[name]) < 5 or text in self.error_samples[name]:
+                self.error_samples[name][text] += 1
+
+    def dump(self) -> dict:
+        def page(name):
+            return {"ms": self.ms.get(name, []), "at": self.at.get(name, []), "errors": self.errors.get(name, 0),
+                    "error_samples": dict(self.error_samples.get(name, {}))}
+
+        return {"window_s": DURATION, "rate": RATE, "users": USERS, "period_s": PERIOD,
+                "late": self.late, "late_max_s": round(self.late_max, 3),
+                "sign_in": page(SIGN_IN),
+                "pages": {name: page(name) for name in self.ms if name != SIGN_IN}}
+
+
+SAMPLES = Samples()
+
+
+@events.test_start.add_listener
+def _started(environment, **_):
+    SAMPLES.start = time.time()
+
+
+@events.request.add_listener
+def _request(request_type, name, response_time, response_length, exception=None, start_time=None, **_):
+    SAMPLES.add(name, start_time if start_time is not None else time.time() - response_time / 1000,
+                response_time, exception)
+
+
+@events.test_stop.add_listener
+def _stopped(environment, **_):
+    OUT.write_text(json.dumps(SAMPLES.dump()), encoding="utf-8")
+
+
+# The people ---------------------------------------------------------------------------------------
+
+class LoopbackCookies(DefaultCookiePolicy):
+    """Production mode marks the session cookie Secure; the bench talks plain HTTP to 127.0.0.1, where
+    a browser would be behind the HTTPS proxy. Send it back anyway."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
+class Person(FastHttpUser):
+    """One simulated person: its start times are fixed, one request at each, chosen from ``pages``."""
+
+    abstract = True
+    share = 0.0
+    # (weight, name, function of the person giving the path)
+    pages: list[tuple[int, str, callable]] = []
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    def wait_time(self):
+        self.next_at += PERIOD
+        return max(0.0, self.next_at - time.time())
+
+    def on_start(self):
+        self.client.cookiejar.set_policy(LoopbackCookies())
+        self.sign_in()
+        # The first start time: a phase of its own, so that the people's requests are spread evenly.
+        self.next_at = time.time() + random.uniform(0, PERIOD)
+        gevent.sleep(max(0.0, self.next_at - time.time()))
+
+    def sign_in(self):
+        pass
+
+    @task
+    def one_page(self):
+        late = time.time() - self.next_at
+        if late > LATE_S and SAMPLES.in_window(time.time()):
+            SAMPLES.late += 1
+            SAMPLES.late_max = max(SAMPLES.late_max, late)
+        weights = [w for w, _, _ in self.pages]
+        _, name, path = random.choices(self.pages, weights=weights)[0]
+        self.get(path(self), name)
+
+    def get(self, path: str, name: str, expected: tuple[int, ...] = (200,)):
+        with self.client.get(path, name=name, allow_redirects=False, catch_response=True) as r:
+            if r.status_code not in expected:
+                where = r.headers.get("Location", "") if r.headers else ""
+                r.failure(f"HTTP {r.status_code}" + (f" → {where}" if where else ""))
+            else:
+                r.success()
+
+    def sign_in_as(self, email: str) -> None:
+        r = self.client.get("/connexion", name="/connexion (page)")
+        found = CSRF.search(r.text or "")
+        if not found:
+            raise RuntimeError("jeton CSRF introuvable sur /connexion")
+        token = found.group(1) or found.group(2)
+        with self.client.post("/connexion", name=SIGN_IN, allow_redirects=False, catch_response=True,
+                              data={"email": email, "password": MANIFEST["password"], "csrf_token": token,
+                                    "next": ""}) as r:
+            location = r.headers.get("Location", "") if r.headers else ""
+            if r.status_code not in (302, 303) or "connexion" in location:
+                r.failure(f"connexion refusée pour {email} : HTTP {r.status_code}")
+                self.stop()
+            else:
+                r.success()
+
+
+def _pick(ids: list) -> object:
+    return random.choice(ids)
+
+
+class Visitor(Person):
+    """An anonymous visitor: the home page, searches, programme and solution pages."""
+
+    share = 0.40
+    pages = [
+        (6, "/", lambda p: "/"),
+        (6, "/financements?q=", lambda p: f"/financements?q={_q()}"),
+        (2, "/financements", lambda p: "/financements"),
+        (8, "/financements/<id>", lambda p: f"/financements/{_pick(MANIFEST['programme_ids'])}"),
+        (6, "/recherche?type=solution&q=", lambda p: f"/recherche?type=solution&q={_q()}"),
+        (4, "/solutions/<id>", lambda p: f"/solutions/{_pick(MANIFEST['solution_ids'])}"),
+        (2, "/achats-groupes/", lambda p: "/achats-groupes/"),
+        (2, "/achats-groupes/<id>", lambda p: f"/achats-groupes/{_pick(MANIFEST['purchase_ids'])}"),
+    ]
+
+
+class ApiClient(Person):
+    """A program reading the public JSON API."""
+
+    share = 0.15
+    pages = [
+        (4, "/api/v1/programmes", lambda p: f"/api/v1/programmes?page={random.randint(1, 5)}"),
+        (2, "/api/v1/programmes?q=", lambda p: f"/api/v1/programmes?q={_q()}"),
+        (3, "/api/v1/programmes/<id>", lambda p: f"/api/v1/programmes/{_pick(MANIFEST['programme_ids'])}"),
+        (4, "/api/v1/solutions", lambda p: f"/api/v1/solutions?page={random.randint(1, 5)}"),
+        (2, "/api/v1/solutions/<id>", lambda p: f"/api/v1/solutions/{_pick(MANIFEST['solution_ids'])}"),
+        (2, "/api/v1/search?q=", lambda p: f"/api/v1/search?q={_q()}"),
+        (1, "/api/v1/group-purchases", lambda p: "/api/v1/group-purchases"),
+    ]
+
+
+class Buyer(Person):
+    """A city buyer, signed in to its collectivité: its funding, projects, group purchases, shortlist."""
+
+    share = 0.30
+    pages = [
+        (6, "/espace/financements", lambda p: "/espace/financements"),
+        (2, "/espace/projets/", lambda p: "/espace/projets/"),
+        (5, "/espace/projets/<id>", lambda p: f"/espace/projets/{_pick(p.account['project_ids'])}"),
+        # The live figures a purchase's page fetches every 15 s while it is open.
+        (5, "/api/v1/group-purchases/<id> (chiffres)", lambda p: f"/api/v1/group-purchases/{p.purchase()}"),
+        (2, "/achats-groupes/<id> (membre)", lambda p: f"/achats-groupes/{p.purchase()}"),
+        (3, "/espace/selection", lambda p: "/espace/selection"),
+        (1, "/espace/", lambda p: "/espace/"),
+    ]
+
+    def sign_in(self):
+        self.account = random.choice(MANIFEST["buyers"])
+        self.sign_in_as(self.account["email"])
+
+    def purchase(self) -> int:
+        return _pick(self.account.get("purchase_ids") or MANIFEST["purchase_ids"])
+
+
+class Startup(Person):
+    """A startup on its workspace: its solutions, leads, the cities' needs, group purchases."""
+
+    share = 0.10
+    pages = [
+        (2, "/espace/", lambda p: "/espace/"),
+        (3, "/espace/solutions", lambda p: "/espace/solutions"),
+        (2, "/espace/demandes", lambda p: "/espace/demandes"),
+        (2, "/espace/besoins/", lambda p: "/espace/besoins/"),
+        (1, "/espace/achats-groupes/", lambda p: "/espace/achats-groupes/"),
+    ]
+
+    def sign_in(self):
+        self.account = random.choice(MANIFEST["startups"])
+        self.sign_in_as(self.account["email"])
+
+
+class Operator(Person):
+    """A curator or a funder on its lists: programmes (its own, or all for ANCT), solutions to moderate."""
+
+    share = 0.05
+    curator_pages = [
+        (4, "/operateur/financements/", lambda p: f"/operateur/financements/?page={random.randint(1, 3)}"),
+        (2, "/operateur/financements/?q=", lambda p: f"/operateur/financements/?q={_q()}"),
+        (3, "/operateur/solutions/", lambda p: "/operateur/solutions/"),
+    ]
+
+    def sign_in(self):
+        self.account = random.choice(MANIFEST["operators"])
+        self.sign_in_as(self.account["email"])
+        # A funder has no moderation (404): its lists are its programmes only. Asked once, not counted.
+        with self.client.get("/operateur/solutions/", name="/operateur/solutions/ (droits)", allow_redirects=False,
+                             catch_response=True) as r:
+            self.pages = self.curator_pages if r.status_code == 200 else self.curator_pages[:2]
+            r.success()
+
+
+def _q() -> str:
+    return random.choice(_terms())
+
+
+# How many people of each persona: fixed counts, so the mix is the same at every run.
+def _fix_counts(personas: list[type[Person]]) -> None:
+    counts = [int(USERS * p.share) for p in personas]
+    for i in range(USERS - sum(counts)):
+        counts[i % len(personas)] += 1
+    for persona, count in zip(personas, counts):
+        persona.fixed_count = count
+
+
+_fix_counts([Visitor, ApiClient, Buyer, Startup, Operator])
