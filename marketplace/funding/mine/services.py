@@ -1,8 +1,10 @@
 """'Mes financements': what a collectivité can apply to, and why — programmes and their open calls.
 
-The eligible set comes from the eligibility index (``eligibility.offers_for_tenant``): a few
-hundred items at most, so facets are counted here, on that set, and each facet's counts ignore
-its own selection (choosing "Subvention" still shows how many loans there are). Full-text goes
+The eligible set comes from the eligibility index (``eligibility.tenant_offers``): a few hundred
+items at most, so facets are counted here, on that set, and each facet's counts ignore its own
+selection (choosing "Subvention" still shows how many loans there are). Ordering, filtering and
+counting read cached entries (a few columns per programme and call, per eligibility generation);
+only the items of the page shown are loaded as objects. Full-text goes
 through the shared search index, restricted to the eligible documents; when the index cannot
 answer, words are matched in the database text and the page says so.
 
