@@ -200,6 +200,53 @@ class Postgres:
             self.port = 0
 
 
+class CpuMeter:
+    """CPU seconds used so far by each part of the stack (the process trees it started, PostgreSQL's
+    server processes): on a machine shared with other work, what the stack itself spends per request
+    says more than its latencies alone."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self._seen: dict[int, tuple[str, float]] = {}  # pid → (part, its last CPU seconds): the dead still count
+
+    @staticmethod
+    def part(name: str) -> str:
+        return "rq+cron" if name.startswith(("worker", "cron")) else name
+
+    def sample(self) -> None:
+        import psutil
+
+        roots = [(self.part(name), proc.pid) for name, proc in self.stack.children]
+        if self.stack.pg is not None and (self.stack.pg.data / "postmaster.pid").exists():
+            roots.append(("postgres", int((self.stack.pg.data / "postmaster.pid").read_text().split()[0])))
+        for part, pid in roots:
+            try:
+                root = psutil.Process(pid)
+                for p in [root, *root.children(recursive=True)]:
+                    try:
+                        t = p.cpu_times()
+                        self._seen[p.pid] = (part, t.user + t.system)
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                pass
+        totals: dict[str, float] = {}
+        for part, seconds in self._seen.values():
+            totals[part] = totals.get(part, 0.0) + seconds
+        self.samples.append((time.time(), totals))
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        """Cores used on average by each part between two times (the nearest samples)."""
+        if len(self.samples) < 2:
+            return {}
+        a = min(self.samples, key=lambda s: abs(s[0] - start))
+        b = min(self.samples, key=lambda s: abs(s[0] - end))
+        if b[0] <= a[0]:
+            return {}
+        return {part: round((b[1].get(part, 0.0) - a[1].get(part, 0.0)) / (b[0] - a[0]), 2) for part in b[1]}
+
+
 # The seeded cluster ---------------------------------------------------------------------------------
 
 def seed_fingerprint() -> str:
@@ -339,18 +386,24 @@ def run_locust(stack: Stack, port: int, manifest_path: Path, rate: float, durati
     spawn_rate = max(1.0, users / max(1.0, warmup / 2))
     args = [str(VENV_BIN / "locust"), "-f", str(REPO / "bench" / "load_mix.py"), "--headless", "--only-summary",
             "--host", f"http://127.0.0.1:{port}", "-u", str(users), "-r", f"{spawn_rate:.2f}",
-            "-t", f"{int(warmup + duration + 3)}s", "--stop-timeout", "5", "--loglevel", "WARNING"]
-    log(f"Charge : {rate:g} requêtes/s, {users} utilisateurs simulés, {warmup:g} s de mise en route puis "
-        f"{duration:g} s mesurées")
+            # The locust file stops the test after the measure; this is only a bound (sign-ins may lengthen
+            # the warm-up by two minutes at most).
+            "-t", f"{int(warmup + 120 + duration + 15)}s", "--stop-timeout", "5", "--loglevel", "WARNING"]
+    log(f"Charge : {rate:g} requêtes/s, {users} utilisateurs simulés, {warmup:g} s de mise en route au moins "
+        f"(jusqu'à ce que tous soient connectés) puis {duration:g} s mesurées")
     proc = stack.spawn("locust", args, env)
+    meter = CpuMeter(stack)
     while proc.poll() is None:
         stack.check_alive()
+        meter.sample()
         time.sleep(1)
     if not out.exists():
         raise RuntimeError(f"Locust s'est arrêté sans résultats (code {proc.returncode}) : "
                            f"{stack.work / 'locust.log'}")
     stack.children.remove(("locust", proc))
-    return json.loads(out.read_text())
+    samples = json.loads(out.read_text())
+    samples["cpu_cores"] = meter.between(*samples["window"])
+    return samples
 
 
 def percentile(sorted_ms: list[float], q: float) -> float:
@@ -404,9 +457,22 @@ def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dic
     print("(temps en ms ; trié par p95)")
     print("Par tranche : " + " | ".join(f"{t['from_s']}s {t['rate']}/s p50 {t['p50_ms']:.0f} p95 {t['p95_ms']:.0f}"
                                         for t in overall["timeline"]))
+    print(f"Mise en route : {samples['warmup_s']:g} s ; mesure : {samples['window_s']:g} s, "
+          f"{samples['users']} personnes simulées, une requête toutes les {samples['period_s']:g} s chacune")
     sign_in = sorted(samples["sign_in"]["ms"])
     print(f"Connexions (mise en route, non comptées) : {len(sign_in)}, p50 {percentile(sign_in, 50):.0f} ms, "
           f"p95 {percentile(sign_in, 95):.0f} ms, erreurs {samples['sign_in']['errors']}")
+    cores = samples.get("cpu_cores") or {}
+    if cores:
+        total = sum(cores.values())
+        per_request = total * 1000 / overall["rate"] if overall["rate"] else 0
+        overall["cpu_cores"], overall["cpu_ms_per_request"] = cores, round(per_request, 1)
+        print("CPU pendant la mesure (cœurs) : " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(cores.items()))
+              + f" ; total {total:.2f} sur {os.cpu_count()}, soit {per_request:.1f} ms de CPU par requête")
+    asked = samples["rate"]
+    if overall["rate"] < 0.95 * asked:
+        print(f"Débit atteint {overall['rate']}/s sur {asked:g}/s demandées : le site est saturé, les temps mesurent "
+              "surtout l'attente (un délai de 30 s est une erreur).")
     if overall["late"]:
         print(f"Requêtes parties en retard sur leur horaire : {overall['late']} (au plus {overall['late_max_s']:.2f} s)")
     for r in rows:

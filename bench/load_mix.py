@@ -37,6 +37,7 @@ DURATION = float(os.environ.get("LOAD_DURATION", "180"))
 OUT = Path(os.environ.get("LOAD_OUT", "samples.json"))
 PERIOD = USERS / RATE  # seconds between two requests of one simulated person
 LATE_S = 0.1  # a start this far behind its time is late
+MAX_WARMUP = WARMUP + 120  # waiting longer for the sign-ins says the site cannot take them
 SIGN_IN = "connexion"
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
@@ -50,7 +51,10 @@ def _terms() -> list[str]:
 
 class Samples:
     def __init__(self):
-        self.start: float | None = None
+        self.start: float | None = None  # the test's start
+        self.window: tuple[float, float] | None = None  # the measured window, once the warm-up is over
+        self.ready = 0  # people signed in and scheduled
+        self.gone = 0  # people stopped in their start-up (a refused sign-in)
         self.ms: dict[str, list[float]] = defaultdict(list)
         self.at: dict[str, list[float]] = defaultdict(list)  # start, seconds into the measured window
         self.errors: Counter = Counter()
@@ -59,13 +63,13 @@ class Samples:
         self.late_max = 0.0
 
     def in_window(self, at: float) -> bool:
-        return self.start is not None and self.start + WARMUP <= at < self.start + WARMUP + DURATION
+        return self.window is not None and self.window[0] <= at < self.window[1]
 
     def add(self, name: str, start_time: float, response_time: float, exception) -> None:
         if name != SIGN_IN and not self.in_window(start_time):
             return
         self.ms[name].append(response_time)
-        self.at[name].append(round(start_time - self.start - WARMUP, 3))
+        self.at[name].append(round(start_time - self.window[0], 3) if self.window else 0.0)
         if exception is not None:
             self.errors[name] += 1
             text = str(exception).strip().splitlines()[0][:200] if str(exception).strip() else type(exception).__name__
@@ -77,7 +81,9 @@ class Samples:
             return {"ms": self.ms.get(name, []), "at": self.at.get(name, []), "errors": self.errors.get(name, 0),
                     "error_samples": dict(self.error_samples.get(name, {}))}
 
-        return {"window_s": DURATION, "rate": RATE, "users": USERS, "period_s": PERIOD,
+        window = self.window or (time.time(), time.time())
+        return {"window_s": round(window[1] - window[0], 3), "started_at": self.start,
+                "window": window, "warmup_s": round(window[0] - (self.start or window[0]), 1), "rate": RATE, "users": USERS, "period_s": PERIOD,
                 "late": self.late, "late_max_s": round(self.late_max, 3),
                 "sign_in": page(SIGN_IN),
                 "pages": {name: page(name) for name in self.ms if name != SIGN_IN}}
@@ -89,6 +95,21 @@ SAMPLES = Samples()
 @events.test_start.add_listener
 def _started(environment, **_):
     SAMPLES.start = time.time()
+    gevent.spawn(_measure, environment)
+
+
+def _measure(environment) -> None:
+    """The warm-up lasts LOAD_WARMUP seconds and until every person has signed in (a slow sign-in
+    must not fall in the measure), MAX_WARMUP at most; then LOAD_DURATION seconds are measured and
+    the test stops."""
+    while time.time() < SAMPLES.start + MAX_WARMUP:
+        if time.time() >= SAMPLES.start + WARMUP and SAMPLES.ready + SAMPLES.gone >= USERS:
+            break
+        gevent.sleep(0.2)
+    begin = time.time()
+    SAMPLES.window = (begin, begin + DURATION)
+    gevent.sleep(DURATION)
+    environment.runner.quit()
 
 
 @events.request.add_listener
@@ -103,6 +124,10 @@ def _stopped(environment, **_):
 
 
 # The people ---------------------------------------------------------------------------------------
+
+class SignInRefused(Exception):
+    pass
+
 
 class LoopbackCookies(DefaultCookiePolicy):
     """Production mode marks the session cookie Secure; the bench talks plain HTTP to 127.0.0.1, where
@@ -128,7 +153,15 @@ class Person(FastHttpUser):
 
     def on_start(self):
         self.client.cookiejar.set_policy(LoopbackCookies())
-        self.sign_in()
+        self.refused, self.next_at = False, time.time()
+        try:
+            self.sign_in()
+        except SignInRefused:
+            # Counted as an error already; this person sends nothing more (its pages would all be refused).
+            SAMPLES.gone += 1
+            self.refused = True
+            return
+        SAMPLES.ready += 1
         # The first start time: a phase of its own, so that the people's requests are spread evenly.
         self.next_at = time.time() + random.uniform(0, PERIOD)
         gevent.sleep(max(0.0, self.next_at - time.time()))
@@ -138,6 +171,9 @@ class Person(FastHttpUser):
 
     @task
     def one_page(self):
+        if self.refused:
+            gevent.sleep(3600)
+            return
         late = time.time() - self.next_at
         if late > LATE_S and SAMPLES.in_window(time.time()):
             SAMPLES.late += 1
@@ -164,11 +200,13 @@ class Person(FastHttpUser):
                               data={"email": email, "password": MANIFEST["password"], "csrf_token": token,
                                     "next": ""}) as r:
             location = r.headers.get("Location", "") if r.headers else ""
-            if r.status_code not in (302, 303) or "connexion" in location:
+            refused = r.status_code not in (302, 303) or "connexion" in location
+            if refused:
                 r.failure(f"connexion refusée pour {email} : HTTP {r.status_code}")
-                self.stop()
             else:
                 r.success()
+        if refused:
+            raise SignInRefused(email)
 
 
 def _pick(ids: list) -> object:
