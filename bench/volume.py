@@ -28,6 +28,7 @@ total are printed; the last line is a key=value summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -81,18 +82,13 @@ UNITS_BY_DOMAIN = {"eclairage-public": ("per_device", "par point lumineux"),
                    "dechets-economie-circulaire": ("per_device", "par conteneur équipé")}
 
 
+@contextlib.contextmanager
 def timed(log: Callable[[str], Any], times: dict[str, float], name: str):
-    """A context manager that logs and records how long a step took."""
-    class _Step:
-        def __enter__(self):
-            self.t = time.perf_counter()
-            return self
-
-        def __exit__(self, *exc):
-            if exc[0] is None:
-                times[name] = time.perf_counter() - self.t
-                log(f"  {name}: {times[name]:.1f} s")
-    return _Step()
+    """Log and record how long a step took."""
+    start = time.perf_counter()
+    yield
+    times[name] = time.perf_counter() - start
+    log(f"  {name}: {times[name]:.1f} s")
 
 
 def scaled(name: str, scale: float, minimum: int = 1) -> int:
@@ -325,9 +321,7 @@ class Seeder:
         from tenants.territories.models import Commune, Epci
 
         n = scaled("solutions", self.scale)
-        owners: list[dict] = []
-        for r in self.startup_rows:
-            owners.append(r)
+        owners = list(self.startup_rows)  # every startup has a solution; the Pro ones share the rest
         pro = [r for r in self.startup_rows if r["pro"]] or self.startup_rows
         while len(owners) < n:
             owners.append(self.rng.choice(pro))
