@@ -184,7 +184,9 @@ class Person(FastHttpUser):
 
     def get(self, path: str, name: str, expected: tuple[int, ...] = (200,)):
         with self.client.get(path, name=name, allow_redirects=False, catch_response=True) as r:
-            if r.status_code not in expected:
+            if r.status_code == 0:  # no answer: a timeout or a refused connection
+                r.failure(f"pas de réponse ({type(r.error).__name__ if r.error else 'délai dépassé'})")
+            elif r.status_code not in expected:
                 where = r.headers.get("Location", "") if r.headers else ""
                 r.failure(f"HTTP {r.status_code}" + (f" → {where}" if where else ""))
             else:
