@@ -37,6 +37,14 @@ def archive_over_quota(session: Session, tenant, keep: int | None, reason: str) 
     return archived
 
 
+def published_solution_names(session: Session, owner_tenant_id: int) -> list[tuple[int, str]]:
+    """(id, name) of one startup's published solutions, by name: the ones it may answer a need with."""
+    return [tuple(row) for row in session.execute(
+        select(Solution.id, Solution.name).where(Solution.owner_tenant_id == owner_tenant_id,
+                                                 Solution.status == SolutionStatus.published)
+        .order_by(Solution.name, Solution.id))]
+
+
 def published_solutions_for_matching(session: Session) -> list[tuple[int, int, str, str, tuple[str, ...], str]]:
     """(id, owner tenant, name, text, domains, contact e-mail) of every published solution, by id:
     what the needs are matched against."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.core import audit, money, taxonomy
 from marketplace.core.clock import utcnow
-from marketplace.core.db import TenantSession, all_tenants, page_in_order
+from marketplace.core.db import TenantSession, all_tenants, json_list_contains, page_in_order
 from marketplace.core.entitlements import plan_of, upgrade_hint
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.exports import csv_text
@@ -284,11 +284,9 @@ def published_solutions(session: Session, page: int = 1, per_page: int = 20, dom
     """A page of published solutions, newest first; ``ranked``: those matching words, in that order."""
     stmt = _published()
     if domain:
-        # Domains are a JSON list of fixed slugs ([a-z-] only): matching the quoted slug in the JSON
-        # text is exact, and portable between SQLite and PostgreSQL.
         if domain not in taxonomy.DOMAINS:
             return [], 0
-        stmt = stmt.where(cast(Solution.domains, String).like(f'%"{domain}"%'))
+        stmt = stmt.where(json_list_contains(Solution.domains, domain))
     if ranked is not None:
         return page_in_order(session, stmt, Solution, ranked, page, per_page)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

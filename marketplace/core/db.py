@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import enum
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +28,12 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     MetaData,
+    String,
     TypeDecorator,
+    cast,
     create_engine,
     event,
+    false,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -273,6 +277,14 @@ def _drop_after_commit(session: Session, previous_transaction) -> None:
                 callback()
             except Exception:
                 log.exception("after-rollback callback failed")
+
+
+def json_list_contains(column, slug: str):
+    """A JSON list of fixed slugs ([a-z0-9_-] only) holds this one: matching the quoted slug in the
+    JSON text is exact, and portable between SQLite and PostgreSQL. Other values match nothing."""
+    if not re.fullmatch(r"[a-z0-9_-]+", slug or ""):
+        return false()
+    return cast(column, String).like(f'%"{slug}"%')
 
 
 def page_in_order(session: Session, stmt, model, order: list[int], page: int, per_page: int) -> tuple[list, int]:

@@ -25,12 +25,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
-from marketplace.core.db import page_in_order
+from marketplace.core.db import json_list_contains, page_in_order
 from marketplace.core.errors import ServiceError
 from marketplace.funding import eligibility
 from marketplace.funding.access import check_owner
@@ -325,12 +325,6 @@ def all_programmes(session: Session, status: ProgrammeStatus | None = None) -> l
     return list(session.scalars(stmt))
 
 
-def _json_contains(column, slug: str):
-    # JSON lists of fixed slugs ([a-z_-] only): matching the quoted slug in the JSON text is exact,
-    # and portable between SQLite and PostgreSQL (the annuaire's domains filter does the same).
-    return cast(column, String).like(f'%"{slug}"%')
-
-
 @dataclass
 class ProgrammeFilters:
     theme: str | None = None
@@ -350,11 +344,11 @@ def published_programmes(session: Session, filters: ProgrammeFilters, page: int 
     if filters.ids is not None:
         stmt = stmt.where(Programme.id.in_(filters.ids))
     if filters.theme:
-        stmt = stmt.where(_json_contains(Programme.themes, filters.theme))
+        stmt = stmt.where(json_list_contains(Programme.themes, filters.theme))
     if filters.aid_type:
-        stmt = stmt.where(_json_contains(Programme.aid_types, filters.aid_type))
+        stmt = stmt.where(json_list_contains(Programme.aid_types, filters.aid_type))
     if filters.beneficiary:
-        stmt = stmt.where(_json_contains(Programme.beneficiary_kinds, filters.beneficiary))
+        stmt = stmt.where(json_list_contains(Programme.beneficiary_kinds, filters.beneficiary))
     if filters.funder_level:
         stmt = stmt.where(Programme.funder_level == FunderLevel(filters.funder_level))
     if filters.state_family:

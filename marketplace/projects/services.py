@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from marketplace.catalog.public import published_solution
 from marketplace.core import audit
 from marketplace.core.clock import utcnow
-from marketplace.core.db import all_tenants
+from marketplace.core.db import all_tenants, json_list_contains
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.taxonomy import DOMAINS
 from marketplace.projects import mails, tasks
@@ -153,9 +153,12 @@ def published_needs(session: Session, page: int, per_page: int, theme: str | Non
     """Every collectivité's published needs, newest first: what startups answer."""
     with all_tenants(session, because="a published need is shown to every startup (title, need, commune, themes)"):
         stmt = _published_needs(session)
-        rows = [p for p in session.scalars(stmt.order_by(Project.need_published_at.desc(), Project.id.desc()))
-                if theme is None or theme in (p.themes or [])]
-    return rows[(page - 1) * per_page: page * per_page], len(rows)
+        if theme is not None:
+            stmt = stmt.where(json_list_contains(Project.themes, theme))
+        total = session.scalar(stmt.with_only_columns(func.count(Project.id)))
+        rows = list(session.scalars(stmt.order_by(Project.need_published_at.desc(), Project.id.desc())
+                                    .offset((page - 1) * per_page).limit(per_page)))
+    return rows, total
 
 
 def get_published_need(session: Session, project_id: int) -> Project:

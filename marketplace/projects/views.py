@@ -18,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from marketplace.catalog.public import published_solution, published_solutions_for_matching
+from marketplace.catalog.public import published_solution, published_solution_names
 from marketplace.core import money, taxonomy
 from marketplace.core.clock import today, utcnow
 from marketplace.core.db import all_tenants
@@ -285,7 +285,7 @@ def withdraw_need(project_id: int):
 
 def _own_solutions(db, startup) -> list[tuple[int, str]]:
     """(id, name) of the startup's published solutions, the ones it may answer with."""
-    return [(row[0], row[2]) for row in published_solutions_for_matching(db) if row[1] == startup.id]
+    return published_solution_names(db, startup.id)
 
 
 def _matched_needs(db, startup, names: dict[int, str]) -> list[tuple[SolutionMatch, Project, str]]:

@@ -330,3 +330,26 @@ def test_the_needs_pages_are_the_startups_and_the_projects_the_cities(client, db
     assert "Aucun besoin publié pour le moment" in page and 'href="/espace/besoins/"' in page
     with bound_to_tenant(db, city.id):
         assert db.scalar(select(func.count()).select_from(Project)) == 0
+
+
+def test_startups_page_through_published_needs_filtered_by_theme(client, db, monkeypatch):
+    from marketplace.projects import views as project_views
+    monkeypatch.setattr(project_views, "PER_PAGE", 2)
+    city, admin, _, _ = city_with_people(db)
+    text = "Un besoin décrit assez longuement pour être publié aux startups."
+    for n in range(3):
+        make_project(db, city, actor=admin, title=f"Éclairage {n}", themes=["eclairage-public"], need_text=text)
+    make_project(db, city, actor=admin, title="Piste cyclable", themes=["mobilite-stationnement"], need_text=text)
+    make_project(db, city, actor=admin, title="Éclairage privé", themes=["eclairage-public"])  # not a need
+    startup = make_startup(db, "Lumière Vive")
+    founder, founder_membership = make_member(db, startup, Role.member)
+    db.commit()
+    sign_in(client, founder, founder_membership)
+
+    first = text_of(client.get("/espace/besoins/?theme=eclairage-public"))
+    second = text_of(client.get("/espace/besoins/?theme=eclairage-public&page=2"))
+    # Newest first, two a page, only the theme's published needs.
+    assert "Éclairage 2" in first and "Éclairage 1" in first and "Éclairage 0" not in first
+    assert "Éclairage 0" in second and "Éclairage 1" not in second
+    assert all("Piste cyclable" not in page and "Éclairage privé" not in page for page in (first, second))
+    assert "Piste cyclable" in text_of(client.get("/espace/besoins/?theme=mobilite-stationnement"))
