@@ -12,6 +12,7 @@ start is escaped), and the HTML escapes everything.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 import io
@@ -89,9 +90,16 @@ _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finaliz
 _env.filters.update(euros=_euros, date_fr=_date, nombre=lambda n: format_int_fr(int(n or 0)), paragraphs=_paragraphs)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str):
+    """A kit's source compiled once per process (compiling was most of a render's time, the live
+    preview's included); a new version of the source is a new key."""
+    return _env.from_string(source)
+
+
 def render_text(source: str, values: dict[str, Any]) -> str:
     try:
-        return _env.from_string(source).render(**values)
+        return _compiled(source).render(**values)
     except TemplateError as exc:
         raise SourceError(f"Le modèle ne se rend pas : {exc}") from None
 

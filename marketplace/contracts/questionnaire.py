@@ -22,6 +22,7 @@ dates ISO, tables as lists of dicts. Questions hidden by their condition are nei
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -130,7 +131,10 @@ def _question(raw: dict, where: str, nested: bool = False) -> Question:
                     int(raw.get("min_rows", 0)), min(int(raw.get("max_rows", MAX_ROWS)), MAX_ROWS))
 
 
+@functools.lru_cache(maxsize=64)
 def parse(text: str) -> Questionnaire:
+    """The questionnaire of a kit's TOML text; parsed once per process and text (the result is
+    frozen), a refusal raised each time."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
