@@ -497,17 +497,18 @@ def server_errors(work: Path, limit: int = 3) -> list[str]:
     path = work / "gunicorn.log"
     if not path.exists():
         return []
-    found, current = [], None
+    found, current, previous = [], None, ""
     for line in path.read_text(errors="replace").splitlines():
-        if "Traceback (most recent call last)" in line:
-            current = [line]
+        if "Traceback (most recent call last)" in line and current is None:
+            current = [previous, line]  # the line before names the request ("Exception on /… [GET]")
         elif current is not None:
             current.append(line)
             if line and not line.startswith((" ", "\t", "Traceback", "During handling", "The above")):
-                found.append("\n".join(current[-40:]))
+                found.append("\n".join(current[:2] + current[2:][-40:]))
                 current = None
                 if len(found) >= limit:
                     break
+        previous = line
     return found
 
 
