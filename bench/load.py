@@ -421,11 +421,16 @@ def summarise(samples: dict) -> tuple[list[dict], dict]:
     for name, page in sorted(samples["pages"].items()):
         ms = sorted(page["ms"])
         every.extend(ms)
-        rows.append(dict(page=name, requests=len(ms), rate=round(len(ms) / window, 1),
+        rows.append(dict(page=name, requests=len(ms), rate=round(len(ms) / window, 1), total_ms=sum(ms),
                          p50_ms=round(percentile(ms, 50), 1), p95_ms=round(percentile(ms, 95), 1),
                          p99_ms=round(percentile(ms, 99), 1), max_ms=round(ms[-1], 1) if ms else 0.0,
                          errors=page["errors"], error_samples=page["error_samples"]))
     every.sort()
+    # Each page's part of the time spent answering: where a fix gains most (below saturation, where the
+    # times are the servers' work and not a queue).
+    spent = sum(r["total_ms"] for r in rows) or 1.0
+    for r in rows:
+        r["time_share_pct"] = round(100 * r.pop("total_ms") / spent, 1)
     # The measured window in slices: a stall or a slow start shows as one slice, not as a spread.
     step = 30 if window >= 90 else 10
     slices: dict[int, list[float]] = {}
@@ -445,16 +450,18 @@ def summarise(samples: dict) -> tuple[list[dict], dict]:
 
 
 def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dict) -> str:
-    fields = ["page", "requests", "rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors"]
+    fields = ["page", "requests", "rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "errors", "time_share_pct"]
     width = max([len(r["page"]) for r in rows] + [20])
-    head = f"{'page':<{width}} {'req':>7} {'req/s':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'err':>5}"
+    head = (f"{'page':<{width}} {'req':>7} {'req/s':>6} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7} {'err':>5} "
+            f"{'temps':>6}")
     print("\n" + head + "\n" + "-" * len(head))
     for r in sorted(rows, key=lambda r: -r["p95_ms"]) + [overall]:
         if r is overall:
             print("-" * len(head))
+        share = f"{r['time_share_pct']:>5}%" if "time_share_pct" in r else f"{'100':>5}%"
         print(f"{r['page']:<{width}} {r['requests']:>7} {r['rate']:>6} {r['p50_ms']:>7} {r['p95_ms']:>7} "
-              f"{r['p99_ms']:>7} {r['max_ms']:>7} {r['errors']:>5}")
-    print("(temps en ms ; trié par p95)")
+              f"{r['p99_ms']:>7} {r['max_ms']:>7} {r['errors']:>5} {share}")
+    print("(en ms ; trié par p95 ; « temps » : part de chaque page dans le temps passé à répondre)")
     print("Par tranche : " + " | ".join(f"{t['from_s']}s {t['rate']}/s p50 {t['p50_ms']:.0f} p95 {t['p95_ms']:.0f}"
                                         for t in overall["timeline"]))
     print(f"Mise en route : {samples['warmup_s']:g} s ; mesure : {samples['window_s']:g} s, "
