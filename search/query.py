@@ -366,6 +366,17 @@ def _docnums_by_id(searcher, cache) -> dict[str, int]:
     return cache["ids"]
 
 
+def _ids_by_docnum(searcher, cache) -> list[str | None]:
+    """Document number → id, from the map above (reading stored fields per hit was most of a
+    ranked list's cost)."""
+    if "names" not in cache:
+        names: list[str | None] = [None] * _size(searcher, cache)
+        for key, docnum in _docnums_by_id(searcher, cache).items():
+            names[docnum] = key
+        cache["names"] = names
+    return cache["names"]
+
+
 def _sort_keys(searcher, cache, fieldname: str) -> list:
     key = f"sort:{fieldname}"
     if key not in cache:
@@ -461,9 +472,20 @@ def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: st
                 return [], False
             coord, score = _plan_vectors(searcher, cache, plan)
             matched = (coord >= plan.min_match) & allowed
-            order = _rank(searcher, cache, plan, coord, score, matched, int(np.count_nonzero(matched)))
+            total = int(np.count_nonzero(matched))
+            # The head gets the field boosts, as a page of ``search`` does; the rest follows in
+            # coordination then BM25 order (boosting thousands of documents for a list's deep
+            # pages cost more than the rest of the page).
+            head = [docnum for docnum, _ in _rank(searcher, cache, plan, coord, score, matched,
+                                                  min(total, RANK_BOOSTED))]
+            if len(head) < total:
+                rest = matched.copy()
+                rest[head] = False
+                docs = np.flatnonzero(rest)
+                head += docs[np.lexsort((docs, -score[docs], -coord[docs]))].tolist()
             complete = bool(np.any(matched & (coord == plan.complete)))
-            return [searcher.stored_fields(docnum)["id"] for docnum, _ in order], complete
+            names = _ids_by_docnum(searcher, cache)
+            return [names[docnum] for docnum in head], complete
 
         keys, complete = ranked(q)
         corrected = _correct(searcher, cache, q, known)
@@ -554,6 +576,9 @@ def _sort_array(searcher, cache, fieldname: str) -> np.ndarray:
 # TITLE_BOOST, in the pitch for SUMMARY_BOOST (fraction of the query's concepts found there).
 TITLE_BOOST = 1.0
 SUMMARY_BOOST = 0.5
+# ``rank`` (a whole set, ordered for a page that filters and paginates it): how many of the best
+# get the field boosts: five pages of 20.
+RANK_BOOSTED = 100
 
 
 def _rank(searcher, cache, plan: Plan, coord: np.ndarray, score: np.ndarray, matched: np.ndarray,

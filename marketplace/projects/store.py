@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -308,6 +308,19 @@ def matches_of(session: Session, project: Project) -> list[ProjectMatch]:
     return list(session.scalars(select(ProjectMatch).where(ProjectMatch.project_id == project.id,
                                                            ProjectMatch.active.is_(True))
                                 .order_by(ProjectMatch.score.desc(), ProjectMatch.id)))
+
+
+def match_counts(session: Session, project_ids: list[int], since: dt.datetime) -> dict[int, tuple[int, int]]:
+    """Project id → (active matches, of which first matched since ``since``): a list page's
+    figures in one query, not one per project."""
+    if not project_ids:
+        return {}
+    recent = func.sum(case((ProjectMatch.first_matched_at >= since, 1), else_=0))
+    rows = session.execute(select(ProjectMatch.project_id, func.count(ProjectMatch.id), recent)
+                           .where(ProjectMatch.project_id.in_(project_ids), ProjectMatch.active.is_(True))
+                           .group_by(ProjectMatch.project_id))
+    counts = {pid: (int(n), int(new or 0)) for pid, n, new in rows}
+    return {pid: counts.get(pid, (0, 0)) for pid in project_ids}
 
 
 def suggested_solutions(session: Session, project: Project) -> list[tuple[SolutionMatch, Solution]]:

@@ -77,11 +77,7 @@ def _index_page(threshold_form: FormResult, status: int = 200):
     wanted = _status_arg()
     page = page_arg()
     projects, total = services.projects_page(db, page, PER_PAGE, wanted)
-    recent = utcnow() - NEW_FOR
-    counts = {}
-    for project in projects:  # a page holds 20 projects at most
-        matches = store.matches_of(db, project)
-        counts[project.id] = (len(matches), sum(1 for m in matches if m.first_matched_at >= recent))
+    counts = store.match_counts(db, [p.id for p in projects], utcnow() - NEW_FOR)
     return render_template("projects/index.html", projects=projects, total=total, page=page, per_page=PER_PAGE,
                            funding_counts=counts,
                            wanted=wanted, threshold=services.threshold_of(db, _tenant().id),
@@ -237,7 +233,7 @@ def _project_page(project: Project, need_form: FormResult | None = None, status:
     return render_template("projects/show.html", project=project, funding=_funding(db, project),
                            suggestions=store.suggested_solutions(db, project), answers=answers,
                            similar=similar, need_form=need_form,
-                           communes={f.commune_insee: territories.get_commune(db, f.commune_insee) for f, _ in similar},
+                           communes=territories.communes_by_insee(db, (f.commune_insee for f, _ in similar)),
                            themes=[taxonomy.DOMAINS.get(t, t) for t in project.themes or []]), status
 
 

@@ -134,6 +134,19 @@ def figures(session: Session, purchase: GroupPurchase) -> pricing.Figures:
     return pricing.figures(purchase.list_price_ht_cents, purchase.tier_list(), _quantities(session, purchase))
 
 
+def figures_many(session: Session, purchases: list[GroupPurchase]) -> list[pricing.Figures]:
+    """``figures`` of a list page's purchases, their commitments read in one query."""
+    quantities: dict[int, dict[int, int]] = {p.id: {} for p in purchases}
+    if purchases:
+        with all_tenants(session, because="a group purchase's figures are public aggregates of its commitments"):
+            rows = session.execute(select(Commitment.purchase_id, Commitment.tenant_id, Commitment.quantity)
+                                   .where(Commitment.purchase_id.in_(list(quantities)))
+                                   .order_by(Commitment.purchase_id, Commitment.tenant_id)).all()
+        for purchase_id, tenant_id, quantity in rows:
+            quantities[purchase_id][tenant_id] = quantity
+    return [pricing.figures(p.list_price_ht_cents, p.tier_list(), quantities[p.id]) for p in purchases]
+
+
 def procedure(session: Session, purchase: GroupPurchase, result: pricing.Figures | None = None,
               on: dt.date | None = None) -> ProcedureAnswer | None:
     """The procedure the combined amount calls for today (thresholds apply to the whole groupement)."""

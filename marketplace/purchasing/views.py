@@ -78,7 +78,7 @@ def index():
     status = request.args.get("etat", "open")
     page = page_arg()
     rows, total = services.public_purchases(db, status=status, page=page)
-    return render_template("purchasing/index.html", rows=[(p, services.figures(db, p)) for p in rows], total=total,
+    return render_template("purchasing/index.html", rows=list(zip(rows, services.figures_many(db, rows))), total=total,
                            page=page, per_page=20, status=status, euros=money.euros,
                            page_args={k: v for k, v in request.args.items() if k != "page"})
 
@@ -133,8 +133,8 @@ def mine():
     tenant = current_membership().tenant
     coordinated = services.coordinated_by(db, tenant) if tenant.kind in COORDINATORS else []
     startup = services.of_startup(db, tenant) if tenant.kind is TenantKind.startup else []
-    return render_template("purchasing/mine.html", coordinated=[(p, services.figures(db, p)) for p in coordinated],
-                           startup=[(p, services.figures(db, p)) for p in startup], tenant=tenant, euros=money.euros,
+    return render_template("purchasing/mine.html", coordinated=list(zip(coordinated, services.figures_many(db, coordinated))),
+                           startup=list(zip(startup, services.figures_many(db, startup))), tenant=tenant, euros=money.euros,
                            may_write=current_membership().role.at_least(Role.member))
 
 

@@ -23,6 +23,14 @@ def get_commune(session: Session, insee: str) -> Commune | None:
     return session.get(Commune, insee)
 
 
+def communes_by_insee(session: Session, codes: Iterable[str | None]) -> dict[str, Commune]:
+    """INSEE code → commune, for many codes in one query (unknown codes are left out)."""
+    wanted = sorted({c for c in codes if c})
+    if not wanted:
+        return {}
+    return {c.insee: c for c in session.scalars(select(Commune).where(Commune.insee.in_(wanted)))}
+
+
 def get_epci(session: Session, siren: str) -> Epci | None:
     return session.get(Epci, siren)
 

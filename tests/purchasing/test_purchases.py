@@ -13,7 +13,7 @@ from marketplace.mail.models import OutgoingMail
 from marketplace.purchasing import services
 from marketplace.purchasing.models import Commitment, PurchaseStatus
 from marketplace.purchasing.tasks import close_due
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tests.factories import make_city, make_epci, make_member, make_purchase
 
 # Five demo-like buyers and their points lumineux: 1 100 in all, 5 cities → tier 3 (100,00 € HT).
@@ -147,3 +147,16 @@ def test_commitments_refuse_what_is_not_a_city_or_a_quantity(db, lighting):
     with pytest.raises(ServiceError, match="Seules les collectivités"):
         services.commit(db, user, startup, purchase, 10)
     assert today() < purchase.deadline
+
+
+def test_a_list_page_figures_each_purchase_from_its_own_commitments(db, lighting):
+    purchase, cities = lighting
+    coordinator = db.get(Tenant, purchase.coordinator_tenant_id)
+    other, empty = make_purchase(db, coordinator), make_purchase(db, coordinator)
+    for city, user, quantity in cities[:3]:
+        _commit(db, purchase, city, user, quantity)
+    _commit(db, other, *cities[4])
+    many = services.figures_many(db, [empty, purchase, other])
+    assert many == [services.figures(db, p) for p in (empty, purchase, other)]
+    assert [f.total_units for f in many] == [0, 850, 100]
+    assert services.figures_many(db, []) == []
