@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload, lazyload
 
 from marketplace.core import audit
 from marketplace.core.audit import AuditEvent, cross_tenant_read
@@ -175,6 +175,12 @@ def end_sessions_of(session: Session, user: User, *, reason: str) -> int:
 
 # Memberships ----------------------------------------------------------------------------------
 
+# Read on every signed-in request: the person is already loaded (the session's identity map gives
+# ``membership.user`` without SQL), and a tenant's commune and EPCI (a join of five territory
+# tables) are read only by the pages that use them.
+_LEAN_MEMBERSHIP = (lazyload(Membership.user), defaultload(Membership.tenant).lazyload(Tenant.commune),
+                    defaultload(Membership.tenant).lazyload(Tenant.epci))
+
 def memberships_of(session: TenantSession, user: User) -> list[Membership]:
     """A user's own memberships in every tenant (their tenant switcher): not a cross-tenant read."""
     with all_tenants(session, because="a person's own memberships (their tenant switcher)"):
@@ -183,6 +189,7 @@ def memberships_of(session: TenantSession, user: User) -> list[Membership]:
             .join(Tenant, Membership.tenant_id == Tenant.id)
             .where(Membership.user_id == user.id)
             .order_by(Tenant.name)
+            .options(*_LEAN_MEMBERSHIP)
         )
         return list(session.scalars(stmt))
 
@@ -191,6 +198,7 @@ def membership_for(session: TenantSession, user: User, tenant_id: int) -> Member
     with all_tenants(session, because="a person's own membership in one tenant"):
         return session.scalar(
             select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == tenant_id)
+            .options(*_LEAN_MEMBERSHIP)
         )
 
 
