@@ -75,8 +75,10 @@ class Tenant(Base):
     epci_siren: Mapped[str | None] = mapped_column(ForeignKey("epcis.siren"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    commune = relationship("Commune", lazy="joined")
-    epci = relationship("Epci", lazy="joined")
+    # Loaded when read (a tenant is loaded with every membership, programme and solution; its
+    # territory, a join of five tables, only by the pages that show or use it).
+    commune = relationship("Commune")
+    epci = relationship("Epci")
 
     @property
     def kind_label(self) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defaultload, lazyload
+from sqlalchemy.orm import Session, lazyload
 
 from marketplace.core import audit
 from marketplace.core.audit import AuditEvent, cross_tenant_read
@@ -176,10 +176,8 @@ def end_sessions_of(session: Session, user: User, *, reason: str) -> int:
 # Memberships ----------------------------------------------------------------------------------
 
 # Read on every signed-in request: the person is already loaded (the session's identity map gives
-# ``membership.user`` without SQL), and a tenant's commune and EPCI (a join of five territory
-# tables) are read only by the pages that use them.
-_LEAN_MEMBERSHIP = (lazyload(Membership.user), defaultload(Membership.tenant).lazyload(Tenant.commune),
-                    defaultload(Membership.tenant).lazyload(Tenant.epci))
+# ``membership.user`` without SQL).
+_LEAN_MEMBERSHIP = (lazyload(Membership.user),)
 
 def memberships_of(session: TenantSession, user: User) -> list[Membership]:
     """A user's own memberships in every tenant (their tenant switcher): not a cross-tenant read."""

@@ -312,10 +312,12 @@ def programmes_of(session: Session, tenant: Tenant) -> list[Programme]:
                                 .order_by(Programme.updated_at.desc(), Programme.id.desc())))
 
 
-def review_queue(session: Session) -> list[Programme]:
-    """Programmes waiting for ANCT, oldest first (a fair queue)."""
-    return list(session.scalars(select(Programme).where(Programme.status == ProgrammeStatus.in_review)
-                                .order_by(Programme.submitted_at, Programme.id)))
+def review_queue(session: Session, limit: int = 20) -> tuple[list[Programme], int]:
+    """The first programmes waiting for ANCT, oldest first (a fair queue), and how many wait."""
+    waiting = Programme.status == ProgrammeStatus.in_review
+    total = session.scalar(select(func.count(Programme.id)).where(waiting)) or 0
+    return list(session.scalars(select(Programme).where(waiting).order_by(Programme.submitted_at, Programme.id)
+                                .limit(limit))), total
 
 
 def all_programmes(session: Session, status: ProgrammeStatus | None = None) -> list[Programme]:

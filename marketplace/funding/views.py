@@ -232,7 +232,7 @@ def programmes():
                                                                            if k != "page"},
                            funders=desk.funders(db) if viewer.is_curator else [], actions=desk.BULK_ACTIONS,
                            places=_bulk_places(db), held=import_runs.held_programmes(db, viewer),
-                           queue=services.review_queue(db) if viewer.is_curator else [])
+                           queue=services.review_queue(db) if viewer.is_curator else ([], 0))
 
 
 def _bulk_places(db) -> list[tuple[str, list[tuple[str, str]]]]:

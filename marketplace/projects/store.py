@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from marketplace.catalog.public import Solution
 from marketplace.core.clock import today, utcnow
@@ -326,7 +326,8 @@ def match_counts(session: Session, project_ids: list[int], since: dt.datetime) -
 def suggested_solutions(session: Session, project: Project) -> list[tuple[SolutionMatch, Solution]]:
     rows = session.execute(select(SolutionMatch, Solution).join(Solution, Solution.id == SolutionMatch.solution_id)
                            .where(SolutionMatch.project_id == project.id, SolutionMatch.active.is_(True))
-                           .order_by(SolutionMatch.score.desc(), SolutionMatch.id))
+                           .order_by(SolutionMatch.score.desc(), SolutionMatch.id)
+                           .options(lazyload(Solution.references)))  # the list shows name, pitch, owner
     return [(m, s) for m, s in rows]
 
 

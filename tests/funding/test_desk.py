@@ -91,3 +91,19 @@ def test_a_bulk_form_without_a_choice_says_what_is_missing(client, db):
     sign_in(client, user, membership)
     response = client.post("/operateur/financements/lot", data={"action": "submit"}, follow_redirects=True)
     assert "Cochez au moins un programme." in response.get_data(as_text=True)
+
+
+def test_anct_sees_the_oldest_of_a_long_review_queue_and_a_link_to_all_of_it(client, db, monkeypatch):
+    from marketplace.funding import services
+    monkeypatch.setattr(services.review_queue, "__defaults__", (2,))
+    region = make_operator(db, "Région Bretagne")
+    waiting = [make_programme(db, region, status="in_review", title=f"Programme en attente {n}") for n in range(3)]
+    curator, curator_membership = make_member(db, make_anct(db), Role.member)
+    db.commit()
+    sign_in(client, curator, curator_membership)
+    page = client.get("/operateur/financements/").get_data(as_text=True)
+    queue = page.split("À relire")[1].split("Tous les programmes")[0]
+    assert "3 programmes attendent une relecture" in queue and "Voir toute la file" in queue
+    assert waiting[0].title in queue and waiting[1].title in queue and waiting[2].title not in queue  # oldest first
+    everything = client.get("/operateur/financements/?etat=in_review").get_data(as_text=True)
+    assert all(p.title in everything.split("Tous les programmes")[1] for p in waiting)
