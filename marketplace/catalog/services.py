@@ -10,6 +10,7 @@ are checked here, by ``get_owned_solution`` and ``get_visible_solution``, and no
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -295,22 +296,34 @@ def published_solutions(session: Session, page: int = 1, per_page: int = 20, dom
     return list(rows), total
 
 
-def moderation_queue(session: Session) -> tuple[list[Solution], list[SolutionRevision]]:
-    """Submitted solutions, then pending edits of published ones; oldest first (fair queue)."""
-    submitted = session.scalars(select(Solution).where(Solution.status == SolutionStatus.submitted)
-                                .order_by(Solution.submitted_at))
-    edits = session.scalars(select(SolutionRevision).join(Solution)
-                            .where(SolutionRevision.status == RevisionStatus.pending,
-                                   Solution.status == SolutionStatus.published)
-                            .order_by(SolutionRevision.updated_at))
-    return list(submitted), list(edits)
+@dataclass(frozen=True)
+class ModerationQueue:
+    submitted: list[Solution]  # the oldest submitted solutions
+    submitted_total: int
+    edits: list[SolutionRevision]  # the oldest pending edits of published solutions
+    edits_total: int
 
 
-def all_solutions(session: Session, status: SolutionStatus | None = None) -> list[Solution]:
-    stmt = select(Solution).order_by(Solution.updated_at.desc())
-    if status is not None:
-        stmt = stmt.where(Solution.status == status)
-    return list(session.scalars(stmt))
+def moderation_queue(session: Session, limit: int = 20) -> ModerationQueue:
+    """Submitted solutions, then pending edits of published ones; oldest first (fair queue), the
+    first ``limit`` of each with how many wait."""
+    submitted = select(Solution).where(Solution.status == SolutionStatus.submitted)
+    edits = (select(SolutionRevision).join(Solution)
+             .where(SolutionRevision.status == RevisionStatus.pending, Solution.status == SolutionStatus.published))
+    return ModerationQueue(
+        list(session.scalars(submitted.order_by(Solution.submitted_at, Solution.id).limit(limit))),
+        session.scalar(submitted.with_only_columns(func.count(Solution.id))) or 0,
+        list(session.scalars(edits.order_by(SolutionRevision.updated_at, SolutionRevision.id).limit(limit))),
+        session.scalar(edits.with_only_columns(func.count(SolutionRevision.id))) or 0)
+
+
+def solutions_in(session: Session, status: SolutionStatus, page: int, per_page: int) -> tuple[list[Solution], int]:
+    """A page of the solutions in one state, last changed first."""
+    stmt = select(Solution).where(Solution.status == status)
+    total = session.scalar(stmt.with_only_columns(func.count(Solution.id))) or 0
+    rows = session.scalars(stmt.order_by(Solution.updated_at.desc(), Solution.id.desc())
+                           .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), total
 
 
 # Compare ---------------------------------------------------------------------------------------

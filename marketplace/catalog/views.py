@@ -464,9 +464,10 @@ def moderation():
     db = get_db()
     status = request.args.get("etat")
     status = SolutionStatus(status) if status in {s.value for s in SolutionStatus} else None
-    submitted, edits = services.moderation_queue(db)
-    return render_template("catalog/moderation.html", submitted=submitted, edits=edits, status=status,
-                           solutions=services.all_solutions(db, status) if status else [])
+    page = page_arg()
+    solutions, total = services.solutions_in(db, status, page, PER_PAGE) if status else ([], 0)
+    return render_template("catalog/moderation.html", queue=services.moderation_queue(db), status=status,
+                           solutions=solutions, total=total, page=page, per_page=PER_PAGE)
 
 
 @operator_bp.route("/<int:solution_id>", methods=["GET", "POST"])

@@ -261,3 +261,21 @@ def test_the_description_is_rendered_without_scripts(client, db, people):
     page = client.get(f"/solutions/{solution.id}").get_data(as_text=True)
     assert "<strong>gras</strong>" in page and "<h3>Titre</h3>" in page
     assert "alert" not in page and "onerror" not in page and "javascript:" not in page
+
+
+def test_a_long_moderation_queue_shows_its_oldest_and_states_are_paged(client, db, people, monkeypatch):
+    from marketplace.catalog import views
+    monkeypatch.setattr(catalog.moderation_queue, "__defaults__", (2,))
+    monkeypatch.setattr(views, "PER_PAGE", 2)
+    waiting = [make_solution(db, make_startup(db), status="submitted", name=f"Solution soumise {n}") for n in range(3)]
+    db.commit()
+    sign_in(client, people.curator, people.operator_m)
+    queue = client.get("/operateur/solutions/").get_data(as_text=True).split("Modifications de solutions")[0]
+    assert "3 solutions soumises attendent" in queue
+    assert waiting[0].name in queue and waiting[1].name in queue and waiting[2].name not in queue  # oldest first
+    first = client.get("/operateur/solutions/?etat=submitted").get_data(as_text=True).split("Toutes les solutions")[1]
+    second = client.get("/operateur/solutions/?etat=submitted&page=2").get_data(as_text=True)
+    second = second.split("Toutes les solutions")[1]
+    shown = [s.name for s in waiting if s.name in first], [s.name for s in waiting if s.name in second]
+    assert len(shown[0]) == 2 and len(shown[1]) == 1 and not set(shown[0]) & set(shown[1])
+    assert "Page suivante" in first
