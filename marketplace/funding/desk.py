@@ -70,7 +70,7 @@ def find(session: Session, viewer: Actor, filters: DeskFilters, *, on: dt.date, 
         stmt = stmt.where(Programme.id.in_(wanted))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = list(session.scalars(stmt.order_by(Programme.updated_at.desc(), Programme.id.desc())
-                                .offset((page - 1) * per_page).limit(per_page)))
+                                .offset((page - 1) * per_page).limit(per_page).options(*services.DESK_LIST_OPTIONS)))
     return rows, total
 
 

@@ -35,9 +35,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    exists,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from marketplace.core import taxonomy
 from marketplace.core.audit import event_types
@@ -496,6 +497,13 @@ class ProgrammeScope(Base):
 
     def as_dict(self) -> dict[str, Any]:
         return {"include": self.include, "level": self.level, "code": self.code}
+
+
+# Whether a programme's territory includes anything, without loading its places (a commune list
+# may hold thousands): deferred, the desk's lists ask for it (``undefer``) instead of the scope.
+Programme.has_perimeter = column_property(
+    exists().where(ProgrammeScope.programme_id == Programme.id, ProgrammeScope.include.is_(True))
+    .correlate_except(ProgrammeScope), deferred=True)
 
 
 class ProgrammeCall(Base):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, undefer
 
 from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
@@ -312,12 +312,16 @@ def programmes_of(session: Session, tenant: Tenant) -> list[Programme]:
                                 .order_by(Programme.updated_at.desc(), Programme.id.desc())))
 
 
+# The operators' tables show whether a programme has a perimeter, not its places nor its calls.
+DESK_LIST_OPTIONS = (lazyload(Programme.scope), lazyload(Programme.calls), undefer(Programme.has_perimeter))
+
+
 def review_queue(session: Session, limit: int = 20) -> tuple[list[Programme], int]:
     """The first programmes waiting for ANCT, oldest first (a fair queue), and how many wait."""
     waiting = Programme.status == ProgrammeStatus.in_review
     total = session.scalar(select(func.count(Programme.id)).where(waiting)) or 0
     return list(session.scalars(select(Programme).where(waiting).order_by(Programme.submitted_at, Programme.id)
-                                .limit(limit))), total
+                                .limit(limit).options(*DESK_LIST_OPTIONS))), total
 
 
 def all_programmes(session: Session, status: ProgrammeStatus | None = None) -> list[Programme]:

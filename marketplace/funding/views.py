@@ -231,7 +231,7 @@ def programmes():
                            page=page, per_page=desk.PER_PAGE, page_args={k: v for k, v in request.args.items()
                                                                            if k != "page"},
                            funders=desk.funders(db) if viewer.is_curator else [], actions=desk.BULK_ACTIONS,
-                           places=_bulk_places(db), held=import_runs.held_programmes(db, viewer),
+                           places=_bulk_places(db), held=import_runs.held_count(db, viewer),
                            queue=services.review_queue(db) if viewer.is_curator else ([], 0))
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.core import audit
@@ -289,12 +289,22 @@ def get_import(session: Session, import_id: int, tenant: Tenant | None) -> Progr
     return run
 
 
-def held_programmes(session: Session, actor: Actor) -> list[Programme]:
-    """Programmes with a held change: all of them for ANCT, its own for a funder; oldest first."""
-    stmt = select(Programme).where(Programme.pending_since.is_not(None)).order_by(Programme.pending_since,
-                                                                                    Programme.id)
+def _held(actor: Actor):
+    """Programmes with a held change: all of them for ANCT, its own for a funder; None for others."""
+    stmt = select(Programme).where(Programme.pending_since.is_not(None))
     if not actor.is_curator:
         if not actor.is_funder:
-            return []
+            return None
         stmt = stmt.where(Programme.owner_tenant_id == actor.tenant_id)
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def held_programmes(session: Session, actor: Actor) -> list[Programme]:
+    """Programmes with a held change, oldest first (see ``_held``)."""
+    stmt = _held(actor)
+    return [] if stmt is None else list(session.scalars(stmt.order_by(Programme.pending_since, Programme.id)))
+
+
+def held_count(session: Session, actor: Actor) -> int:
+    stmt = _held(actor)
+    return 0 if stmt is None else session.scalar(stmt.with_only_columns(func.count(Programme.id))) or 0
