@@ -107,3 +107,16 @@ def test_anct_sees_the_oldest_of_a_long_review_queue_and_a_link_to_all_of_it(cli
     assert waiting[0].title in queue and waiting[1].title in queue and waiting[2].title not in queue  # oldest first
     everything = client.get("/operateur/financements/?etat=in_review").get_data(as_text=True)
     assert all(p.title in everything.split("Tous les programmes")[1] for p in waiting)
+
+
+def test_the_desk_says_which_programmes_have_no_perimeter_yet(client, db):
+    region = make_operator(db, "Région Normandie")
+    user, membership = make_member(db, region, Role.member)
+    make_programme(db, region, status="draft", scope=(), title="Brouillon sans territoire")
+    make_programme(db, region, status="draft", title="Brouillon en Centre-Val de Loire")
+    db.commit()
+    sign_in(client, user, membership)
+    rows = client.get("/operateur/financements/").get_data(as_text=True).split("<tr")
+    bare = next(r for r in rows if "Brouillon sans territoire" in r)
+    placed = next(r for r in rows if "Brouillon en Centre-Val de Loire" in r)
+    assert "sans périmètre" in bare and "sans périmètre" not in placed
