@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import functools
 import json
 import os
 import pathlib
@@ -820,7 +819,6 @@ class Seeder:
         """Conventions constitutives de groupement de commandes rendered by the kit itself
         (``contracts.services.render_all``: blocks and content hash as ``generate`` stores them); the
         first one goes through the whole interview and ``generate``, which checks the answers."""
-        from marketplace.contracts import document
         from marketplace.contracts import services as contracts
         from marketplace.contracts.models import ContractDocument, ContractDossier
         from tenants.models import Tenant
@@ -845,14 +843,7 @@ class Seeder:
 
         cities_by_id = {c["id"]: c for c in self.cities}
         dossiers, docs = [], []
-        # ``document.render_text`` compiles the kit's source with Jinja at every render (≈ 70 % of a
-        # render's time): compiled once here, the same template renders the same blocks.
-        compile_once = functools.lru_cache(maxsize=32)(document._env.from_string)
-        document._env.from_string = compile_once
-        try:
-            self._contract_rows(n, template, coordinators, cities_by_id, answers_for, dossiers, docs)
-        finally:
-            del document._env.from_string
+        self._contract_rows(n, template, coordinators, cities_by_id, answers_for, dossiers, docs)
         ids = insert_rows(self.s, ContractDossier.__table__, dossiers, returning=True)
         for d in docs:
             d["dossier_id"] = ids[d.pop("_dossier")]
