@@ -69,9 +69,10 @@ def find(session: Session, viewer: Actor, filters: DeskFilters, *, on: dt.date, 
         wanted = [i for i, title, source in rows if all(w in _folded(title, source) for w in words)]
         stmt = stmt.where(Programme.id.in_(wanted))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = list(session.scalars(stmt.order_by(Programme.updated_at.desc(), Programme.id.desc())
-                                .offset((page - 1) * per_page).limit(per_page).options(*services.DESK_LIST_OPTIONS)))
-    return rows, total
+    ids = list(session.scalars(stmt.with_only_columns(Programme.id)
+                               .order_by(Programme.updated_at.desc(), Programme.id.desc())
+                               .offset((page - 1) * per_page).limit(per_page)))
+    return services.desk_rows(session, ids), total
 
 
 @functools.lru_cache(maxsize=50_000)

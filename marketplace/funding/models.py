@@ -36,6 +36,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     exists,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -310,6 +311,10 @@ class Programme(Base):
         CheckConstraint("status NOT IN ('published', 'closed') OR published_at IS NOT NULL",
                         name="public_has_publication_date"),
         Index("ix_programmes_owner_status", "owner_tenant_id", "status"),
+        # The operators' desk: the last changed first; the programmes with a held import change.
+        Index("ix_programmes_updated", "updated_at", "id"),
+        Index("ix_programmes_pending", "pending_since", postgresql_where=text("pending_since IS NOT NULL"),
+              sqlite_where=text("pending_since IS NOT NULL")),
         Index("ix_programmes_status_published", "status", "published_at"),
         # An imported programme is found again by its id in the source (marketplace.funding.importer).
         UniqueConstraint("owner_tenant_id", "source_id", name="uq_programmes_owner_source_id"),
