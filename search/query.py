@@ -142,7 +142,6 @@ class Plan:
         return len(self.concepts)
 
 
-
 def default_min_match(concepts: int) -> int:
     """Short queries: any concept (ranked by how many); long ones: at least half of them."""
     return 1 if concepts <= 3 else (concepts + 1) // 2

@@ -179,6 +179,7 @@ def end_sessions_of(session: Session, user: User, *, reason: str) -> int:
 # ``membership.user`` without SQL).
 _LEAN_MEMBERSHIP = (lazyload(Membership.user),)
 
+
 def memberships_of(session: TenantSession, user: User) -> list[Membership]:
     """A user's own memberships in every tenant (their tenant switcher): not a cross-tenant read."""
     with all_tenants(session, because="a person's own memberships (their tenant switcher)"):

@@ -122,28 +122,31 @@ def of_startup(session: Session, startup: Tenant) -> list[GroupPurchase]:
                                 .order_by(GroupPurchase.deadline.desc(), GroupPurchase.id.desc())))
 
 
+def _quantities_of(session: Session, purchase_ids: list[int]) -> dict[int, dict[int, int]]:
+    """Purchase id → every member's quantity, by tenant: the figures' only input (aggregates,
+    never a member's note), for one purchase or a list page's in one query."""
+    quantities: dict[int, dict[int, int]] = {pid: {} for pid in purchase_ids}
+    if purchase_ids:
+        with all_tenants(session, because="a group purchase's figures are public aggregates of its commitments"):
+            rows = session.execute(select(Commitment.purchase_id, Commitment.tenant_id, Commitment.quantity)
+                                   .where(Commitment.purchase_id.in_(purchase_ids))
+                                   .order_by(Commitment.purchase_id, Commitment.tenant_id)).all()
+        for purchase_id, tenant_id, quantity in rows:
+            quantities[purchase_id][tenant_id] = quantity
+    return quantities
+
+
 def _quantities(session: Session, purchase: GroupPurchase) -> dict[int, int]:
-    """Every member's quantity, by tenant: the figures' only input (aggregates, never a member's note)."""
-    with all_tenants(session, because="a group purchase's figures are public aggregates of its commitments"):
-        rows = session.execute(select(Commitment.tenant_id, Commitment.quantity)
-                               .where(Commitment.purchase_id == purchase.id).order_by(Commitment.tenant_id)).all()
-    return {tenant_id: quantity for tenant_id, quantity in rows}
+    return _quantities_of(session, [purchase.id])[purchase.id]
 
 
 def figures(session: Session, purchase: GroupPurchase) -> pricing.Figures:
-    return pricing.figures(purchase.list_price_ht_cents, purchase.tier_list(), _quantities(session, purchase))
+    return figures_many(session, [purchase])[0]
 
 
 def figures_many(session: Session, purchases: list[GroupPurchase]) -> list[pricing.Figures]:
     """``figures`` of a list page's purchases, their commitments read in one query."""
-    quantities: dict[int, dict[int, int]] = {p.id: {} for p in purchases}
-    if purchases:
-        with all_tenants(session, because="a group purchase's figures are public aggregates of its commitments"):
-            rows = session.execute(select(Commitment.purchase_id, Commitment.tenant_id, Commitment.quantity)
-                                   .where(Commitment.purchase_id.in_(list(quantities)))
-                                   .order_by(Commitment.purchase_id, Commitment.tenant_id)).all()
-        for purchase_id, tenant_id, quantity in rows:
-            quantities[purchase_id][tenant_id] = quantity
+    quantities = _quantities_of(session, [p.id for p in purchases])
     return [pricing.figures(p.list_price_ht_cents, p.tier_list(), quantities[p.id]) for p in purchases]
 
 

@@ -100,6 +100,7 @@ class _Dated:
 
     __slots__ = ()
     opens_on: dt.date | None
+    prefiling_on: dt.date | None
     closes_on: dt.date | None
 
     def is_open(self, on: dt.date) -> bool:
@@ -338,10 +339,15 @@ def _by_dates(entry: Entry, on: dt.date):
     return (not entry.is_open(on), *entry.order)
 
 
+def _steps(dated: _Dated, on: dt.date) -> list[tuple[str, dt.date]]:
+    """(step, date) of an item's or an entry's dated steps from ``on``: pre-filing and closing (STEPS)."""
+    return [(step, date) for step, date in (("prefiling", dated.prefiling_on), ("closing", dated.closes_on))
+            if date is not None and date >= on]
+
+
 def _deadline_count(rows: Iterable[Row], on: dt.date) -> int:
     """How many dated steps ``deadlines`` lists for these rows, without loading them."""
-    return sum((entry.prefiling_on is not None and entry.prefiling_on >= on)
-               + (entry.closes_on is not None and entry.closes_on >= on) for entry, _ in rows)
+    return sum(len(_steps(entry, on)) for entry, _ in rows)
 
 
 @dataclass(frozen=True)
@@ -426,11 +432,7 @@ STEPS = {"prefiling": "Date limite de pré-dépôt", "closing": "Clôture"}
 
 def deadlines(items: Iterable[Item], on: dt.date) -> list[tuple[Item, str, dt.date]]:
     """(item, step, date) for every dated step from ``on``: pre-filing and closing (STEPS)."""
-    rows = []
-    for item in items:
-        for step, date in (("prefiling", item.prefiling_on), ("closing", item.closes_on)):
-            if date is not None and date >= on:
-                rows.append((item, step, date))
+    rows = [(item, step, date) for item in items for step, date in _steps(item, on)]
     return sorted(rows, key=lambda r: (r[2], fold(r[0].title)))
 
 
