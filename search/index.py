@@ -92,12 +92,30 @@ def make_current(root: Path, path: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def open_current(root: Path):
+# A commit removes the table of contents (and the segments) it replaces: a process that listed the
+# directory just before may find its generation gone. It reads the next one.
+OPEN_ATTEMPTS = 5
+
+
+def open_index(path: Path, then=None):
+    """Open the index at ``path`` (and ``then(ix)``, e.g. a searcher), again if another process's
+    commit removed the files of the generation being opened."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            ix = whoosh_index.open_dir(str(path))
+            return (ix, then(ix)) if then else ix
+        except FileNotFoundError:
+            if attempt == OPEN_ATTEMPTS - 1 or not path.is_dir():
+                raise
+            time.sleep(0.01 * (attempt + 1))
+
+
+def open_current(root: Path, then=None):
     path = current_dir(root)
     if path is None:
         raise IndexUnavailable("l'index de recherche n'a pas encore été construit")
     try:
-        return whoosh_index.open_dir(str(path))
+        return open_index(path, then)
     except (EmptyIndexError, OSError, ValueError) as exc:
         raise IndexUnavailable(f"index illisible : {exc}") from exc
 
@@ -130,7 +148,7 @@ def unusable(path: Path) -> str:
     """Why this index directory cannot be followed, in French ("" when it can): unreadable, or
     built for another schema (another field, another analysis): then it is rebuilt."""
     try:
-        ix = whoosh_index.open_dir(str(path))
+        ix = open_index(path)
         schema = ix.schema
         with ix.reader() as reader:
             reader.doc_count_all()
@@ -196,8 +214,8 @@ def state(root: Path) -> IndexState:
     if path is None:
         return IndexState(False, None, rebuilding=rebuilding, error="jamais construit")
     try:
-        ix = whoosh_index.open_dir(str(path))
-        with ix.searcher() as searcher:
+        ix, searcher = open_index(path, then=lambda ix: ix.searcher())
+        with searcher:
             count = searcher.doc_count()
         generation = ix.latest_generation()
         size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
@@ -305,8 +323,7 @@ class IndexHandle:
         key = self._current_key()
         if key != self._key or self.searcher is None:
             old = self.searcher
-            ix = open_current(self.root)
-            self.searcher = ix.searcher()
+            ix, self.searcher = open_current(self.root, then=lambda ix: ix.searcher())
             self._ix, self._key, self.cache = ix, key, {}
             if old is not None:
                 with contextlib.suppress(Exception):

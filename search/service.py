@@ -62,7 +62,7 @@ def apply_changes(index_dir: Path, session: Session, keys: Iterable[str]) -> int
         return 0
     # Read first, then lock: the writer's lock is held for the writing only.
     docs = load_documents(session, keys)
-    ix = whoosh_index.open_dir(str(index_dir))
+    ix = idx.open_index(Path(index_dir))
     words: set[str] = set()
     with idx.writer_for(ix) as writer:
         for key, doc in docs:

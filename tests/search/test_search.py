@@ -4,6 +4,7 @@ from __future__ import annotations
 import multiprocessing
 
 import pytest
+from whoosh.filedb.filestore import FileStorage
 
 from search import changes
 from search import index as idx
@@ -186,6 +187,26 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         p.join(60)
         assert p.exitcode == 0
     assert search(root, SearchRequest(q="concurrence", per_page=100)).total == 16
+
+
+def test_an_index_opened_during_another_writers_commit_reads_the_new_generation(root, monkeypatch):
+    """A reader lists the directory, another process commits (its commit removes the table of
+    contents the reader was about to open), the reader opens the new one."""
+    real_open = FileStorage.open_file
+    committed = []
+
+    def open_file(self, name, *args, **kwargs):
+        if name.endswith(".toc") and not committed:
+            committed.append(name)
+            with idx.writer_for(idx.open_current(root)) as writer:
+                writer.update_document(**to_fields(doc(77, "Bancs connectés", "concurrence")))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(FileStorage, "open_file", open_file)
+    ix, searcher = idx.open_current(root, then=lambda ix: ix.searcher())
+    with searcher:
+        assert searcher.doc_count() == len(CORPUS) + 1
+    assert committed and not (idx.current_dir(root) / committed[0]).exists()
 
 
 def test_a_search_can_be_restricted_to_given_documents(root):
