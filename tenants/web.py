@@ -18,7 +18,6 @@ from tenants.access import Actor, actor_for
 from tenants.models import Membership, Role, TenantKind, User
 from tenants.services import (
     end_web_session,
-    membership_for,
     membership_for_api_token,
     memberships_of,
     open_web_session,
@@ -179,11 +178,11 @@ def _bind_tenant() -> None:
     db = get_db()
     membership = g.get("api_membership")
     if membership is None:
+        # One read of the person's memberships: the request's own, and the pages' tenant switcher.
+        mine = g._all_memberships = memberships_of(db, current_user)
         wanted = session.get("tenant_id")
-        if wanted is not None:
-            membership = membership_for(db, current_user, wanted)
+        membership = next((m for m in mine if m.tenant_id == wanted), None) if wanted is not None else None
         if membership is None:
-            mine = memberships_of(db, current_user)
             active = [m for m in mine if m.tenant.is_active]
             membership = (active or mine or [None])[0]
             session["tenant_id"] = membership.tenant_id if membership else None

@@ -41,6 +41,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -202,6 +203,8 @@ class ScopeIndex:
     including: dict[Key, tuple[int, ...]]  # place → programmes whose territory includes it
     excluding: dict[Key, tuple[int, ...]]  # place → programmes whose territory excludes it
     criteria: dict[int, _Criteria]
+    # A collectivité's offers at this generation, by (commune, its labels): see ``tenant_offers``.
+    tenant_offers: dict[tuple, tuple[float, tuple[Offer, ...]]] = field(default_factory=dict, compare=False)
 
     def included_by(self, keys: Iterable[Key]) -> dict[int, list[Key]]:
         """programme id → the places among these keys it includes (in the keys' order)."""
@@ -306,6 +309,10 @@ def _commune_offers(session: Session, commune: Commune, places: Places | None) -
         places, index = Places.of(session, commune, labels), scope_index(session, token)
     else:
         index = scope_index(session)
+    return index.token, _offers_in(index, commune, places)
+
+
+def _offers_in(index: ScopeIndex, commune: Commune, places: Places) -> list[Offer]:
     population = commune.population
     # Broadest place first, so the reasons read "région …, labellisée …"; each phrase built once.
     keys = _ordered(places.keys)
@@ -325,7 +332,7 @@ def _commune_offers(session: Session, commune: Commune, places: Places | None) -
         offers.append(Offer(programme_id, [first] + [phrases[key] for key in included], included,
                             sort_key=rules.sort_key, to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
-    return index.token, offers
+    return offers
 
 
 @dataclass
@@ -413,11 +420,35 @@ def tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
     """``offers_for_tenant`` and the eligibility generation it was computed at: what a per-process
     cache of programme facts keyed by that token (Mes financements) needs to agree with it,
     without reading the token a second time."""
-    if tenant.commune is not None:
-        return _commune_offers(session, tenant.commune, None)
+    if tenant.commune_insee is not None:
+        return _commune_tenant_offers(session, tenant)
     if tenant.epci is not None:
         return _epci_offers(session, tenant.epci)
     return current_token(session), []
+
+
+# A collectivité's offers are kept with the index of their generation: a new token (any change that
+# can alter eligibility) drops them. The commune's own facts (population, names of its places) change
+# with a territory import only, which moves no token: they are read again after this long.
+COMMUNE_FACTS_TTL_S = 600.0
+MAX_KEPT_TENANT_OFFERS = 5000
+
+
+def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
+    """A commune tenant's offers (Mes financements, on every visit): one query (the token and its
+    labels) when this generation already computed them."""
+    token, labels = _token_and_labels(session, tenant.commune_insee)
+    index = scope_index(session, token)
+    key = (tenant.commune_insee, tuple(labels))
+    kept = index.tenant_offers.get(key)
+    if kept is not None and kept[0] > time.monotonic():
+        return token, list(kept[1])
+    commune = tenant.commune
+    offers = _offers_in(index, commune, Places.of(session, commune, labels))
+    if len(index.tenant_offers) >= MAX_KEPT_TENANT_OFFERS:
+        index.tenant_offers.clear()
+    index.tenant_offers[key] = (time.monotonic() + COMMUNE_FACTS_TTL_S, tuple(offers))
+    return token, offers
 
 
 def with_programmes(session: Session, offers: Sequence[Offer], *, lean: bool = False) -> list[tuple[Programme, Offer]]:

@@ -107,6 +107,24 @@ def test_a_commune_list_and_a_label(db):
     assert labelled.id in offered(db, VITRE) and labelled.id not in offered(db, GIEN)
 
 
+def test_a_collectivite_sees_a_new_programme_and_a_new_label_on_its_next_visit(db):
+    """Its offers are kept between visits at one eligibility generation: a programme published (a
+    new generation) or a label's new list (which moves no generation) shows on the next one."""
+    city = make_city(db, GIEN)
+    label = make_label(db, "Petites Villes de Demain (extrait)", (ISSOUDUN,))
+    labelled = make_programme(db, scope=(("include", "label", label.name),), population_below=None)
+    first = {o.programme_id for o in eligibility.offers_for_tenant(db, city)}
+    assert labelled.id not in first
+    assert {o.programme_id for o in eligibility.offers_for_tenant(db, city)} == first
+    labels.upload_label_communes(db, _user(db), label, f"code_insee\n{GIEN}\n")
+    reasons = {o.programme_id: o.reason for o in eligibility.offers_for_tenant(db, city)}
+    assert labelled.id in reasons and "labellisée Petites Villes de Demain (extrait)" in reasons[labelled.id]
+    regional = make_programme(db, scope=(("include", "region", "24"),), population_below=20000)
+    assert regional.id in {o.programme_id for o in eligibility.offers_for_tenant(db, city)}
+    assert {o.programme_id for o in eligibility.offers_for_tenant(db, city)} == \
+        {o.programme_id for o in eligibility.offers_for_commune(db, db.get(Commune, GIEN))}
+
+
 def _user(db):
     from tests.factories import make_user
 
