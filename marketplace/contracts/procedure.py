@@ -135,9 +135,32 @@ def decide(amount_ht_cents: int, nature: str, innovative: bool, launch_date: dt.
     return answer
 
 
+_READ = "procurement_thresholds_read"
+
+
 def thresholds_on(session: Session, nature: str, day: dt.date) -> dict[str, Threshold]:
     """The thresholds valid on that day for that nature, by code. Refused in French when the law's
-    figures for that day are not known (the EU thresholds are revised every two years)."""
+    figures for that day are not known (the EU thresholds are revised every two years).
+
+    Read once per transaction (a list of group purchases asks for each of its rows): a new
+    transaction, or a threshold changed in this one (``forget_thresholds``), reads them again."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_READ)
+    if kept is None or transaction is None or kept[0] is not transaction:
+        found = _read_thresholds(session, nature, day)  # begins the transaction if none was
+        session.info[_READ] = (session.get_transaction(), {(nature, day): found})
+    elif (nature, day) in kept[1]:
+        found = kept[1][(nature, day)]
+    else:
+        found = kept[1][(nature, day)] = _read_thresholds(session, nature, day)
+    return dict(found)
+
+
+def forget_thresholds(session: Session) -> None:
+    session.info.pop(_READ, None)
+
+
+def _read_thresholds(session: Session, nature: str, day: dt.date) -> dict[str, Threshold]:
     rows = session.scalars(select(ProcurementThreshold).where(ProcurementThreshold.in_force_on(day))
                            .order_by(ProcurementThreshold.valid_from.desc(), ProcurementThreshold.id.desc()))
     found: dict[str, Threshold] = {}

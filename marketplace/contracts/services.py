@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from marketplace.contracts import document, kits, library
+from marketplace.contracts import document, kits, library, procedure
 from marketplace.contracts import questionnaire as q
 from marketplace.contracts.models import (
     TEMPLATE_WORKFLOW,
@@ -146,6 +146,7 @@ def supersede_threshold(session: Session, actor: User, current: ProcurementThres
                                note=data.get("note") or "")
     session.add(row)
     session.flush()
+    procedure.forget_thresholds(session)
     audit.record(session, E.threshold_superseded, actor_id=actor.id, tenant_id=None, obj=row, code=row.code,
                  natures=row.natures, before=current.amount_ht_cents, after=row.amount_ht_cents,
                  valid_from=start.isoformat())

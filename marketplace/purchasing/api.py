@@ -28,9 +28,9 @@ blp = Blueprint("group_purchases", __name__, url_prefix="/group-purchases",
 CITY_MEMBERS = (Role.member, (TenantKind.collectivite,), "Seuls les membres d'une collectivité s'engagent.")
 
 
-def as_dict(purchase) -> dict:
+def as_dict(purchase, result=None) -> dict:
     db = get_db()
-    result = services.figures(db, purchase)
+    result = result or services.figures(db, purchase)
     answer = services.procedure(db, purchase, result)
     next_tier = None
     if result.next_tier is not None:
@@ -71,7 +71,8 @@ def purchases(args):
     """Les achats groupés (ouverts par défaut), date limite la plus proche d'abord"""
     rows, total = services.public_purchases(get_db(), status=args["status"], solution_id=args["solution_id"],
                                             page=args["page"], per_page=args["per_page"])
-    return {"items": [as_dict(p) for p in rows], "total": total, "page": args["page"], "per_page": args["per_page"]}
+    results = services.figures_many(get_db(), rows)
+    return {"items": [as_dict(p, r) for p, r in zip(rows, results)], "total": total, "page": args["page"], "per_page": args["per_page"]}
 
 
 @blp.route("/<int:purchase_id>")

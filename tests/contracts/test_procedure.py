@@ -6,8 +6,12 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from marketplace.contracts.procedure import Threshold, decide
+from marketplace.contracts import services
+from marketplace.contracts.models import ProcurementThreshold
+from marketplace.contracts.procedure import Threshold, decide, procedures_for
+from tests.factories import make_user
 
 
 def ask(client, **body):
@@ -80,3 +84,15 @@ def test_the_recommended_procedure_is_always_allowed_and_thresholds_are_strict(a
     assert ("mapa" in allowed) == (amount < eu)
     assert ("achat_innovant" in allowed) == (innovative and amount < innovation)
     assert allowed.isdisjoint({r.procedure for r in answer.refused})
+
+
+def test_a_threshold_changed_applies_at_once_in_the_same_transaction(db):
+    """Thresholds are read once per transaction; superseding one forgets what was read."""
+    day = dt.date(2026, 9, 1)
+    assert procedures_for(db, 55_000_00, "services", False, day).recommended == "dispense"
+    current = db.scalar(select(ProcurementThreshold).where(ProcurementThreshold.code == "dispense",
+                                                           ProcurementThreshold.in_force_on(day))
+                        .order_by(ProcurementThreshold.valid_from.desc()))
+    services.supersede_threshold(db, make_user(db), current, {"valid_from": dt.date(2026, 8, 1), "amount_ht": 50_000_00,
+                                                              "legal_reference": "R2122-8 CCP (test)"})
+    assert procedures_for(db, 55_000_00, "services", False, day).recommended == "mapa"
