@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace.catalog.models import (
     CONTENT_FIELDS,
@@ -272,7 +272,9 @@ def restore(session: Session, actor: User, solution: Solution) -> None:
 # Lists -----------------------------------------------------------------------------------------
 
 def solutions_of(session: Session, tenant: Tenant) -> list[Solution]:
-    stmt = select(Solution).where(Solution.owner_tenant_id == tenant.id).order_by(Solution.updated_at.desc())
+    # The workspace's list shows each one's pending change and last review: revisions in one query.
+    stmt = (select(Solution).where(Solution.owner_tenant_id == tenant.id).order_by(Solution.updated_at.desc())
+            .options(selectinload(Solution.revisions)))
     return list(session.scalars(stmt))
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -347,8 +349,39 @@ def _funded_index(session: Session):
         vectorizer = TfidfVectorizer(analyzer=matching.terms, sublinear_tf=True)
         matrix = vectorizer.fit_transform([r.title for r in rows])
         _funded_cache.clear()
-        _funded_cache[key] = (vectorizer, matrix, [r.id for r in rows], [r.departement for r in rows])
+        _funded_cache[key] = FundedIndex(vectorizer, matrix, [r.id for r in rows],
+                                         np.array([r.departement or "" for r in rows], dtype=object))
     return _funded_cache[key]
+
+
+@dataclass
+class FundedIndex:
+    vectorizer: TfidfVectorizer
+    matrix: object
+    ids: list[int]
+    departements: np.ndarray
+    # (project's words, its département, how many) → the closest ids and scores: a project page
+    # asks on every visit, and its words seldom change.
+    closest: OrderedDict = field(default_factory=OrderedDict)
+
+
+MAX_KEPT_CLOSEST = 2000
+
+
+def _closest(index: FundedIndex, words: str, departement: str, limit: int) -> list[tuple[int, float]]:
+    key = (words, departement, limit)
+    found = index.closest.get(key)
+    if found is not None:
+        index.closest.move_to_end(key)
+        return found
+    scores = (index.matrix @ index.vectorizer.transform([words]).T).toarray().ravel()
+    if departement:
+        scores = scores + np.where(index.departements == departement, 0.05, 0.0)
+    found = [(index.ids[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0.2]
+    index.closest[key] = found
+    if len(index.closest) > MAX_KEPT_CLOSEST:
+        index.closest.popitem(last=False)
+    return found
 
 
 def similar_funded(session: Session, project: Project, limit: int = 5) -> list[tuple[FundedProject, float]]:
@@ -356,14 +389,10 @@ def similar_funded(session: Session, project: Project, limit: int = 5) -> list[t
     index = _funded_index(session)
     if index is None:
         return []
-    vectorizer, matrix, ids, departements = index
-    vector = vectorizer.transform([f"{project.title} {project.title} {project.description or ''}"])
-    scores = (matrix @ vector.T).toarray().ravel()
     departement = project.commune.departement_code if project.commune else ""
-    scores = scores + np.array([0.05 if d == departement else 0.0 for d in departements])
-    best = [i for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0.2]
-    by_id = {f.id: f for f in session.scalars(select(FundedProject).where(FundedProject.id.in_([ids[i] for i in best])))}
-    return [(by_id[ids[i]], float(scores[i])) for i in best if ids[i] in by_id]
+    best = _closest(index, f"{project.title} {project.title} {project.description or ''}", departement, limit)
+    by_id = {f.id: f for f in session.scalars(select(FundedProject).where(FundedProject.id.in_([i for i, _ in best])))}
+    return [(by_id[i], score) for i, score in best if i in by_id]
 
 
 def threshold_of(session: Session, tenant_id: int) -> int:
