@@ -19,7 +19,7 @@ import datetime as dt
 import enum
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -287,11 +287,23 @@ def json_list_contains(column, slug: str):
     return cast(column, String).like(f'%"{slug}"%')
 
 
-def page_in_order(session: Session, stmt, model, order: list[int], page: int, per_page: int) -> tuple[list, int]:
+# A ranking this short is checked by its ids; a longer one against every row the statement keeps.
+CHECK_BY_IDS = 1000
+
+
+def page_in_order(session: Session, stmt, model, order: list[int], page: int, per_page: int,
+                  options: Sequence = (), kept: Collection[int] | None = None) -> tuple[list, int]:
     """A page of ``stmt``'s rows in a given order of ids (a search's ranking): the statement says
-    which rows stay, the order where they go. Returns the page and the number of rows kept."""
-    kept = set(session.scalars(stmt.with_only_columns(model.id)))
+    which rows stay, the order where they go. Returns the page and the number of rows kept.
+    ``options``: loader options for the page's rows; ``kept``: the ids the statement keeps, when the
+    caller already knows them."""
+    if not order:
+        return [], 0
+    if kept is None:
+        ids = stmt.with_only_columns(model.id)
+        kept = set(session.scalars(ids.where(model.id.in_(order)) if len(order) <= CHECK_BY_IDS else ids))
     ordered = [i for i in order if i in kept]
     wanted = ordered[(page - 1) * per_page: page * per_page]
-    found = {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))} if wanted else {}
+    found = ({row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)).options(*options))}
+             if wanted else {})
     return [found[i] for i in wanted if i in found], len(ordered)

@@ -44,7 +44,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, false, func, or_, select, true, update
@@ -270,6 +270,12 @@ def scope_index(session: Session, token: str | None = None) -> ScopeIndex:
         if index is None or index.token != token:
             index = _indexes[database] = _build_index(session, token)
     return index
+
+
+def published_ids(session: Session) -> Collection[int]:
+    """Every published programme's id, at the current generation (publishing, archiving or
+    deleting a programme moves the token): one tiny query when this process already knows them."""
+    return scope_index(session).criteria.keys()
 
 
 def _build_index(session: Session, token: str) -> ScopeIndex:

@@ -357,7 +357,9 @@ class ProgrammeFilters:
 
 
 def published_programmes(session: Session, filters: ProgrammeFilters, page: int = 1,
-                         per_page: int = 20) -> tuple[list[Programme], int]:
+                         per_page: int = 20, *, lean: bool = False) -> tuple[list[Programme], int]:
+    """``lean``: without their territory rows and calls (a list of cards shows neither)."""
+    options = (lazyload(Programme.scope), lazyload(Programme.calls)) if lean else ()
     stmt = select(Programme).where(Programme.status == ProgrammeStatus.published)
     if filters.ids is not None:
         stmt = stmt.where(Programme.id.in_(filters.ids))
@@ -386,9 +388,14 @@ def published_programmes(session: Session, filters: ProgrammeFilters, page: int 
             or_(*[(ProgrammeScope.level == level) & (ProgrammeScope.code == code) for level, code in wanted])))
     if filters.ranked is not None:
         # The words' order: the filters say which of the ranked programmes stay, the rank their order.
-        return page_in_order(session, stmt, Programme, filters.ranked, page, per_page)
+        # Words alone keep the published ones, which the eligibility index already knows.
+        narrowed = any((filters.ids is not None, filters.theme, filters.aid_type, filters.beneficiary,
+                        filters.funder_level, filters.state_family, places))
+        return page_in_order(session, stmt, Programme, filters.ranked, page, per_page, options,
+                             kept=None if narrowed else eligibility.published_ids(session))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Programme.title, Programme.id).offset((page - 1) * per_page).limit(per_page))
+    rows = session.scalars(stmt.order_by(Programme.title, Programme.id).offset((page - 1) * per_page).limit(per_page)
+                           .options(*options))
     return list(rows), total
 
 

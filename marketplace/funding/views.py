@@ -148,7 +148,7 @@ def index():
         ranking, words_message = rank_documents(settings().search_dir, db, q, doc_type="programme",
                                                 correct=request.args.get("exact") != "1", on_unavailable=rebuild_soon)
         filters.ranked = object_ids(ranking, "programme")
-    programmes, total = services.published_programmes(db, filters, page, PER_PAGE)
+    programmes, total = services.published_programmes(db, filters, page, PER_PAGE, lean=True)
     by_id = {o.programme_id: o for o in offers or []}
     return render_template("funding/index.html", programmes=programmes, total=total, page=page, per_page=PER_PAGE,
                            offers=by_id, commune=commune, epci=epci, error=error, candidates=choice.candidates,

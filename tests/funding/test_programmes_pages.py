@@ -9,7 +9,9 @@ import re
 import pytest
 
 from marketplace.funding import eligibility
+from marketplace.funding import services as funding
 from marketplace.funding.models import Programme, ProgrammeStatus
+from search.service import rebuild
 from tests.factories import make_label, make_programme
 from tests.helpers import sign_in
 
@@ -223,7 +225,6 @@ def test_a_funder_name_with_a_comma_survives_the_edit_form(client, db, people):
 
 def test_a_draft_call_stays_out_of_the_public_page_and_history(client, db, people):
     programme = make_programme(db, people.region)
-    from marketplace.funding import services as funding
 
     funding.create_call(db, people.funder, programme, {"title": "Appel confidentiel 2027", "closes_on": None})
     db.commit()
@@ -231,3 +232,21 @@ def test_a_draft_call_stays_out_of_the_public_page_and_history(client, db, peopl
         assert "Appel confidentiel 2027" not in text(client.get(url))
     sign_in(client, people.funder, people.funder_m)
     assert "Appel « Appel confidentiel 2027 » créé (brouillon)" in text(client.get(f"/financements/{programme.id}/historique"))
+
+
+def test_a_programme_archived_leaves_the_words_results_before_the_index_learns_it(client, db, settings, people):
+    """The index still holds it (its follower has not run): the guichet's list keeps only what is
+    published now, and counts only that."""
+    kept = make_programme(db, people.region, title="Aqueducs et fontaines du Berry")
+    gone = make_programme(db, people.region, title="Aqueducs anciens à restaurer")
+    db.commit()
+    rebuild(settings.search_dir, db)
+    page = text(client.get("/financements?q=aqueducs"))
+    assert kept.title in page and gone.title in page
+    funding.archive(db, people.funder, gone)
+    db.commit()
+    page = text(client.get("/financements?q=aqueducs"))
+    assert kept.title in page and gone.title not in page
+    assert "<strong>1</strong> programme publié" in page
+    data = client.get("/api/v1/programmes?q=aqueducs").get_json()
+    assert [p["id"] for p in data["items"]] == [kept.id] and data["total"] == 1
