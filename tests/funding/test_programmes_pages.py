@@ -225,7 +225,6 @@ def test_a_funder_name_with_a_comma_survives_the_edit_form(client, db, people):
 
 def test_a_draft_call_stays_out_of_the_public_page_and_history(client, db, people):
     programme = make_programme(db, people.region)
-
     funding.create_call(db, people.funder, programme, {"title": "Appel confidentiel 2027", "closes_on": None})
     db.commit()
     for url in (f"/financements/{programme.id}", f"/financements/{programme.id}/historique"):
