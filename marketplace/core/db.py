@@ -19,6 +19,7 @@ import datetime as dt
 import enum
 import logging
 import re
+import sys
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -47,7 +48,26 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.orm.state import InstanceState
 from sqlalchemy.sql.elements import TextClause
+
+
+def _state_with_its_dict(init):
+    """CPython 3.11 (not 3.12: gh-97922) may collect garbage while a first store on an object
+    builds its attribute dict. When a session closes, each instance state's first store
+    (``_strong_obj = None``) can thus run the state's own weakref callback (``_cleanup``, for
+    its object collected in a cycle), which builds that dict too: both own the same values, and
+    the process dies later in the collector (a gunicorn worker was seen killed by SIGSEGV under
+    load). A state whose dict exists from its creation leaves nothing to build."""
+    def __init__(self, obj, manager):
+        self.__dict__  # noqa: B018 — built here, before any store
+        init(self, obj, manager)
+
+    return __init__
+
+
+if sys.version_info < (3, 12):
+    InstanceState.__init__ = _state_with_its_dict(InstanceState.__init__)
 
 # Stable constraint names, so that migrations can drop what they created on both databases.
 NAMING_CONVENTION = {

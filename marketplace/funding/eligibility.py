@@ -205,6 +205,8 @@ class ScopeIndex:
     criteria: dict[int, _Criteria]
     # A collectivité's offers at this generation, by (commune, its labels): see ``tenant_offers``.
     tenant_offers: dict[tuple, tuple[float, tuple[Offer, ...]]] = field(default_factory=dict, compare=False)
+    # A programme's count of eligible communes at this generation: see ``eligible_communes_count``.
+    commune_counts: dict[int, tuple[float, int]] = field(default_factory=dict, compare=False)
 
     def included_by(self, keys: Iterable[Key]) -> dict[int, list[Key]]:
         """programme id → the places among these keys it includes (in the keys' order)."""
@@ -437,7 +439,7 @@ def tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
 # can alter eligibility) drops them. The commune's own facts (population, names of its places) change
 # with a territory import only, which moves no token: they are read again after this long.
 COMMUNE_FACTS_TTL_S = 600.0
-MAX_KEPT_TENANT_OFFERS = 5000
+MAX_KEPT_PER_GENERATION = 5000
 
 
 def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
@@ -451,7 +453,7 @@ def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[
         return token, list(kept[1])
     commune = tenant.commune
     offers = _offers_in(index, commune, Places.of(session, commune, labels))
-    if len(index.tenant_offers) >= MAX_KEPT_TENANT_OFFERS:
+    if len(index.tenant_offers) >= MAX_KEPT_PER_GENERATION:
         index.tenant_offers.clear()
     index.tenant_offers[key] = (time.monotonic() + COMMUNE_FACTS_TTL_S, tuple(offers))
     return token, offers
@@ -582,7 +584,23 @@ def eligible_communes_filter(programme: Programme) -> ColumnElement[bool]:
 
 
 def eligible_communes_count(session: Session, programme: Programme) -> int:
-    return session.scalar(select(func.count()).select_from(Commune).where(eligible_communes_filter(programme))) or 0
+    """How many communes may apply (the programme page says it on every visit). Kept with the
+    generation, which every change of a programme moves, and for as long as a commune's facts
+    (COMMUNE_FACTS_TTL_S); not for a programme open to a label, whose list changes without one."""
+    def count() -> int:
+        return session.scalar(select(func.count()).select_from(Commune).where(eligible_communes_filter(programme))) or 0
+
+    if programme.id is None or any(s.level == "label" for s in programme.scope):
+        return count()
+    counts = scope_index(session).commune_counts
+    kept = counts.get(programme.id)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    found = count()
+    if len(counts) >= MAX_KEPT_PER_GENERATION:
+        counts.clear()
+    counts[programme.id] = (time.monotonic() + COMMUNE_FACTS_TTL_S, found)
+    return found
 
 
 def eligible_insee_codes(session: Session, programme: Programme) -> list[str]:
