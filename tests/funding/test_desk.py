@@ -1,6 +1,9 @@
 """The operators' desk: hundreds of programmes found by filters, and acted on many at a time."""
 from __future__ import annotations
 
+import html
+import re
+
 from sqlalchemy import select
 
 from marketplace.funding.models import Programme, ProgrammeStatus
@@ -120,3 +123,24 @@ def test_the_desk_says_which_programmes_have_no_perimeter_yet(client, db):
     bare = next(r for r in rows if "Brouillon sans territoire" in r)
     placed = next(r for r in rows if "Brouillon en Centre-Val de Loire" in r)
     assert "sans périmètre" in bare and "sans périmètre" not in placed
+
+
+def test_a_row_of_the_list_closes_its_programme_through_the_lists_shared_form(client, db):
+    """Each row's buttons post the list's one form (its token and way back) to their programme."""
+    region = make_operator(db, "Région Bretagne")
+    user, membership = make_member(db, region, Role.member)
+    kept = make_programme(db, region, title="Aide à garder ouverte")
+    closing = make_programme(db, region, title="Aide à clore")
+    db.commit()
+    sign_in(client, user, membership)
+    page = client.get("/operateur/financements/?page=1").get_data(as_text=True)
+    shared = re.search(r'<form method="post" id="actions-ligne"[^>]*>(.*?)</form>', page, re.S)
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', shared.group(1)))
+    assert set(fields) == {"csrf_token", "next"}
+    row = next(r for r in page.split("<tr") if "Aide à clore" in r)
+    button = re.search(r'<button[^>]*form="actions-ligne" formaction="([^"]+)" name="action" value="close"', row)
+    response = client.post(html.unescape(button.group(1)), data={**fields, "action": "close"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/operateur/financements/?page=1")
+    db.expire_all()
+    assert db.get(Programme, closing.id).status is ProgrammeStatus.closed
+    assert db.get(Programme, kept.id).status is ProgrammeStatus.published
