@@ -40,6 +40,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -494,9 +495,24 @@ def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dic
     (work / "results.json").write_text(json.dumps({"meta": meta, "overall": overall, "pages": rows}, indent=1,
                                                   ensure_ascii=False))
     slowest = max(rows, key=lambda r: r["p95_ms"])["page"] if rows else "-"
+    deaths = worker_deaths(work)
+    for line in deaths:
+        print(f"Worker gunicorn mort pendant l'essai (relancé par gunicorn, ses requêtes en cours perdues) : {line}")
     print(f"Tableau : {work.relative_to(REPO)}/pages.csv et results.json")
     return (f"rate={overall['rate']} p95_ms={overall['p95_ms']} p99_ms={overall['p99_ms']} "
-            f"errors={overall['errors']} slowest_page={slowest.replace(' ', '_')}")
+            f"errors={overall['errors']} slowest_page={slowest.replace(' ', '_')} worker_deaths={len(deaths)}")
+
+
+# gunicorn replaces a worker that dies (a crash, the OOM killer) and says so only in its log.
+_DEATH = re.compile(r"Worker \(pid:\d+\) (?:was sent (?!SIGTERM)SIG\w+|exited with code \d+)")
+
+
+def worker_deaths(work: Path) -> list[str]:
+    """The lines of gunicorn's log that say a worker died before the stack was stopped."""
+    path = work / "gunicorn.log"
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(errors="replace").splitlines() if _DEATH.search(line)]
 
 
 def server_errors(work: Path, limit: int = 3) -> list[str]:
