@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -68,3 +69,11 @@ def test_a_missing_index_degrades_and_asks_for_a_rebuild(client, settings, redis
     # Asking again does not queue a second rebuild.
     client.get("/api/v1/search?q=eclairage")
     assert get_queue("search", redis).job_ids.count("search-rebuild") == 1
+
+
+def test_a_facet_link_keeps_the_words_typed_accents_spaces_and_slashes(client, indexed):
+    page = html.unescape(client.get("/recherche?q=éclairage public/LED&tri=pertinence").get_data(as_text=True))
+    link = next(h for h in re.findall(r'href="(/recherche\?[^"]+)"', page) if "hebergement=france" in h)
+    assert link.startswith("/recherche?q=%C3%A9clairage+public/LED&tri=pertinence&hebergement=france")
+    followed = client.get(link).get_data(as_text=True)
+    assert "Retirer tous les filtres" in followed and "« éclairage public/LED »" in html.unescape(followed)
