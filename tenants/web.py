@@ -181,7 +181,7 @@ def _bind_tenant() -> None:
         # One read of the person's memberships: the request's own, and the pages' tenant switcher.
         mine = g._all_memberships = memberships_of(db, current_user)
         wanted = session.get("tenant_id")
-        membership = next((m for m in mine if m.tenant_id == wanted), None) if wanted is not None else None
+        membership = next((m for m in mine if m.tenant_id == wanted), None)
         if membership is None:
             active = [m for m in mine if m.tenant.is_active]
             membership = (active or mine or [None])[0]

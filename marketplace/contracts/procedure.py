@@ -146,14 +146,11 @@ def thresholds_on(session: Session, nature: str, day: dt.date) -> dict[str, Thre
     transaction, or a threshold changed in this one (``forget_thresholds``), reads them again."""
     transaction = session.get_transaction()
     kept = session.info.get(_READ)
-    if kept is None or transaction is None or kept[0] is not transaction:
-        found = _read_thresholds(session, nature, day)  # begins the transaction if none was
-        session.info[_READ] = (session.get_transaction(), {(nature, day): found})
-    elif (nature, day) in kept[1]:
-        found = kept[1][(nature, day)]
-    else:
-        found = kept[1][(nature, day)] = _read_thresholds(session, nature, day)
-    return dict(found)
+    read = kept[1] if kept is not None and transaction is not None and kept[0] is transaction else {}
+    if (nature, day) not in read:
+        read[(nature, day)] = _read_thresholds(session, nature, day)  # begins the transaction if none was
+        session.info[_READ] = (session.get_transaction(), read)
+    return dict(read[(nature, day)])
 
 
 def forget_thresholds(session: Session) -> None:

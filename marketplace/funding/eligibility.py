@@ -48,7 +48,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, false, func, or_, select, true, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.core.clock import utcnow
@@ -57,6 +57,7 @@ from marketplace.funding.models import (
     BENEFICIARY_KINDS,
     EPCI_KINDS,
     FRANCE_CODE,
+    WITHOUT_PLACES_NOR_CALLS,
     EligibilityGeneration,
     Label,
     LabelCommune,
@@ -447,16 +448,21 @@ def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[
     labels) when this generation already computed them."""
     token, labels = _token_and_labels(session, tenant.commune_insee)
     index = scope_index(session, token)
-    key = (tenant.commune_insee, tuple(labels))
-    kept = index.tenant_offers.get(key)
+    offers = _kept(index.tenant_offers, (tenant.commune_insee, tuple(labels)),
+                   lambda: tuple(_offers_in(index, tenant.commune, Places.of(session, tenant.commune, labels))))
+    return token, list(offers)
+
+
+def _kept(store: dict, key, compute):
+    """``compute()``, kept in one of the index's per-generation stores for COMMUNE_FACTS_TTL_S."""
+    kept = store.get(key)
     if kept is not None and kept[0] > time.monotonic():
-        return token, list(kept[1])
-    commune = tenant.commune
-    offers = _offers_in(index, commune, Places.of(session, commune, labels))
-    if len(index.tenant_offers) >= MAX_KEPT_PER_GENERATION:
-        index.tenant_offers.clear()
-    index.tenant_offers[key] = (time.monotonic() + COMMUNE_FACTS_TTL_S, tuple(offers))
-    return token, offers
+        return kept[1]
+    value = compute()
+    if len(store) >= MAX_KEPT_PER_GENERATION:
+        store.clear()
+    store[key] = (time.monotonic() + COMMUNE_FACTS_TTL_S, value)
+    return value
 
 
 def with_programmes(session: Session, offers: Sequence[Offer], *, lean: bool = False) -> list[tuple[Programme, Offer]]:
@@ -467,7 +473,7 @@ def with_programmes(session: Session, offers: Sequence[Offer], *, lean: bool = F
         return []
     query = select(Programme).where(Programme.id.in_([o.programme_id for o in offers]))
     if lean:
-        query = query.options(lazyload(Programme.scope), lazyload(Programme.calls))
+        query = query.options(*WITHOUT_PLACES_NOR_CALLS)
     by_id = {p.id: p for p in session.scalars(query)}
     return [(by_id[o.programme_id], o) for o in offers if o.programme_id in by_id]
 
@@ -592,15 +598,7 @@ def eligible_communes_count(session: Session, programme: Programme) -> int:
 
     if programme.id is None or any(s.level == "label" for s in programme.scope):
         return count()
-    counts = scope_index(session).commune_counts
-    kept = counts.get(programme.id)
-    if kept is not None and kept[0] > time.monotonic():
-        return kept[1]
-    found = count()
-    if len(counts) >= MAX_KEPT_PER_GENERATION:
-        counts.clear()
-    counts[programme.id] = (time.monotonic() + COMMUNE_FACTS_TTL_S, found)
-    return found
+    return _kept(scope_index(session).commune_counts, programme.id, count)
 
 
 def eligible_insee_codes(session: Session, programme: Programme) -> list[str]:

@@ -39,7 +39,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, lazyload, mapped_column, relationship
 
 from marketplace.core import taxonomy
 from marketplace.core.audit import event_types
@@ -734,3 +734,8 @@ class FundingAlertItem(TenantOwned, Base):
     item_key: Mapped[str] = mapped_column(String(40), primary_key=True)
     stamp: Mapped[str] = mapped_column(String(40), primary_key=True)
     digest_id: Mapped[int] = mapped_column(ForeignKey("funding_alert_digests.id", ondelete="CASCADE"), index=True)
+
+
+# Loader options for lists of programmes that show neither their territory rows (a commune list may
+# hold thousands) nor their calls: both loaded on access only.
+WITHOUT_PLACES_NOR_CALLS = (lazyload(Programme.scope), lazyload(Programme.calls))

@@ -6,11 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from marketplace.funding import eligibility
 from marketplace.funding.indexing import CALL_PATH, PROGRAMME_PATH
-from marketplace.funding.models import CallStatus, Programme, ProgrammeCall, ProgrammeStatus
+from marketplace.funding.models import (
+    WITHOUT_PLACES_NOR_CALLS,
+    CallStatus,
+    Programme,
+    ProgrammeCall,
+    ProgrammeStatus,
+)
 from tenants.models import Tenant
 
 
@@ -67,7 +73,7 @@ def _programme_text(p: Programme) -> str:
 def published_targets(session: Session, on: dt.date, programme_ids: list[int] | None = None) -> list[PublishedTarget]:
     """Published programmes and their published calls still open on ``on``, ordered by id."""
     stmt = (select(Programme).where(Programme.status == ProgrammeStatus.published)
-            .options(lazyload(Programme.scope), lazyload(Programme.calls)).order_by(Programme.id))
+            .options(*WITHOUT_PLACES_NOR_CALLS).order_by(Programme.id))
     if programme_ids is not None:
         stmt = stmt.where(Programme.id.in_(programme_ids))
     programmes = list(session.scalars(stmt))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import exists, func, or_, select
-from sqlalchemy.orm import Session, lazyload, undefer
+from sqlalchemy.orm import Session, undefer
 
 from marketplace.core import audit
 from marketplace.core.clock import today, utcnow
@@ -40,6 +40,7 @@ from marketplace.funding.models import (
     FIELD_LABELS,
     FRANCE_CODE,
     PROGRAMME_WORKFLOW,
+    WITHOUT_PLACES_NOR_CALLS,
     CallStatus,
     FunderLevel,
     Programme,
@@ -313,7 +314,7 @@ def programmes_of(session: Session, tenant: Tenant) -> list[Programme]:
 
 
 # The operators' tables show whether a programme has a perimeter, not its places nor its calls.
-DESK_LIST_OPTIONS = (lazyload(Programme.scope), lazyload(Programme.calls), undefer(Programme.has_perimeter))
+DESK_LIST_OPTIONS = (*WITHOUT_PLACES_NOR_CALLS, undefer(Programme.has_perimeter))
 
 
 def desk_rows(session: Session, ids: list[int]) -> list[Programme]:
@@ -359,7 +360,7 @@ class ProgrammeFilters:
 def published_programmes(session: Session, filters: ProgrammeFilters, page: int = 1,
                          per_page: int = 20, *, lean: bool = False) -> tuple[list[Programme], int]:
     """``lean``: without their territory rows and calls (a list of cards shows neither)."""
-    options = (lazyload(Programme.scope), lazyload(Programme.calls)) if lean else ()
+    options = WITHOUT_PLACES_NOR_CALLS if lean else ()
     stmt = select(Programme).where(Programme.status == ProgrammeStatus.published)
     if filters.ids is not None:
         stmt = stmt.where(Programme.id.in_(filters.ids))

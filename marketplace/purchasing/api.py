@@ -30,7 +30,7 @@ CITY_MEMBERS = (Role.member, (TenantKind.collectivite,), "Seuls les membres d'un
 
 def as_dict(purchase, result=None) -> dict:
     db = get_db()
-    result = result or services.figures(db, purchase)
+    result = result if result is not None else services.figures(db, purchase)
     answer = services.procedure(db, purchase, result)
     next_tier = None
     if result.next_tier is not None:
