@@ -204,7 +204,8 @@ class ScopeIndex:
     including: dict[Key, tuple[int, ...]]  # place → programmes whose territory includes it
     excluding: dict[Key, tuple[int, ...]]  # place → programmes whose territory excludes it
     criteria: dict[int, _Criteria]
-    # A collectivité's offers at this generation, by (commune, its labels): see ``tenant_offers``.
+    # A collectivité's offers at this generation, by ("commune" or "epci", its code, its labels):
+    # see ``tenant_offers``.
     tenant_offers: dict[tuple, tuple[float, tuple[Offer, ...]]] = field(default_factory=dict, compare=False)
     # A programme's count of eligible communes at this generation: see ``eligible_communes_count``.
     commune_counts: dict[int, tuple[float, int]] = field(default_factory=dict, compare=False)
@@ -350,19 +351,26 @@ class _Member:
     keys: set[Key]
 
 
-def _epci_members(session: Session, epci: Epci) -> tuple[list[_Member], dict[Key, str]]:
+def _member_labels(siren: str):
+    """(member commune, label slug, label name) of an EPCI's members."""
+    return (select(LabelCommune.commune_insee, Label.slug, Label.name).join(Label, Label.id == LabelCommune.label_id)
+            .join(Commune, Commune.insee == LabelCommune.commune_insee).where(Commune.epci_siren == siren))
+
+
+def _epci_members(session: Session, epci: Epci, labels: Sequence[tuple[str, str, str]] | None = None
+                  ) -> tuple[list[_Member], dict[Key, str]]:
+    """``labels``: the members' (commune, slug, name) rows when the caller already read them."""
     members = session.execute(
         select(Commune.insee, Commune.region_code, Commune.departement_code, Region.name, Departement.name)
         .join(Region, Region.code == Commune.region_code).join(Departement, Departement.code == Commune.departement_code)
         .where(Commune.epci_siren == epci.siren).order_by(Commune.insee)).all()
-    labels = session.execute(
-        select(LabelCommune.commune_insee, Label.slug, Label.name).join(Label, Label.id == LabelCommune.label_id)
-        .join(Commune, Commune.insee == LabelCommune.commune_insee).where(Commune.epci_siren == epci.siren)).all()
-    names: dict[Key, str] = {("france", FRANCE_CODE): "France", ("epci", epci.siren): epci.name}
+    if labels is None:
+        labels = session.execute(_member_labels(epci.siren)).all()
+    names: dict[Key, str] = {("france", FRANCE_CODE): "France", ("epci", epci.siren, tuple(labels)): epci.name}
     by_commune: dict[str, _Member] = {}
     for insee, region_code, departement_code, region_name, departement_name in members:
         keys = {("france", FRANCE_CODE), ("region", region_code), ("departement", departement_code),
-                ("epci", epci.siren), ("commune", insee)}
+                ("epci", epci.siren, tuple(labels)), ("commune", insee)}
         names[("region", region_code)] = region_name
         names[("departement", departement_code)] = departement_name
         by_commune[insee] = _Member(insee, keys)
@@ -395,10 +403,24 @@ def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
 
 
 def _epci_offers(session: Session, epci: Epci) -> tuple[str, list[Offer]]:
-    members, names = _epci_members(session, epci)
+    """An EPCI's offers, kept with the index of their generation like a commune's (key: the EPCI and
+    its members' labels, read with the token in one round trip)."""
+    labelled = _member_labels(epci.siren).subquery()
+    rows = session.execute(
+        select(EligibilityGeneration.token, labelled.c.commune_insee, labelled.c.slug, labelled.c.name)
+        .select_from(EligibilityGeneration).outerjoin(labelled, true())
+        .where(EligibilityGeneration.id == 1)).all()
+    token = rows[0][0] if rows else "initial"
+    labels = sorted((insee, slug, name) for _, insee, slug, name in rows if slug is not None)
+    index = scope_index(session, token)
+    offers = _kept(index.tenant_offers, ("epci", epci.siren, tuple(labels)),
+                   lambda: tuple(_epci_offers_in(index, epci, *_epci_members(session, epci, labels))))
+    return token, list(offers)
+
+
+def _epci_offers_in(index: ScopeIndex, epci: Epci, members: list[_Member], names: dict[Key, str]) -> list[Offer]:
     if not members:
-        return current_token(session), []
-    index = scope_index(session)
+        return []
     keys = set().union(*(m.keys for m in members))
     excluded_by = index.excluded_by(keys)
     offers = []
@@ -417,7 +439,7 @@ def _epci_offers(session: Session, epci: Epci) -> tuple[str, list[Offer]]:
                             covered_members=len(covered), member_count=len(members), sort_key=rules.sort_key,
                             to_check=rules.to_check))
     offers.sort(key=lambda o: o.sort_key)
-    return index.token, offers
+    return offers
 
 
 def offers_for_tenant(session: Session, tenant: Tenant) -> list[Offer]:
@@ -448,7 +470,7 @@ def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[
     labels) when this generation already computed them."""
     token, labels = _token_and_labels(session, tenant.commune_insee)
     index = scope_index(session, token)
-    offers = _kept(index.tenant_offers, (tenant.commune_insee, tuple(labels)),
+    offers = _kept(index.tenant_offers, ("commune", tenant.commune_insee, tuple(labels)),
                    lambda: tuple(_offers_in(index, tenant.commune, Places.of(session, tenant.commune, labels))))
     return token, list(offers)
 

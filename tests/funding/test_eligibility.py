@@ -125,6 +125,28 @@ def test_a_collectivite_sees_a_new_programme_and_a_new_label_on_its_next_visit(d
         {o.programme_id for o in eligibility.offers_for_commune(db, db.get(Commune, GIEN))}
 
 
+def test_an_intercommunalite_sees_a_new_programme_and_a_member_s_new_label_on_its_next_visit(db):
+    """An EPCI's offers are kept the same way: a member commune put on a label's list (no new
+    generation) and a programme published both show on the next visit, with the reasons of now."""
+    metropole = db.get(Epci, "243600327")  # Châteauroux Métropole: Châteauroux is a member, Gien is not
+    tenant = make_epci(db)
+    assert tenant.epci_siren == metropole.siren
+    label = make_label(db, "Petites Villes de Demain (extrait)", (GIEN,))
+    labelled = make_programme(db, scope=(("include", "label", label.name),), population_below=None,
+                              beneficiary_kinds=["commune", "epci"])
+    first = {o.programme_id for o in eligibility.offers_for_tenant(db, tenant)}
+    assert labelled.id not in first
+    assert {o.programme_id for o in eligibility.offers_for_tenant(db, tenant)} == first
+    labels.upload_label_communes(db, _user(db), label, f"code_insee\n{CHATEAUROUX}\n")
+    offer = next(o for o in eligibility.offers_for_tenant(db, tenant) if o.programme_id == labelled.id)
+    assert offer.covered_members == 1 and "labellisée Petites Villes de Demain (extrait)" in offer.reasons
+    regional = make_programme(db, scope=(("include", "region", "24"),), population_below=None,
+                              beneficiary_kinds=["epci"])
+    assert regional.id in {o.programme_id for o in eligibility.offers_for_tenant(db, tenant)}
+    labels.upload_label_communes(db, _user(db), label, f"code_insee\n{GIEN}\n")
+    assert labelled.id not in {o.programme_id for o in eligibility.offers_for_tenant(db, tenant)}
+
+
 def _user(db):
     from tests.factories import make_user
 
