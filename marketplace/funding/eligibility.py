@@ -366,11 +366,11 @@ def _epci_members(session: Session, epci: Epci, labels: Sequence[tuple[str, str,
         .where(Commune.epci_siren == epci.siren).order_by(Commune.insee)).all()
     if labels is None:
         labels = session.execute(_member_labels(epci.siren)).all()
-    names: dict[Key, str] = {("france", FRANCE_CODE): "France", ("epci", epci.siren, tuple(labels)): epci.name}
+    names: dict[Key, str] = {("france", FRANCE_CODE): "France", ("epci", epci.siren): epci.name}
     by_commune: dict[str, _Member] = {}
     for insee, region_code, departement_code, region_name, departement_name in members:
         keys = {("france", FRANCE_CODE), ("region", region_code), ("departement", departement_code),
-                ("epci", epci.siren, tuple(labels)), ("commune", insee)}
+                ("epci", epci.siren), ("commune", insee)}
         names[("region", region_code)] = region_name
         names[("departement", departement_code)] = departement_name
         by_commune[insee] = _Member(insee, keys)
@@ -399,10 +399,10 @@ def _epci_reasons(epci: Epci, bounds: tuple[int | None, int | None], covered: li
 
 def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
     """The published programmes this EPCI can use (see the module docstring for the rule)."""
-    return _epci_offers(session, epci)[1]
+    return list(_epci_offers(session, epci)[1])
 
 
-def _epci_offers(session: Session, epci: Epci) -> tuple[str, list[Offer]]:
+def _epci_offers(session: Session, epci: Epci) -> tuple[str, tuple[Offer, ...]]:
     """An EPCI's offers, kept with the index of their generation like a commune's (key: the EPCI and
     its members' labels, read with the token in one round trip)."""
     labelled = _member_labels(epci.siren).subquery()
@@ -413,9 +413,8 @@ def _epci_offers(session: Session, epci: Epci) -> tuple[str, list[Offer]]:
     token = rows[0][0] if rows else "initial"
     labels = sorted((insee, slug, name) for _, insee, slug, name in rows if slug is not None)
     index = scope_index(session, token)
-    offers = _kept(index.tenant_offers, ("epci", epci.siren, tuple(labels)),
-                   lambda: tuple(_epci_offers_in(index, epci, *_epci_members(session, epci, labels))))
-    return token, list(offers)
+    return token, _kept(index.tenant_offers, ("epci", epci.siren, tuple(labels)),
+                        lambda: tuple(_epci_offers_in(index, epci, *_epci_members(session, epci, labels))))
 
 
 def _epci_offers_in(index: ScopeIndex, epci: Epci, members: list[_Member], names: dict[Key, str]) -> list[Offer]:
@@ -444,18 +443,19 @@ def _epci_offers_in(index: ScopeIndex, epci: Epci, members: list[_Member], names
 
 def offers_for_tenant(session: Session, tenant: Tenant) -> list[Offer]:
     """'Which programmes can this collectivité use, and why': by its commune, or by its EPCI."""
-    return tenant_offers(session, tenant)[1]
+    return list(tenant_offers(session, tenant)[1])
 
 
-def tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
+def tenant_offers(session: Session, tenant: Tenant) -> tuple[str, tuple[Offer, ...]]:
     """``offers_for_tenant`` and the eligibility generation it was computed at: what a per-process
     cache of programme facts keyed by that token (Mes financements) needs to agree with it,
-    without reading the token a second time."""
+    without reading the token a second time. The offers are the tuple this generation keeps: the
+    same object on every visit until it is computed again (a cache built on them may rely on it)."""
     if tenant.commune_insee is not None:
         return _commune_tenant_offers(session, tenant)
     if tenant.epci is not None:
         return _epci_offers(session, tenant.epci)
-    return current_token(session), []
+    return current_token(session), ()
 
 
 # A collectivité's offers are kept with the index of their generation: a new token (any change that
@@ -465,14 +465,13 @@ COMMUNE_FACTS_TTL_S = 600.0
 MAX_KEPT_PER_GENERATION = 5000
 
 
-def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, list[Offer]]:
+def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, tuple[Offer, ...]]:
     """A commune tenant's offers (Mes financements, on every visit): one query (the token and its
     labels) when this generation already computed them."""
     token, labels = _token_and_labels(session, tenant.commune_insee)
     index = scope_index(session, token)
-    offers = _kept(index.tenant_offers, ("commune", tenant.commune_insee, tuple(labels)),
-                   lambda: tuple(_offers_in(index, tenant.commune, Places.of(session, tenant.commune, labels))))
-    return token, list(offers)
+    return token, _kept(index.tenant_offers, ("commune", tenant.commune_insee, tuple(labels)),
+                        lambda: tuple(_offers_in(index, tenant.commune, Places.of(session, tenant.commune, labels))))
 
 
 def _kept(store: dict, key, compute):

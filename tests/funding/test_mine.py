@@ -10,12 +10,13 @@ from icalendar import Calendar
 
 from marketplace.core.clock import today
 from marketplace.core.text import fold
+from marketplace.funding import labels
 from marketplace.funding import services as funding
 from marketplace.funding.mine.services import Criteria, find
 from search.indexing import without_indexing
 from search.service import rebuild
 from tenants.models import Role
-from tests.factories import make_city, make_member, make_programme, make_user
+from tests.factories import make_city, make_label, make_member, make_programme, make_user
 from tests.helpers import sign_in
 
 
@@ -238,3 +239,30 @@ def test_a_change_of_a_programme_or_of_a_call_is_in_the_next_search(db, people):
     db.commit()
     result, _ = search(db, people.city)
     assert f"programme:{lighting.id}" not in {i.key for i in result.items} and result.eligible_count == 3
+
+
+def test_a_search_without_words_asked_again_follows_the_day_the_labels_and_the_choices(db, people):
+    """Mes financements keeps a search without words for the collectivité's offers and the day: the
+    same visit again gives the same list; another day re-dates the calendar, a label's new list (no
+    new eligibility generation) and other choices are counted afresh."""
+    lighting, loan, schools, call = guichet(db, people)
+    first, counts = search(db, people.city)
+    again, counts_again = search(db, people.city)
+    assert [i.key for i in again.items] == [i.key for i in first.items] and counts_again == counts
+    assert counts["calendrier"]["cloture_proche"] == (1, False)  # the call closes in 10 days
+
+    later = find(db, people.city, Criteria(), on=today() + dt.timedelta(days=20))
+    assert {f.value for f in later.facets["calendrier"]} == {"ouvert"}  # the call has closed
+
+    label = make_label(db, "Petites Villes de Demain (extrait)", ("45155",))  # Gien, not Issoudun
+    listed = make_programme(db, people.region, title="Pour les petites villes", population_below=None,
+                            scope=(("include", "label", label.slug),))
+    db.commit()
+    assert f"programme:{listed.id}" not in {i.key for i in search(db, people.city)[0].items}
+    labels.upload_label_communes(db, make_user(db), label, "code_insee\n36088\n")
+    db.commit()
+    assert f"programme:{listed.id}" in {i.key for i in search(db, people.city)[0].items}
+
+    only_loans, loan_counts = search(db, people.city, aide=["pret"])
+    assert [i.key for i in only_loans.items] == [f"programme:{loan.id}"]
+    assert loan_counts["aide"]["pret"] == (1, True)

@@ -229,6 +229,14 @@ class _Listing:
     token: str
     # programme id → its entry, then its published calls' (closing order); () when not published
     entries: dict[int, tuple[Entry, ...]] = field(default_factory=dict)
+    # A search without words, by (a collectivité's offers, facet choices, day): the offers it was
+    # counted on (their kept tuple: ``eligibility.tenant_offers``), the matching rows, the facets,
+    # the eligible and deadline counts. Every visit of Mes financements without words asks it again.
+    found: dict[tuple, tuple] = field(default_factory=dict)
+
+
+# Searches without words kept per generation at most (a few per collectivité and day).
+MAX_FOUND_PER_GENERATION = 5000
 
 
 _listings: dict[str, _Listing] = {}
@@ -241,14 +249,19 @@ def _entries(session: Session, token: str, programme_ids: Sequence[int]) -> dict
     session's database, the missing ones read (and kept). A session with uncommitted changes has a
     token of its own, so what it reads from its view is never served to another session. Two
     requests filling the same programmes at once write the same entries: no lock needed."""
-    database = session.get_bind().engine.url.render_as_string(hide_password=True)
-    listing = _listings.get(database)
-    if listing is None or listing.token != token:
-        listing = _listings[database] = _Listing(token)
+    listing = _listing(session, token)
     missing = [pid for pid in programme_ids if pid not in listing.entries]
     for start in range(0, len(missing), 500):
         listing.entries.update(_read_entries(session, missing[start:start + 500]))
     return listing.entries
+
+
+def _listing(session: Session, token: str) -> _Listing:
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    listing = _listings.get(database)
+    if listing is None or listing.token != token:
+        listing = _listings[database] = _Listing(token)
+    return listing
 
 
 def _read_entries(session: Session, ids: list[int]) -> dict[int, tuple[Entry, ...]]:
@@ -283,7 +296,10 @@ def _read_entries(session: Session, ids: list[int]) -> dict[int, tuple[Entry, ..
 def _eligible_rows(session: Session, tenant: Tenant) -> list[Row]:
     """The tenant's eligible published programmes, each followed by its published calls, as
     entries: no programme loaded."""
-    token, offers = eligibility.tenant_offers(session, tenant)
+    return _rows_of(session, *eligibility.tenant_offers(session, tenant))
+
+
+def _rows_of(session: Session, token: str, offers: Sequence[Offer]) -> list[Row]:
     entries = _entries(session, token, [offer.programme_id for offer in offers])
     return [(entry, offer) for offer in offers for entry in entries[offer.programme_id]]
 
@@ -391,8 +407,27 @@ def find(session: Session, tenant: Tenant, criteria: Criteria, *, on: dt.date,
     shows those too, after the others).
 
     Ordered, filtered and counted on the cached entries; each facet's counts ignore its own
-    selection, so an item counts for a facet when it meets every other facet's choice."""
-    everything = _eligible_rows(session, tenant)
+    selection, so an item counts for a facet when it meets every other facet's choice.
+    Without words, the result is kept for the collectivité's offers of this generation and the day."""
+    token, offers = eligibility.tenant_offers(session, tenant)
+    if criteria.q:
+        return _find(session, _rows_of(session, token, offers), criteria, on, search_root, all_words)
+    listing = _listing(session, token)
+    key = (id(offers), tuple(sorted((param, tuple(sorted(set(values)))) for param, values in criteria.facets.items())),
+           on)
+    kept = listing.found.get(key)
+    if kept is None or kept[0] is not offers:
+        result = _find(session, _rows_of(session, token, offers), criteria, on, search_root, all_words)
+        if len(listing.found) >= MAX_FOUND_PER_GENERATION:
+            listing.found.clear()
+        listing.found[key] = (offers, result.rows, result.facets, result.eligible_count, result.deadline_count)
+        return result
+    _, rows, facets, eligible_count, deadline_count = kept
+    return Result(criteria, list(rows), facets, eligible_count, deadline_count, session=session)
+
+
+def _find(session: Session, everything: list[Row], criteria: Criteria, on: dt.date, search_root: Path | None,
+          all_words: bool) -> Result:
     message, ranking = None, None
     if criteria.q:
         pool, ranking, message = _text_order(session, everything, criteria.q, search_root, all_words)
