@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.funding import eligibility
@@ -68,6 +68,38 @@ def eligible_communes(session: Session, programme_id: int) -> set[str]:
 
 def _programme_text(p: Programme) -> str:
     return " ".join([p.title, p.summary or "", p.description or "", " ".join(p.funders or [])])
+
+
+@dataclass(frozen=True)
+class TargetTitle:
+    """What a list of matches shows of its target: titles and page, no text."""
+    key: str
+    call_id: int | None
+    title: str
+    programme_title: str
+    url: str
+
+
+def published_titles(session: Session, on: dt.date, programme_ids: list[int]) -> dict[str, TargetTitle]:
+    """Key → title of these published programmes and of their published calls still open on ``on``
+    (the targets ``published_targets`` would give), read as columns: a project page lists a dozen."""
+    if not programme_ids:
+        return {}
+    programmes, out = {}, {}
+    for pid, title, closes_on in session.execute(
+            select(Programme.id, Programme.title, Programme.closes_on)
+            .where(Programme.id.in_(programme_ids), Programme.status == ProgrammeStatus.published)):
+        programmes[pid] = title
+        if closes_on is None or closes_on >= on:
+            out[f"programme:{pid}"] = TargetTitle(f"programme:{pid}", None, title, title, PROGRAMME_PATH.format(id=pid))
+    if programmes:
+        for cid, pid, title in session.execute(
+                select(ProgrammeCall.id, ProgrammeCall.programme_id, ProgrammeCall.title)
+                .where(ProgrammeCall.programme_id.in_(list(programmes)), ProgrammeCall.status == CallStatus.published,
+                       or_(ProgrammeCall.closes_on.is_(None), ProgrammeCall.closes_on >= on))):
+            out[f"call:{cid}"] = TargetTitle(f"call:{cid}", cid, title, programmes[pid],
+                                             CALL_PATH.format(programme_id=pid, id=cid))
+    return out
 
 
 def published_targets(session: Session, on: dt.date, programme_ids: list[int] | None = None) -> list[PublishedTarget]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from marketplace import mail
 from marketplace.core.clock import today, utcnow
 from marketplace.core.db import all_tenants
-from marketplace.funding.public import published_targets
+from marketplace.funding.public import published_titles
 from marketplace.projects.models import NeedAnswer, Project, ProjectMatch, ProjectStatus
 from tenants.models import Tenant
 
@@ -43,7 +43,7 @@ class Line:
 def _labels(session: Session, matches: list[ProjectMatch], on: dt.date) -> dict[str, tuple[str, str]]:
     ids = sorted({m.programme_id for m in matches})
     return {t.key: (t.title if t.call_id is None else f"{t.title} ({t.programme_title})", t.url)
-            for t in published_targets(session, on, ids)}
+            for t in published_titles(session, on, ids).values()}
 
 
 def send_digest(session: Session, tenant: Tenant, threshold: int, *, on: dt.date | None = None) -> int:

@@ -22,7 +22,7 @@ from marketplace.catalog.public import published_solution, published_solution_na
 from marketplace.core import money, taxonomy
 from marketplace.core.clock import today, utcnow
 from marketplace.core.db import all_tenants
-from marketplace.funding.public import published_targets
+from marketplace.funding.public import published_titles
 from marketplace.projects import services, store
 from marketplace.projects.models import Project, ProjectStage, ProjectStatus, SolutionMatch
 from marketplace.projects.schemas import (
@@ -209,7 +209,7 @@ def _funding(db, project: Project) -> list[dict]:
     """The active matches, best first, with the title and page of what each one proposes."""
     matches = store.matches_of(db, project)
     ids = sorted({m.programme_id for m in matches})
-    targets = {t.key: t for t in published_targets(db, today(), ids)} if ids else {}
+    targets = published_titles(db, today(), ids)
     recent = utcnow() - NEW_FOR
     rows = []
     for m in matches:
