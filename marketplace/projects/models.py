@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.core.audit import event_types
@@ -72,6 +72,12 @@ class ProjectEvent(enum.StrEnum):
 
 class Project(TenantOwned, Base):
     __tablename__ = "projects"
+    __table_args__ = (
+        # The needs startups see, last published first, a page at a time, and their count (without
+        # it both read every project: 15 ms and 8 ms of PostgreSQL at 20 000 projects).
+        Index("ix_projects_published_needs", "status", "need_published_at", "id",
+              postgresql_where=text("need_published_at IS NOT NULL"), sqlite_where=text("need_published_at IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
