@@ -24,9 +24,11 @@ What it does, from a clone where ``make test`` has installed PostgreSQL and Redi
    start times (every ``users / rate`` seconds, with its own phase), so the total is ``--rate``
    requests/s whatever the answer times, as long as an answer takes less than that period (2 s at
    the defaults); a request that starts late is counted as late and reported.
-4. Prints per page and overall: requests, p50, p95, p99, errors and the achieved rate, writes the
-   table to the run's folder (``.bench/runs/<time>/pages.csv`` and ``results.json``, with the
-   servers' logs), and stops everything it started, Ctrl-C and errors included. The last line is
+4. Prints per page and overall: requests, p50, p95, p99, errors and the achieved rate, the CPU each
+   part of the stack used, and the SQL statements that took PostgreSQL the most time
+   (pg_stat_statements); writes the tables to the run's folder (``.bench/runs/<time>/pages.csv``,
+   ``statements.csv`` and ``results.json``, with the servers' logs), and stops everything it
+   started, Ctrl-C and errors included. The last line is
    ``rate=… p95_ms=… p99_ms=… errors=… slowest_page=…``.
 
 ``--keep`` leaves the stack running after the measure (``--duration 0`` skips it) and prints its
@@ -51,6 +53,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -184,7 +188,9 @@ class Postgres:
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    # Sized like a small production server's, not the packaged 128 MB.
                    "-c shared_buffers=1GB -c effective_cache_size=4GB -c work_mem=16MB "
-                   "-c maintenance_work_mem=256MB -c max_wal_size=4GB -c checkpoint_timeout=30min")
+                   "-c maintenance_work_mem=256MB -c max_wal_size=4GB -c checkpoint_timeout=30min "
+                   # What each statement cost the server during the run (printed at the end).
+                   "-c shared_preload_libraries=pg_stat_statements")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"), "-w", "-t", "120", "start",
                   "-o", options)
         return self.url()
@@ -378,6 +384,50 @@ def wait_until_ready(stack: Stack, env: dict, port: int, timeout: float = 900) -
 
 # The measure ----------------------------------------------------------------------------------------
 
+def _psycopg_url(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def reset_statements(database_url: str) -> bool:
+    """Start PostgreSQL's per-statement counters from zero (pg_stat_statements); False when the
+    extension cannot be had (the run goes on without the SQL table)."""
+    try:
+        with psycopg.connect(_psycopg_url(database_url), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+        return True
+    except psycopg.Error as e:
+        log(f"pg_stat_statements indisponible, pas de tableau des requêtes SQL : {str(e).strip()[:200]}")
+        return False
+
+
+_COLUMNS = re.compile(r"^SELECT .+? FROM ", re.DOTALL)
+
+
+def top_statements(database_url: str, limit: int = 50) -> list[dict]:
+    """The statements that took PostgreSQL the most time since the reset, the most first."""
+    with psycopg.connect(_psycopg_url(database_url), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, mean_exec_time, query FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "ORDER BY total_exec_time DESC LIMIT %s", (limit,)).fetchall()
+    return [{"calls": calls, "total_ms": round(total, 1), "mean_ms": round(mean, 3),
+             "query": _COLUMNS.sub("SELECT … FROM ", " ".join(query.split()))} for calls, total, mean, query in rows]
+
+
+def report_statements(statements: list[dict], work: Path, shown: int = 8) -> None:
+    if not statements:
+        return
+    with open(work / "statements.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["calls", "total_ms", "mean_ms", "query"])
+        writer.writeheader()
+        writer.writerows(statements)
+    print("Requêtes SQL qui ont pris le plus de temps à PostgreSQL (mise en route comprise) :")
+    for s in statements[:shown]:
+        print(f"  {s['total_ms'] / 1000:7.1f} s  {s['calls']:>7} appels  {s['mean_ms']:8.3f} ms  {s['query'][:150]}")
+    print(f"  (toutes : {work.relative_to(REPO)}/statements.csv)")
+
+
 def run_locust(stack: Stack, port: int, manifest_path: Path, rate: float, duration: float, warmup: float,
                users: int) -> dict:
     out = stack.work / "samples.json"
@@ -568,6 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until_ready(stack, env, port)
         log(f"Pile prête : http://127.0.0.1:{port} (journaux dans {work.relative_to(REPO)})")
         if args.duration > 0:
+            counting = reset_statements(database_url)
             samples = run_locust(stack, port, cache / "manifest.json", args.rate, args.duration, args.warmup, users)
             rows, overall = summarise(samples)
             meta = dict(rate=args.rate, duration=args.duration, warmup=args.warmup, scale=args.scale, users=users,
@@ -577,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             log("Charge de la machine pendant la mesure (load average 1/5/15 min) : "
                 + " / ".join(f"{x:.1f}" for x in meta["load_average"]) + f" sur {os.cpu_count()} cœurs")
             summary = report(rows, overall, samples, work, meta)
+            if counting:
+                report_statements(top_statements(database_url), work)
             if overall["errors"]:
                 for tb in server_errors(work):
                     print("\nTrace du serveur (gunicorn.log) :\n" + tb)

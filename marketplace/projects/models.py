@@ -183,7 +183,8 @@ class FundedProject(Base):
     beneficiary: Mapped[str] = mapped_column(String(300), default="")
     siren: Mapped[str] = mapped_column(String(9), default="")
     amount_cents: Mapped[int | None] = mapped_column(BigInteger)
-    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Indexed: a project page asks for the newest import on every visit (store._funded_index).
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class MatchingSettings(TenantOwned, Base):
