@@ -337,9 +337,13 @@ _funded_cache: dict[str, tuple] = {}
 
 
 def _funded_index(session: Session):
-    """TF-IDF of the reference's titles, rebuilt when the reference changes (count and last id)."""
-    count, last, when = session.execute(select(func.count(FundedProject.id), func.max(FundedProject.id),
-                                               func.max(FundedProject.imported_at))).one()
+    """TF-IDF of the reference's titles, rebuilt when the reference changes (count, last id, last
+    import). Three scalar subqueries: each is read from an index, where one select of the three
+    aggregates read the whole table."""
+    count, last, when = session.execute(select(
+        select(func.count()).select_from(FundedProject).scalar_subquery(),
+        select(func.max(FundedProject.id)).scalar_subquery(),
+        select(func.max(FundedProject.imported_at)).scalar_subquery())).one()
     key = f"{session.get_bind().engine.url}:{count}:{last}:{when}"
     if key not in _funded_cache:
         rows = list(session.execute(select(FundedProject.id, FundedProject.title, FundedProject.departement)
