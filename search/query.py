@@ -30,6 +30,8 @@ log = logging.getLogger("passerelle.search")
 SORTS = {"pertinence": "Pertinence", "recent": "Les plus récentes", "deploiements": "Les plus déployées"}
 PER_PAGE_MAX = 100
 MAX_FILTER_CACHE = 256
+# Results kept per index generation and kind (search responses, rankings): see ``_kept_result``.
+MAX_KEPT_RESULTS = 1000
 MAX_CACHED_POSTINGS = 3_000_000
 
 
@@ -424,18 +426,38 @@ def search(root: Path, request: SearchRequest) -> SearchResponse:
     with handle.lock:
         searcher = _searcher(handle)
         cache = handle.cache
-        known = _known(searcher, cache)
-        response = _run(searcher, cache, request, known)
-        if request.q.strip():
-            corrected = _correct(searcher, cache, request.q, known)
-            if corrected and request.correct and not response.complete:
-                retry = _run(searcher, cache, replace(request, q=corrected), known)
-                if retry.complete:
-                    retry.request = request
-                    retry.corrected_from, retry.searched = request.q, corrected
-                    return retry
-            response.suggestion = corrected
-        return response
+        key = (request.q, tuple(sorted((f, tuple(v)) for f, v in request.filters.items())), request.sort,
+               request.page, request.per_page, request.highlight, request.facets, request.only, request.correct)
+        return replace(_kept_result(cache, "responses", key, lambda: _search(searcher, cache, request)),
+                       request=request)
+
+
+def _search(searcher, cache, request: SearchRequest) -> SearchResponse:
+    known = _known(searcher, cache)
+    response = _run(searcher, cache, request, known)
+    if request.q.strip():
+        corrected = _correct(searcher, cache, request.q, known)
+        if corrected and request.correct and not response.complete:
+            retry = _run(searcher, cache, replace(request, q=corrected), known)
+            if retry.complete:
+                retry.corrected_from, retry.searched = request.q, corrected
+                return retry
+        response.suggestion = corrected
+    return response
+
+
+def _kept_result(cache: dict, name: str, key, compute):
+    """A search's result at this index generation, computed once: the generation's documents never
+    change (a commit makes a new generation, which starts with empty caches), so the same request
+    gets the same answer. The most recent MAX_KEPT_RESULTS of each kind are kept."""
+    lru: OrderedDict = cache.setdefault(name, OrderedDict())
+    if key in lru:
+        lru.move_to_end(key)
+        return lru[key]
+    lru[key] = result = compute()
+    if len(lru) > MAX_KEPT_RESULTS:
+        lru.popitem(last=False)
+    return result
 
 
 @dataclass
@@ -486,13 +508,19 @@ def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: st
             names = _ids_by_docnum(searcher, cache)
             return [names[docnum] for docnum in head], complete
 
-        keys, complete = ranked(q)
-        corrected = _correct(searcher, cache, q, known)
-        if corrected and correct and not complete:
-            retry, retry_complete = ranked(corrected)
-            if retry_complete:
-                return Ranking(retry, corrected_from=q, searched=corrected)
-        return Ranking(keys, suggestion=corrected)
+        def ranking() -> Ranking:
+            keys, complete = ranked(q)
+            corrected = _correct(searcher, cache, q, known)
+            if corrected and correct and not complete:
+                retry, retry_complete = ranked(corrected)
+                if retry_complete:
+                    return Ranking(retry, corrected_from=q, searched=corrected)
+            return Ranking(keys, suggestion=corrected)
+
+        if only is not None:  # a set of the caller's own (a tenant's eligible documents): not kept
+            return ranking()
+        kept = _kept_result(cache, "rankings", (q, doc_type, all_words, correct), ranking)
+        return replace(kept, keys=list(kept.keys))
 
 
 def _searcher(handle):

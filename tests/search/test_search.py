@@ -9,7 +9,7 @@ from whoosh.filedb.filestore import FileStorage
 from search import changes
 from search import index as idx
 from search.indexing import index_later
-from search.query import SearchRequest, search
+from search.query import SearchRequest, rank, search
 from search.schema import to_fields
 from search.service import index_document, rebuild, run_search
 from tests.helpers import Documents
@@ -108,6 +108,25 @@ def test_an_update_is_seen_by_the_next_search_without_duplicates(root):
     response = search(root, SearchRequest(q="éclairage"))
     assert response.total == 3 and len(set(ids(response))) == len(ids(response))
     assert search(root, SearchRequest(q="Lumio")).hits[0].title == "Lumio 5"
+
+
+def test_a_search_asked_again_is_answered_the_same_until_the_index_changes(root):
+    """Results are kept per index generation: the same request gets the same answer (its own
+    request object), a commit shows a new document and a removed one on the very next search."""
+    first = search(root, SearchRequest(q="éclairage public"))
+    request = SearchRequest(q="éclairage public")
+    again = search(root, request)
+    assert ids(again) == ids(first) and again.total == first.total and again.request is request
+    assert rank(root, "éclairage public", doc_type="solution").keys == [f"solution:{i}" for i in ids(first)]
+
+    ix = idx.open_current(root)
+    with idx.writer_for(ix) as writer:
+        writer.update_document(**to_fields(doc(99, "Éclairage public Nouvelle Lune", "Candélabres solaires")))
+        writer.delete_by_term("id", f"solution:{ids(first)[-1]}")
+    after = search(root, SearchRequest(q="éclairage public"))
+    assert 99 in ids(after) and ids(first)[-1] not in ids(after)
+    ranked = rank(root, "éclairage public", doc_type="solution").keys
+    assert "solution:99" in ranked and f"solution:{ids(first)[-1]}" not in ranked
 
 
 @pytest.fixture
