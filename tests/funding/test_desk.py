@@ -6,9 +6,10 @@ import re
 
 from sqlalchemy import select
 
+from marketplace.funding import services as funding
 from marketplace.funding.models import Programme, ProgrammeStatus
 from tenants.models import Role
-from tests.factories import make_anct, make_member, make_operator, make_programme
+from tests.factories import make_anct, make_member, make_operator, make_programme, make_user
 from tests.helpers import sign_in
 
 
@@ -144,3 +145,21 @@ def test_a_row_of_the_list_closes_its_programme_through_the_lists_shared_form(cl
     db.expire_all()
     assert db.get(Programme, closing.id).status is ProgrammeStatus.closed
     assert db.get(Programme, kept.id).status is ProgrammeStatus.published
+
+
+def test_the_desks_words_find_a_programme_by_its_new_title_at_once(client, db):
+    """The desk matches words against titles kept per eligibility generation: a programme renamed,
+    or created, is found by its new words on the next search, and no longer by the old ones."""
+    region = make_operator(db, "Région Centre-Val de Loire")
+    user, membership = make_member(db, region, Role.member)
+    programme = make_programme(db, region, status="draft", scope=(), title="Aide aux haies bocagères")
+    db.commit()
+    sign_in(client, user, membership)
+    assert "Aide aux haies bocagères" in client.get("/operateur/financements/?q=bocageres").get_data(as_text=True)
+    funding.update_programme(db, make_user(db), programme, {"title": "Plantation de vergers communaux"})
+    make_programme(db, region, status="draft", scope=(), title="Vergers partagés")
+    db.commit()
+    found = client.get("/operateur/financements/?q=vergers").get_data(as_text=True)
+    assert "Plantation de vergers communaux" in found and "Vergers partagés" in found
+    assert "<strong>2</strong> programmes pour ces filtres" in found
+    assert "Aucun programme ne correspond" in client.get("/operateur/financements/?q=bocageres").get_data(as_text=True)
