@@ -30,8 +30,10 @@ log = logging.getLogger("passerelle.search")
 SORTS = {"pertinence": "Pertinence", "recent": "Les plus récentes", "deploiements": "Les plus déployées"}
 PER_PAGE_MAX = 100
 MAX_FILTER_CACHE = 256
-# Results kept per index generation and kind (search responses, rankings): see ``_kept_result``.
+# What each index generation keeps, most recently used first (see ``_kept``): search responses and
+# rankings, BM25 vectors of terms.
 MAX_KEPT_RESULTS = 1000
+MAX_KEPT_TERMS = 5000
 MAX_CACHED_POSTINGS = 3_000_000
 
 
@@ -209,6 +211,20 @@ def build_plan(text: str, *, all_words: bool = False, known=None) -> Plan | None
 
 # Per-generation caches ------------------------------------------------------------------------------
 
+def _kept(cache: dict, name: str, key, compute, limit: int = MAX_KEPT_RESULTS):
+    """``compute()``, kept in this generation's cache (the ``limit`` most recently used of ``name``):
+    a generation's documents never change (a commit makes a new generation, which starts with empty
+    caches), so the same key gets the same answer."""
+    lru: OrderedDict = cache.setdefault(name, OrderedDict())
+    if key in lru:
+        lru.move_to_end(key)
+        return lru[key]
+    lru[key] = value = compute()
+    if len(lru) > limit:
+        lru.popitem(last=False)
+    return value
+
+
 def _deleted(searcher, cache) -> frozenset[int]:
     if "deleted" not in cache:
         reader = searcher.reader()
@@ -306,10 +322,10 @@ SYNONYM_WEIGHT = 0.7  # a synonym found counts for less than the word typed
 
 def _term_vectors(searcher, cache, term: str) -> tuple[np.ndarray, np.ndarray]:
     """(document numbers, BM25 of the term in each), cached per generation."""
-    store: OrderedDict = cache.setdefault("term_vectors", OrderedDict())
-    if term in store:
-        store.move_to_end(term)
-        return store[term]
+    return _kept(cache, "term_vectors", term, lambda: _bm25(searcher, cache, term), MAX_KEPT_TERMS)
+
+
+def _bm25(searcher, cache, term: str) -> tuple[np.ndarray, np.ndarray]:
     postings = _postings(searcher, cache, term)
     docs = np.fromiter(postings.keys(), dtype=np.int64, count=len(postings))
     tf = np.fromiter(postings.values(), dtype=np.float32, count=len(postings))
@@ -317,10 +333,7 @@ def _term_vectors(searcher, cache, term: str) -> tuple[np.ndarray, np.ndarray]:
     n = max(1, searcher.reader().doc_count())
     idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
     norm = K1 * (1 - B + B * lengths[docs] / avg) if len(docs) else np.zeros(0, dtype=np.float32)
-    store[term] = (docs, (idf * tf * (K1 + 1) / (tf + norm)).astype(np.float32))
-    if len(store) > 5000:
-        store.popitem(last=False)
-    return store[term]
+    return docs, (idf * tf * (K1 + 1) / (tf + norm)).astype(np.float32)
 
 
 def _alt_vectors(searcher, cache, alt: tuple[str, ...], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -391,11 +404,11 @@ def _filter_mask(searcher, cache, filters: dict[str, list[str]]) -> np.ndarray |
     active = {f: tuple(sorted(set(v))) for f, v in filters.items() if v and f in FACET_FIELDS}
     if not active:
         return None
-    key = tuple(sorted(active.items()))
-    lru: OrderedDict = cache.setdefault("filters", OrderedDict())
-    if key in lru:
-        lru.move_to_end(key)
-        return lru[key]
+    return _kept(cache, "filters", tuple(sorted(active.items())), lambda: _masks_of(searcher, cache, active),
+                 MAX_FILTER_CACHE)
+
+
+def _masks_of(searcher, cache, active: dict[str, tuple[str, ...]]) -> np.ndarray:
     masks = _facet_masks(searcher, cache)
     size = _size(searcher, cache)
     result = None
@@ -405,9 +418,6 @@ def _filter_mask(searcher, cache, filters: dict[str, list[str]]) -> np.ndarray |
             if v in masks[fieldname]:
                 union |= masks[fieldname][v]
         result = union if result is None else result & union
-    lru[key] = result
-    if len(lru) > MAX_FILTER_CACHE:
-        lru.popitem(last=False)
     return result
 
 
@@ -428,7 +438,7 @@ def search(root: Path, request: SearchRequest) -> SearchResponse:
         cache = handle.cache
         key = (request.q, tuple(sorted((f, tuple(v)) for f, v in request.filters.items())), request.sort,
                request.page, request.per_page, request.highlight, request.facets, request.only, request.correct)
-        return replace(_kept_result(cache, "responses", key, lambda: _search(searcher, cache, request)),
+        return replace(_kept(cache, "responses", key, lambda: _search(searcher, cache, request)),
                        request=request)
 
 
@@ -444,20 +454,6 @@ def _search(searcher, cache, request: SearchRequest) -> SearchResponse:
                 return retry
         response.suggestion = corrected
     return response
-
-
-def _kept_result(cache: dict, name: str, key, compute):
-    """A search's result at this index generation, computed once: the generation's documents never
-    change (a commit makes a new generation, which starts with empty caches), so the same request
-    gets the same answer. The most recent MAX_KEPT_RESULTS of each kind are kept."""
-    lru: OrderedDict = cache.setdefault(name, OrderedDict())
-    if key in lru:
-        lru.move_to_end(key)
-        return lru[key]
-    lru[key] = result = compute()
-    if len(lru) > MAX_KEPT_RESULTS:
-        lru.popitem(last=False)
-    return result
 
 
 @dataclass
@@ -519,7 +515,7 @@ def rank(root: Path, q: str, only: frozenset[str] | None = None, *, doc_type: st
 
         if only is not None:  # a set of the caller's own (a tenant's eligible documents): not kept
             return ranking()
-        kept = _kept_result(cache, "rankings", (q, doc_type, all_words, correct), ranking)
+        kept = _kept(cache, "rankings", (q, doc_type, all_words, correct), ranking)
         return replace(kept, keys=list(kept.keys))
 
 

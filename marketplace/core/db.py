@@ -255,6 +255,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[TenantSession]:
 
 # Callbacks to run once the current transaction has committed (jobs, mails). Registered on the
 # session; dropped on rollback, so a job never runs for data that does not exist.
+def database_of(session: Session) -> str:
+    """The session's database as per-process caches key it: its URL, without the password."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
 def after_commit(session: Session, callback) -> None:
     if not session.in_transaction():
         # Begin now: a rollback before any SQL is otherwise a no-op that fires no event, and the

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from marketplace.core.db import database_of
 from marketplace.core.errors import ServiceError
 from marketplace.core.text import fold
 from marketplace.funding import eligibility, services, territory
@@ -86,7 +87,7 @@ def _titles(session: Session) -> list[tuple[int, int, str]]:
     """What the desk's words are matched against (reading and folding thousands of titles again on
     every search was most of the desk's time: 25 ms a search at 5 000 programmes)."""
     token = eligibility.current_token(session)
-    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    database = database_of(session)
     kept = _kept_titles.get(database)
     if kept is None or kept[0] != token:
         rows = session.execute(select(Programme.id, Programme.owner_tenant_id, Programme.title, Programme.source_id)

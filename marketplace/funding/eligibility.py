@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from marketplace.core.clock import utcnow
+from marketplace.core.db import database_of
 from marketplace.core.text import fold, format_int_fr
 from marketplace.funding.models import (
     BENEFICIARY_KINDS,
@@ -265,7 +266,7 @@ def scope_index(session: Session, token: str | None = None) -> ScopeIndex:
     token, unknown to every other session, so an index built from its view is never reused by
     them after a rollback. ``token``: already read by the caller, in the same transaction."""
     token = token if token is not None else current_token(session)
-    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    database = database_of(session)
     index = _indexes.get(database)
     if index is not None and index.token == token:
         return index

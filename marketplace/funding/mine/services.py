@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from marketplace.core import taxonomy
+from marketplace.core.db import database_of
 from marketplace.core.text import fold
 from marketplace.funding import eligibility
 from marketplace.funding.eligibility import Offer
@@ -257,7 +258,7 @@ def _entries(session: Session, token: str, programme_ids: Sequence[int]) -> dict
 
 
 def _listing(session: Session, token: str) -> _Listing:
-    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    database = database_of(session)
     listing = _listings.get(database)
     if listing is None or listing.token != token:
         listing = _listings[database] = _Listing(token)
