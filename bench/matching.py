@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -137,6 +138,9 @@ def main() -> None:
         session.commit()
         one_call_s = time.perf_counter() - t
         print(f"one new call (programme {programme.id}): {one_call_s:.2f} s, {one} matches written")
+    session.close()
+    engine.dispose()
+    shutil.rmtree(workdir, ignore_errors=True)  # 190 MB of SQLite and index per run
     print(f"programmes={args.programmes} projects={args.projects} full_s={full_s:.1f} one_call_s={one_call_s:.2f}")
 
 

@@ -166,7 +166,8 @@ def matching_evaluate(path, top, pairs):
         rows_eval.append((row, communes[insee], amount))
     predictions = store.predict_programmes(session, targets, model, [
         matching.ProjectRow(None, None, r["title"], "", (), c.insee, c.departement_code, a,
-                            store.eligible_for_commune(session, c), r["beneficiary"]) for r, c, a in rows_eval], top=top)
+                            store.eligible_for_commune(session, c), r["beneficiary"] or "", r["siren"] or "")
+        for r, c, a in rows_eval], top=top)
     for (row, _c, _a), ranked in zip(rows_eval, predictions, strict=True):
         n += 1
         wanted = matching.measure_key(row["measure"])

@@ -140,10 +140,17 @@ def project_rows(session: Session, projects: Sequence[Project], eligible_cache: 
     for p in projects:
         if p.tenant_id not in cache:
             cache[p.tenant_id] = _eligible_of_tenant(session, p.tenant, fingerprint)
-        rows.append(matching.ProjectRow(p.id, p.tenant_id, p.title, p.description or "", tuple(p.themes or []),
-                                        p.commune_insee, p.commune.departement_code if p.commune else "",
-                                        p.cost_ht_cents, cache[p.tenant_id]))
+        rows.append(_row(p, cache[p.tenant_id]))
     return rows
+
+
+def _row(project: Project, eligible: dict[int, str]) -> matching.ProjectRow:
+    """A stored project as matching reads it; its collectivité is the beneficiary (a commune's or an
+    intercommunality's project are not funded by the same measures)."""
+    return matching.ProjectRow(project.id, project.tenant_id, project.title, project.description or "",
+                               tuple(project.themes or []), project.commune_insee,
+                               project.commune.departement_code if project.commune else "", project.cost_ht_cents,
+                               eligible, project.tenant.name, project.tenant.siren or "")
 
 
 def _open_projects():
@@ -265,9 +272,7 @@ def match_programme(session: Session, programme_id: int, *, on: dt.date | None =
     written = 0
     for start in range(0, len(projects), CHUNK):
         chunk = projects[start:start + CHUNK]
-        rows = [matching.ProjectRow(p.id, p.tenant_id, p.title, p.description or "", tuple(p.themes or []),
-                                    p.commune_insee, p.commune.departement_code if p.commune else "", p.cost_ht_cents,
-                                    {programme_id: reasons[p.tenant_id]}) for p in chunk]
+        rows = [_row(p, {programme_id: reasons[p.tenant_id]}) for p in chunk]
         written += write_matches(session, rows, matching.score_projects(targets, rows, on=on, model=model),
                                  only_targets=keys)
     # Projects that could use it before and no longer can (a narrowed perimeter, an unpublished programme).
