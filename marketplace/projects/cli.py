@@ -184,4 +184,4 @@ def matching_evaluate(path, top, pairs):
     if not n:
         click.echo("Aucune ligne à évaluer.", err=True)
         sys.exit(1)
-    click.echo(f"n={n} top1={hits1 / n:.3f} top{top}={hitsn / n:.3f} seconds={seconds:.1f}")
+    click.echo(f"n={n} top1={hits1 / n:.4f} top{top}={hitsn / n:.4f} seconds={seconds:.1f}")
