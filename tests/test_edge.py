@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 
 import pytest
+from flask import url_for
 from sqlalchemy import func, select
 
 from marketplace.catalog.models import Lead, Solution
@@ -160,3 +161,18 @@ def test_production_over_https_asks_for_https_and_secure_cookies(settings, engin
     response = app.test_client().get("/")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_templates_links_are_the_routers_whatever_the_cache(app):
+    kept = app.jinja_env.globals["url_for"]
+    with app.test_request_context("/"):
+        for programme_id in (1, 2, 1):
+            assert kept("funding.programme", programme_id=programme_id) == url_for("funding.programme",
+                                                                                   programme_id=programme_id)
+        assert kept("funding.index", q="éclairage public", page=2) == url_for("funding.index", q="éclairage public",
+                                                                              page=2)
+        assert kept("funding.index", _anchor="liste") == url_for("funding.index", _anchor="liste")
+        assert kept("funding.index", _external=True).startswith("http")
+    with app.test_request_context("/", base_url="http://localhost/sous-dossier"):
+        mounted = kept("funding.programme", programme_id=1)
+        assert mounted == url_for("funding.programme", programme_id=1) and mounted.startswith("/sous-dossier/")

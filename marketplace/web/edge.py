@@ -11,7 +11,19 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, flash, g, jsonify, make_response, redirect, render_template, request, send_from_directory
+from flask import (
+    Flask,
+    flash,
+    g,
+    has_request_context,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -29,6 +41,7 @@ from marketplace.web import csrf, get_db, limiter, safe_next, settings, wants_js
 log = logging.getLogger("passerelle.web")
 
 MAX_ID = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
+MAX_KEPT_URLS = 20_000
 
 
 class BoundedInt(IntegerConverter):
@@ -152,6 +165,32 @@ def _limits_storage(settings) -> str:
     return "redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else url
 
 
+def kept_url_for():
+    """``url_for`` for the templates, each URL built once per process: a page's links (the menu's
+    thirty, a list's rows) cost the router ≈ 25 µs each, up to a tenth of a page's CPU. Only what
+    depends on nothing but its arguments and the mount point is kept: not a blueprint-relative
+    endpoint, an external URL or one built outside a request."""
+    kept: dict[tuple, str] = {}
+
+    def url(endpoint: str, **values) -> str:
+        if endpoint.startswith(".") or not has_request_context() or any(
+                k.startswith("_") and k != "_anchor" for k in values):
+            return url_for(endpoint, **values)
+        key = (request.script_root, endpoint, *values.items())  # a call site passes its arguments in one order
+        try:
+            return kept[key]
+        except KeyError:
+            pass
+        except TypeError:  # a list or a dict among the values
+            return url_for(endpoint, **values)
+        if len(kept) >= MAX_KEPT_URLS:
+            kept.clear()
+        kept[key] = built = url_for(endpoint, **values)
+        return built
+
+    return url
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
@@ -188,6 +227,7 @@ def init_app(app: Flask) -> None:
         return response
 
     app.context_processor(lambda: {"settings": settings()})
+    app.jinja_env.globals["url_for"] = kept_url_for()
     app.jinja_env.globals["today_paris"] = clock.today  # "today" as the French calendar has it
     app.jinja_env.filters["nombre"] = format_int_fr
     app.jinja_env.filters["date_fr"] = date_fr
