@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,12 +49,14 @@ def write_folds(source: Path, folds: int, seed: int, into: Path) -> list[Path]:
         lines = list(csv.reader(fh, delimiter=";"))
     header, column = lines[0], lines[0].index(funded_model.FONDS_VERT_COLUMNS["reference"])
     paths = [into / f"fold-{i}.csv" for i in range(folds)]
-    writers = [csv.writer(open(p, "w", encoding="utf-8", newline=""), delimiter=";") for p in paths]
-    for w in writers:
-        w.writerow(header)
-    for line in lines[1:]:
-        if len(line) > column and line[column] in fold_of_dossier:
-            writers[fold_of_dossier[line[column]]].writerow(line)
+    with ExitStack() as files:
+        writers = [csv.writer(files.enter_context(open(p, "w", encoding="utf-8", newline="")), delimiter=";")
+                   for p in paths]
+        for w in writers:
+            w.writerow(header)
+        for line in lines[1:]:
+            if len(line) > column and line[column] in fold_of_dossier:
+                writers[fold_of_dossier[line[column]]].writerow(line)
     return paths
 
 

@@ -11,8 +11,8 @@ from 0 to 100 by:
   the project's title, commune, cost and collectivité; for those programmes the text is read as
   further evidence on that probability (a product of the two, renormalised over the measures
   the project is eligible to) rather than added to it: added, a tenth of text similarity
-  outweighed the model's second and third choices (−0.5 to −1 point of top-3 on held-out
-  Fonds vert projects);
+  outweighed the model's second and third choices (−0.2 to −1 point of top-3 on three held-out
+  folds of the Fonds vert projects);
 - **themes** shared, **amount** fit (the programme's floor), and **deadline** (a call closing in 1 to 3
   months first; one closing within a week is tight).
 

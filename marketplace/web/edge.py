@@ -167,7 +167,7 @@ def _limits_storage(settings) -> str:
 
 def kept_url_for():
     """``url_for`` for the templates, each URL built once per process: a page's links (the menu's
-    thirty, a list's rows) cost the router ≈ 25 µs each, up to a tenth of a page's CPU. Only what
+    twenty-four, the desk's 360) cost the router ≈ 9 µs each, 2.5 µs kept. Only what
     depends on nothing but its arguments and the mount point is kept: not a blueprint-relative
     endpoint, an external URL or one built outside a request."""
     kept: dict[tuple, str] = {}
