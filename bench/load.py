@@ -2,7 +2,7 @@
 journeys at a fixed arrival rate.
 
     .venv/bin/python bench/load.py [--rate 200] [--duration 180] [--scale 1.0] [--web-workers 4]
-                                   [--rq-workers 2] [--reseed] [--keep]
+                                   [--rq-workers 2] [--reseed] [--keep] [--pages N]
 
 What it does, from a clone where ``make test`` has installed PostgreSQL and Redis:
 
@@ -30,6 +30,10 @@ What it does, from a clone where ``make test`` has installed PostgreSQL and Redi
    ``statements.csv`` and ``results.json``, with the servers' logs), and stops everything it
    started, Ctrl-C and errors included. The last line is
    ``rate=… p95_ms=… p99_ms=… errors=… slowest_page=…``.
+
+``--pages N`` first measures each page's CPU inside one web process (``bench/pages.py``: N
+requests a page, the stack's database and index, no network), the mean weighted by the mix; with
+``--duration 0`` it is all the run does.
 
 ``--keep`` leaves the stack running after the measure (``--duration 0`` skips it) and prints its
 address and accounts, for profiling; Ctrl-C then stops it.
@@ -457,6 +461,13 @@ def run_locust(stack: Stack, port: int, manifest_path: Path, rate: float, durati
     return samples
 
 
+def measure_pages(env: dict, manifest_path: Path, n: int) -> None:
+    """Each page's CPU inside one web process, on the stack's database and index (bench/pages.py)."""
+    log(f"CPU de chaque page dans un processus web ({n} mesures par page, après 5 de mise en route)")
+    subprocess.run([sys.executable, str(REPO / "bench" / "pages.py")], cwd=REPO, check=True,
+                   env=dict(env, LOAD_MANIFEST=str(manifest_path), PAGES_N=str(n)))
+
+
 def percentile(sorted_ms: list[float], q: float) -> float:
     """Nearest rank: the smallest sample at or above q of them."""
     if not sorted_ms:
@@ -597,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=None,
                         help="utilisateurs simulés (par défaut 2 × rate : chacun une requête toutes les 2 s)")
     parser.add_argument("--reseed", action="store_true", help="refait la base peuplée de cette échelle")
+    parser.add_argument("--pages", type=int, default=0, metavar="N",
+                        help="avant la charge, le CPU de chaque page dans un processus (N mesures par page ; "
+                             "bench/pages.py)")
     parser.add_argument("--keep", action="store_true", help="laisse la pile tourner après la mesure (Ctrl-C l'arrête)")
     args = parser.parse_args(argv)
     users = args.users or max(10, round(args.rate * 2))
@@ -617,6 +631,8 @@ def main(argv: list[str] | None = None) -> int:
         start_production(stack, env, port, args.web_workers, args.rq_workers)
         wait_until_ready(stack, env, port)
         log(f"Pile prête : http://127.0.0.1:{port} (journaux dans {work.relative_to(REPO)})")
+        if args.pages > 0:
+            measure_pages(env, cache / "manifest.json", args.pages)
         if args.duration > 0:
             counting = reset_statements(database_url)
             samples = run_locust(stack, port, cache / "manifest.json", args.rate, args.duration, args.warmup, users)

@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from collections import Counter, defaultdict
 from http.cookiejar import DefaultCookiePolicy
@@ -29,7 +30,10 @@ from pathlib import Path
 import gevent
 from locust import FastHttpUser, events, task
 
-MANIFEST = json.loads(Path(os.environ["LOAD_MANIFEST"]).read_text(encoding="utf-8"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import load_pages as pages_of  # noqa: E402  (Locust loads this file by its path)
+
+MANIFEST = pages_of.MANIFEST
 RATE = float(os.environ.get("LOAD_RATE", "200"))
 USERS = int(os.environ.get("LOAD_USERS", "400"))
 WARMUP = float(os.environ.get("LOAD_WARMUP", "30"))
@@ -41,10 +45,6 @@ MAX_WARMUP = WARMUP + 120  # waiting longer for the sign-ins says the site canno
 SIGN_IN = "connexion"
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-
-
-def _terms() -> list[str]:
-    return MANIFEST.get("search_terms") or ["éclairage public"]
 
 
 # What is measured ---------------------------------------------------------------------------------
@@ -211,75 +211,36 @@ class Person(FastHttpUser):
             raise SignInRefused(email)
 
 
-def _pick(ids: list) -> object:
-    return random.choice(ids)
-
-
 class Visitor(Person):
     """An anonymous visitor: the home page, searches, programme and solution pages."""
 
-    share = 0.40
-    pages = [
-        (6, "/", lambda p: "/"),
-        (6, "/financements?q=", lambda p: f"/financements?q={_q()}"),
-        (2, "/financements", lambda p: "/financements"),
-        (8, "/financements/<id>", lambda p: f"/financements/{_pick(MANIFEST['programme_ids'])}"),
-        (6, "/recherche?type=solution&q=", lambda p: f"/recherche?type=solution&q={_q()}"),
-        (4, "/solutions/<id>", lambda p: f"/solutions/{_pick(MANIFEST['solution_ids'])}"),
-        (2, "/achats-groupes/", lambda p: "/achats-groupes/"),
-        (2, "/achats-groupes/<id>", lambda p: f"/achats-groupes/{_pick(MANIFEST['purchase_ids'])}"),
-    ]
+    share = pages_of.VISITOR.share
+    pages = pages_of.VISITOR.pages
 
 
 class ApiClient(Person):
     """A program reading the public JSON API."""
 
-    share = 0.15
-    pages = [
-        (4, "/api/v1/programmes", lambda p: f"/api/v1/programmes?page={random.randint(1, 5)}"),
-        (2, "/api/v1/programmes?q=", lambda p: f"/api/v1/programmes?q={_q()}"),
-        (3, "/api/v1/programmes/<id>", lambda p: f"/api/v1/programmes/{_pick(MANIFEST['programme_ids'])}"),
-        (4, "/api/v1/solutions", lambda p: f"/api/v1/solutions?page={random.randint(1, 5)}"),
-        (2, "/api/v1/solutions/<id>", lambda p: f"/api/v1/solutions/{_pick(MANIFEST['solution_ids'])}"),
-        (2, "/api/v1/search?q=", lambda p: f"/api/v1/search?q={_q()}"),
-        (1, "/api/v1/group-purchases", lambda p: "/api/v1/group-purchases"),
-    ]
+    share = pages_of.API_CLIENT.share
+    pages = pages_of.API_CLIENT.pages
 
 
 class Buyer(Person):
     """A city buyer, signed in to its collectivité: its funding, projects, group purchases, shortlist."""
 
-    share = 0.30
-    pages = [
-        (6, "/espace/financements", lambda p: "/espace/financements"),
-        (2, "/espace/projets/", lambda p: "/espace/projets/"),
-        (5, "/espace/projets/<id>", lambda p: f"/espace/projets/{_pick(p.account['project_ids'])}"),
-        # The live figures a purchase's page fetches every 15 s while it is open.
-        (5, "/api/v1/group-purchases/<id> (chiffres)", lambda p: f"/api/v1/group-purchases/{p.purchase()}"),
-        (2, "/achats-groupes/<id> (membre)", lambda p: f"/achats-groupes/{p.purchase()}"),
-        (3, "/espace/selection", lambda p: "/espace/selection"),
-        (1, "/espace/", lambda p: "/espace/"),
-    ]
+    share = pages_of.BUYER.share
+    pages = pages_of.BUYER.pages
 
     def sign_in(self):
         self.account = random.choice(MANIFEST["buyers"])
         self.sign_in_as(self.account["email"])
 
-    def purchase(self) -> int:
-        return _pick(self.account.get("purchase_ids") or MANIFEST["purchase_ids"])
-
 
 class Startup(Person):
     """A startup on its workspace: its solutions, leads, the cities' needs, group purchases."""
 
-    share = 0.10
-    pages = [
-        (2, "/espace/", lambda p: "/espace/"),
-        (3, "/espace/solutions", lambda p: "/espace/solutions"),
-        (2, "/espace/demandes", lambda p: "/espace/demandes"),
-        (2, "/espace/besoins/", lambda p: "/espace/besoins/"),
-        (1, "/espace/achats-groupes/", lambda p: "/espace/achats-groupes/"),
-    ]
+    share = pages_of.STARTUP.share
+    pages = pages_of.STARTUP.pages
 
     def sign_in(self):
         self.account = random.choice(MANIFEST["startups"])
@@ -289,25 +250,16 @@ class Startup(Person):
 class Operator(Person):
     """A curator or a funder on its lists: programmes (its own, or all for ANCT), solutions to moderate."""
 
-    share = 0.05
-    curator_pages = [
-        (4, "/operateur/financements/", lambda p: f"/operateur/financements/?page={random.randint(1, 3)}"),
-        (2, "/operateur/financements/?q=", lambda p: f"/operateur/financements/?q={_q()}"),
-        (3, "/operateur/solutions/", lambda p: "/operateur/solutions/"),
-    ]
+    share = pages_of.OPERATOR.share
 
     def sign_in(self):
         self.account = random.choice(MANIFEST["operators"])
         self.sign_in_as(self.account["email"])
         # A funder has no moderation (404): its lists are its programmes only. Asked once, not counted.
-        with self.client.get("/operateur/solutions/", name="/operateur/solutions/ (droits)", allow_redirects=False,
-                             catch_response=True) as r:
-            self.pages = self.curator_pages if r.status_code == 200 else self.curator_pages[:2]
+        with self.client.get(pages_of.MODERATION_PROBE, name=f"{pages_of.MODERATION_PROBE} (droits)",
+                             allow_redirects=False, catch_response=True) as r:
+            self.pages = pages_of.OPERATOR.pages if r.status_code == 200 else pages_of.FUNDER_PAGES
             r.success()
-
-
-def _q() -> str:
-    return random.choice(_terms())
 
 
 # How many people of each persona: fixed counts, so the mix is the same at every run.

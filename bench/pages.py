@@ -1,0 +1,124 @@
+"""What each page of the load mix costs inside one web process: CPU per request, SQL statements,
+size. Run by ``bench/load.py --pages N`` in the stack's own environment (its database, Redis,
+search index and settings), after the stack is ready:
+
+    .venv/bin/python bench/load.py --duration 0 --pages 20
+
+Each persona signs in once through the real form (Flask's test client: no network, no gunicorn),
+then each of its pages is asked ``WARM`` times (caches filled, as in a worker that has served for
+a while) and ``N`` times measured with ``time.process_time``: the web process's own CPU, without
+PostgreSQL's. The mean over the mix weights each page by its share of the requests
+(``bench/load_pages.py``); it is what one gunicorn worker spends per request of the mix, less
+gunicorn's own ≈ 1 ms (a connection per request). Contribution = share × CPU: the pages to work on
+first. The last line is ``pages=… mean_cpu_ms=… mean_queries=… costliest_page=…``.
+
+Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
+regular expression on the pages' names).
+"""
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bench import load_pages  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+class Statements:
+    """SQL statements sent by this process (every engine)."""
+
+    def __init__(self):
+        self.count = 0
+        event.listen(Engine, "before_cursor_execute", self._one)
+
+    def _one(self, *_):
+        self.count += 1
+
+
+def signed_in_client(app, email: str | None):
+    client = app.test_client()
+    if email is None:
+        return client
+    page = client.get("/connexion")
+    found = CSRF.search(page.get_data(as_text=True))
+    if not found:
+        raise SystemExit("jeton CSRF introuvable sur /connexion")
+    answer = client.post("/connexion", data={"email": email, "password": load_pages.MANIFEST["password"],
+                                              "csrf_token": found.group(1) or found.group(2), "next": ""})
+    if answer.status_code not in (302, 303) or "connexion" in answer.headers.get("Location", ""):
+        raise SystemExit(f"connexion refusée pour {email} : HTTP {answer.status_code}")
+    return client
+
+
+def measure(app, n: int, warm: int, only: str | None) -> list[dict]:
+    statements = Statements()
+    rows = []
+    for persona in load_pages.PERSONAS:
+        account = load_pages.MANIFEST[persona.accounts][0] if persona.accounts else None
+        person = SimpleNamespace(account=account)
+        client = signed_in_client(app, account["email"] if account else None)
+        pages = persona.pages
+        if persona is load_pages.OPERATOR and client.get(load_pages.MODERATION_PROBE).status_code != 200:
+            pages = load_pages.FUNDER_PAGES
+        weights = sum(w for w, _, _ in pages)
+        for weight, name, path in pages:
+            if only and not re.search(only, name):
+                continue
+            for _ in range(warm):
+                client.get(path(person))
+            cpu, queries, size = [], [], 0
+            for _ in range(n):
+                url = path(person)
+                before, started = statements.count, time.process_time()
+                answer = client.get(url)
+                cpu.append((time.process_time() - started) * 1000)
+                queries.append(statements.count - before)
+                if answer.status_code != 200:
+                    raise SystemExit(f"{url} : HTTP {answer.status_code}")
+                size = max(size, len(answer.get_data()))
+            rows.append({"persona": persona.name, "page": name, "share": persona.share * weight / weights,
+                         "cpu_ms": statistics.median(cpu), "cpu_p95_ms": sorted(cpu)[int(len(cpu) * 0.95)],
+                         "queries": statistics.median(queries), "kb": size / 1024})
+    total = sum(r["share"] for r in rows) or 1
+    for r in rows:
+        r["share"] /= total
+        r["contribution_ms"] = r["share"] * r["cpu_ms"]
+    return sorted(rows, key=lambda r: -r["contribution_ms"])
+
+
+def report(rows: list[dict]) -> str:
+    print(f"{'personne':10} {'page':44} {'part':>6} {'CPU p50':>8} {'p95':>7} {'requêtes SQL':>13} {'taille':>8} {'apport':>8}")
+    for r in rows:
+        print(f"{r['persona']:10} {r['page']:44} {r['share'] * 100:5.1f}% {r['cpu_ms']:7.1f}  {r['cpu_p95_ms']:6.1f} "
+              f"{r['queries']:13.0f} {r['kb']:6.0f} ko {r['contribution_ms']:6.2f} ms")
+    mean = sum(r["contribution_ms"] for r in rows)
+    queries = sum(r["share"] * r["queries"] for r in rows)
+    print(f"(CPU du processus web en ms, médiane et p95 ; « apport » : part × CPU, leur somme est le CPU moyen "
+          f"d'une requête du mélange : {mean:.2f} ms, {queries:.1f} requêtes SQL)")
+    costliest = rows[0]["page"] if rows else ""
+    return (f"pages={len(rows)} mean_cpu_ms={mean:.2f} mean_queries={queries:.1f} "
+            f"costliest_page={costliest.replace(' ', '_')}")
+
+
+def main() -> int:
+    from wsgi import app  # the stack's settings come from the environment bench/load.py gives
+
+    rows = measure(app, int(os.environ.get("PAGES_N", "20")), int(os.environ.get("PAGES_WARM", "5")),
+                   os.environ.get("PAGES_ONLY") or None)
+    print(report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
