@@ -13,7 +13,7 @@ gunicorn's own ≈ 1 ms (a connection per request). Contribution = share × CPU:
 first. The last line is ``pages=… mean_cpu_ms=… mean_queries=… costliest_page=…``.
 
 Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
-regular expression on the pages' names).
+regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once).
 """
 from __future__ import annotations
 
@@ -40,10 +40,13 @@ class Statements:
 
     def __init__(self):
         self.count = 0
+        self.shown: list[str] | None = None
         event.listen(Engine, "before_cursor_execute", self._one)
 
-    def _one(self, *_):
+    def _one(self, conn, cursor, statement, *_):
         self.count += 1
+        if self.shown is not None:
+            self.shown.append(" ".join(statement.split())[:200])
 
 
 def signed_in_client(app, email: str | None):
@@ -61,7 +64,7 @@ def signed_in_client(app, email: str | None):
     return client
 
 
-def measure(app, n: int, warm: int, only: str | None) -> list[dict]:
+def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False) -> list[dict]:
     statements = Statements()
     rows = []
     for persona in load_pages.PERSONAS:
@@ -78,6 +81,11 @@ def measure(app, n: int, warm: int, only: str | None) -> list[dict]:
             for _ in range(warm):
                 client.get(path(person))
             cpu, queries, size = [], [], 0
+            if show_sql:
+                statements.shown = []
+                client.get(path(person))
+                print(f"{persona.name} {name} :", *statements.shown, sep="\n    ")
+                statements.shown = None
             for _ in range(n):
                 url = path(person)
                 before, started = statements.count, time.process_time()
@@ -115,7 +123,7 @@ def main() -> int:
     from wsgi import app  # the stack's settings come from the environment bench/load.py gives
 
     rows = measure(app, int(os.environ.get("PAGES_N", "20")), int(os.environ.get("PAGES_WARM", "5")),
-                   os.environ.get("PAGES_ONLY") or None)
+                   os.environ.get("PAGES_ONLY") or None, bool(os.environ.get("PAGES_SQL")))
     print(report(rows))
     return 0
 
