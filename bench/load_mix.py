@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -44,7 +43,6 @@ LATE_S = 0.1  # a start this far behind its time is late
 MAX_WARMUP = WARMUP + 120  # waiting longer for the sign-ins says the site cannot take them
 SIGN_IN = "connexion"
 
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
 # What is measured ---------------------------------------------------------------------------------
@@ -194,7 +192,7 @@ class Person(FastHttpUser):
 
     def sign_in_as(self, email: str) -> None:
         r = self.client.get("/connexion", name="/connexion (page)")
-        found = CSRF.search(r.text or "")
+        found = pages_of.CSRF.search(r.text or "")
         if not found:
             raise RuntimeError("jeton CSRF introuvable sur /connexion")
         token = found.group(1) or found.group(2)

@@ -32,8 +32,6 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 from bench import load_pages  # noqa: E402
 
-CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
-
 
 class Statements:
     """SQL statements sent by this process (every engine)."""
@@ -54,7 +52,7 @@ def signed_in_client(app, email: str | None):
     if email is None:
         return client
     page = client.get("/connexion")
-    found = CSRF.search(page.get_data(as_text=True))
+    found = load_pages.CSRF.search(page.get_data(as_text=True))
     if not found:
         raise SystemExit("jeton CSRF introuvable sur /connexion")
     answer = client.post("/connexion", data={"email": email, "password": load_pages.MANIFEST["password"],
