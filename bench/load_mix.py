@@ -44,7 +44,6 @@ MAX_WARMUP = WARMUP + 120  # waiting longer for the sign-ins says the site canno
 SIGN_IN = "connexion"
 
 
-
 # What is measured ---------------------------------------------------------------------------------
 
 class Samples:

@@ -4,13 +4,13 @@ search index and settings), after the stack is ready:
 
     .venv/bin/python bench/load.py --duration 0 --pages 20
 
-Each persona signs in once through the real form (Flask's test client: no network, no gunicorn),
-then each of its pages is asked ``WARM`` times (caches filled, as in a worker that has served for
-a while) and ``N`` times measured with ``time.process_time``: the web process's own CPU, without
-PostgreSQL's. The mean over the mix weights each page by its share of the requests
-(``bench/load_pages.py``); it is what one gunicorn worker spends per request of the mix, less
-gunicorn's own ≈ 1 ms (a connection per request). Contribution = share × CPU: the pages to work on
-first. The last line is ``pages=… mean_cpu_ms=… mean_queries=… costliest_page=…``.
+Each persona signs in once, as the manifest's first account of its kind, through the real form
+(Flask's test client: no network, no gunicorn); then each of its pages is asked ``WARM`` times
+(caches filled, as in a worker that has served for a while) and ``N`` times measured with
+``time.process_time``: the web process's own CPU, without PostgreSQL's. The mean over the mix
+weights each page by its share of the requests (``bench/load_pages.py``); it is what one gunicorn
+worker spends per request of the mix, less gunicorn's own ≈ 1 ms (a connection per request).
+Contribution = share × CPU: the pages to work on first. The last line is ``pages=… mean_cpu_ms=… mean_queries=… costliest_page=…``.
 
 Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
 regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once).
