@@ -10,14 +10,22 @@ Each persona signs in once, as the manifest's first account of its kind, through
 ``time.process_time``: the web process's own CPU, without PostgreSQL's. The mean over the mix
 weights each page by its share of the requests (``bench/load_pages.py``); it is what one gunicorn
 worker spends per request of the mix, less gunicorn's own ≈ 1 ms (a connection per request).
-Contribution = share × CPU: the pages to work on first. The last line is ``pages=… mean_cpu_ms=… mean_queries=… costliest_page=…``.
+Contribution = share × CPU: the pages to work on first. The process sets its garbage collector as
+a gunicorn worker does (``marketplace.core.collector``: frozen once the app is built, refreshed
+between requests) and prints the collector's CPU per request, over every request it served.
+The last line is ``pages=… mean_cpu_ms=… mean_queries=… gc_ms=… costliest_page=…``.
 
 Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
-regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once).
+regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once),
+PAGES_PROFILE (a file: profiles the measured requests with cProfile, weighted as the mix weights
+them, writes the stats there and prints the functions that cost most, by own time and in all).
 """
 from __future__ import annotations
 
+import cProfile
+import gc
 import os
+import pstats
 import re
 import statistics
 import sys
@@ -47,6 +55,23 @@ class Statements:
             self.shown.append(" ".join(statement.split())[:200])
 
 
+class CollectorTime:
+    """CPU spent in Python's garbage collector (every generation) and requests served."""
+
+    def __init__(self):
+        self.seconds, self.requests, self._started = 0.0, 0, 0.0
+        gc.callbacks.append(self._one)
+
+    def _one(self, phase, info):
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._started
+
+    def per_request_ms(self) -> float:
+        return self.seconds * 1000 / max(1, self.requests)
+
+
 def signed_in_client(app, email: str | None):
     client = app.test_client()
     if email is None:
@@ -62,7 +87,7 @@ def signed_in_client(app, email: str | None):
     return client
 
 
-def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False) -> list[dict]:
+def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False, profiler=None) -> list[dict]:
     statements = Statements()
     rows = []
     for persona in load_pages.PERSONAS:
@@ -84,11 +109,17 @@ def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False) ->
                 client.get(path(person))
                 print(f"{persona.name} {name} :", *statements.shown, sep="\n    ")
                 statements.shown = None
-            for _ in range(n):
+            # The profile sees each page in proportion to its part of the mix (the largest, 9 %, n times).
+            profiled = max(1, round(n * persona.share * weight / weights / 0.09)) if profiler else 0
+            for i in range(n):
                 url = path(person)
+                if i < profiled:
+                    profiler.enable()
                 before, started = statements.count, time.process_time()
                 answer = client.get(url)
                 cpu.append((time.process_time() - started) * 1000)
+                if i < profiled:
+                    profiler.disable()
                 queries.append(statements.count - before)
                 if answer.status_code != 200:
                     raise SystemExit(f"{url} : HTTP {answer.status_code}")
@@ -103,7 +134,7 @@ def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False) ->
     return sorted(rows, key=lambda r: -r["contribution_ms"])
 
 
-def report(rows: list[dict]) -> str:
+def report(rows: list[dict], gc_ms: float = 0.0) -> str:
     print(f"{'personne':10} {'page':44} {'part':>6} {'CPU p50':>8} {'p95':>7} {'requêtes SQL':>13} {'taille':>8} {'apport':>8}")
     for r in rows:
         print(f"{r['persona']:10} {r['page']:44} {r['share'] * 100:5.1f}% {r['cpu_ms']:7.1f}  {r['cpu_p95_ms']:6.1f} "
@@ -113,16 +144,37 @@ def report(rows: list[dict]) -> str:
     print(f"(CPU du processus web en ms, médiane et p95 ; « apport » : part × CPU, leur somme est le CPU moyen "
           f"d'une requête du mélange : {mean:.2f} ms, {queries:.1f} requêtes SQL)")
     costliest = rows[0]["page"] if rows else ""
-    return (f"pages={len(rows)} mean_cpu_ms={mean:.2f} mean_queries={queries:.1f} "
+    print(f"(ramasse-miettes de Python : {gc_ms:.2f} ms de CPU par requête servie, mise en route comprise)")
+    return (f"pages={len(rows)} mean_cpu_ms={mean:.2f} mean_queries={queries:.1f} gc_ms={gc_ms:.2f} "
             f"costliest_page={costliest.replace(' ', '_')}")
 
 
 def main() -> int:
+    from marketplace.core import collector
     from wsgi import app  # the stack's settings come from the environment bench/load.py gives
 
+    # As a gunicorn worker: the heap frozen once the app is built, refreshed between requests.
+    collector.settle()
+    kept, spent, serve = collector.Collector(), CollectorTime(), app.wsgi_app
+
+    def served(environ, start_response):
+        try:
+            return serve(environ, start_response)
+        finally:
+            spent.requests += 1
+            kept.after_request()
+
+    app.wsgi_app = served
+
+    profile_to = os.environ.get("PAGES_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
     rows = measure(app, int(os.environ.get("PAGES_N", "20")), int(os.environ.get("PAGES_WARM", "5")),
-                   os.environ.get("PAGES_ONLY") or None, bool(os.environ.get("PAGES_SQL")))
-    print(report(rows))
+                   os.environ.get("PAGES_ONLY") or None, bool(os.environ.get("PAGES_SQL")), profiler)
+    if profiler:
+        profiler.dump_stats(profile_to)
+        for order in ("tottime", "cumulative"):
+            pstats.Stats(profile_to).sort_stats(order).print_stats(40)
+    print(report(rows, spent.per_request_ms()))
     return 0
 
 
