@@ -7,6 +7,7 @@ collector for a long-running server (``marketplace.core.collector``).
 """
 from __future__ import annotations
 
+import gc
 import html
 import os
 import subprocess
@@ -110,6 +111,7 @@ def on_exit(server):
 def post_worker_init(worker):
     collector.settle()
     worker.collector = collector.Collector()
+    worker.log.info("garbage collector: %s objects frozen", gc.get_freeze_count())
 
 
 def post_request(worker, req, environ, resp):

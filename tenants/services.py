@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from marketplace.core import audit
 from marketplace.core.audit import AuditEvent, cross_tenant_read
@@ -141,19 +142,37 @@ def open_web_session(session: Session, user: User, ip: str, user_agent: str) -> 
     return token
 
 
-def user_of_web_session(session: Session, token: object, user_id: int) -> User | None:
-    """The session's person if the session is still open, recent and theirs; else None."""
+class WebIdentity(NamedTuple):
+    """Who a signed-in request speaks for: the person, and their memberships in every tenant in
+    the tenant switcher's order (by tenant name)."""
+    user: User
+    memberships: list[Membership]
+
+
+def identity_of_web_session(session: TenantSession, token: object, user_id: int) -> WebIdentity | None:
+    """The session's person and memberships if the session is still open, recent and theirs; else
+    None. One round trip on every signed-in request: the session, its person, their memberships
+    and their tenants (a person's own memberships: not a cross-tenant read)."""
     if not isinstance(token, str) or not token:
         return None
-    # One round trip on every signed-in request: the session with its person.
-    found = session.execute(select(UserSession, User).join(User, User.id == UserSession.user_id)
-                            .where(UserSession.token_hash == token_hash(token))).first()
-    if found is None:
+    with all_tenants(session, because="a person's own memberships (their tenant switcher)"):
+        rows = session.execute(
+            select(UserSession, User, Membership)
+            .join(User, User.id == UserSession.user_id)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
+            .where(UserSession.token_hash == token_hash(token))
+            .order_by(Tenant.name, Membership.id)
+            .options(contains_eager(Membership.tenant), *_LEAN_MEMBERSHIP)
+        ).all()
+    if not rows:
         return None
-    row, user = found
+    row, user, _ = rows[0]
     if row.ended_at is not None or row.user_id != user_id or row.created_at < utcnow() - SESSION_LIFETIME:
         return None
-    return None if user.is_disabled else user
+    if user.is_disabled:
+        return None
+    return WebIdentity(user, [m for _, _, m in rows if m is not None])
 
 
 def end_web_session(session: Session, token: object) -> None:
@@ -190,7 +209,7 @@ def memberships_of(session: TenantSession, user: User) -> list[Membership]:
             select(Membership)
             .join(Tenant, Membership.tenant_id == Tenant.id)
             .where(Membership.user_id == user.id)
-            .order_by(Tenant.name)
+            .order_by(Tenant.name, Membership.id)
             .options(*_LEAN_MEMBERSHIP)
         )
         return list(session.scalars(stmt))

@@ -18,10 +18,10 @@ from tenants.access import Actor, actor_for
 from tenants.models import Membership, Role, TenantKind, User
 from tenants.services import (
     end_web_session,
+    identity_of_web_session,
     membership_for_api_token,
     memberships_of,
     open_web_session,
-    user_of_web_session,
 )
 
 login_manager = LoginManager()
@@ -152,7 +152,12 @@ def _load_user(user_id: str) -> User | None:
         return None
     if _bearer(request):
         return None  # an API call with a token speaks for the token, whatever cookie the client holds
-    return user_of_web_session(get_db(), session.get("sid"), int(user_id))
+    identity = identity_of_web_session(get_db(), session.get("sid"), int(user_id))
+    if identity is None:
+        return None
+    # Read with the session: the request's membership and the pages' tenant switcher.
+    g._all_memberships = identity.memberships
+    return identity.user
 
 
 @login_manager.request_loader
@@ -178,8 +183,11 @@ def _bind_tenant() -> None:
     db = get_db()
     membership = g.get("api_membership")
     if membership is None:
-        # One read of the person's memberships: the request's own, and the pages' tenant switcher.
-        mine = g._all_memberships = memberships_of(db, current_user)
+        # One read of the person's memberships (with the session, or after signing in): the
+        # request's own, and the pages' tenant switcher.
+        mine = g.get("_all_memberships")
+        if mine is None:
+            mine = g._all_memberships = memberships_of(db, current_user)
         wanted = session.get("tenant_id")
         membership = next((m for m in mine if m.tenant_id == wanted), None)
         if membership is None:

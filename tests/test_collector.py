@@ -61,9 +61,11 @@ def test_a_quiet_worker_refreshes_after_the_delay_and_counts_again_from_there():
 
 
 def test_the_gunicorn_hooks_settle_each_worker_and_count_its_requests():
-    worker = SimpleNamespace()
+    said = []
+    worker = SimpleNamespace(log=SimpleNamespace(info=lambda message, *args: said.append(message % args)))
     gunicorn_conf.post_worker_init(worker)
     assert isinstance(worker.collector, collector.Collector) and gc.get_freeze_count() > 0
+    assert said == [f"garbage collector: {gc.get_freeze_count()} objects frozen"]
     gunicorn_conf.post_request(worker, None, {}, None)
     assert worker.collector.requests == 1
     gunicorn_conf.post_request(SimpleNamespace(), None, {}, None)  # a worker without one: nothing to do

@@ -73,3 +73,32 @@ def test_an_expired_session_asks_to_sign_in_again(app, client, db):
     row.created_at = row.created_at - services.SESSION_LIFETIME - dt.timedelta(minutes=1)
     db.commit()
     assert client.get("/espace/").status_code == 302
+
+
+def test_a_signed_in_request_reads_its_session_person_and_memberships_in_one_statement(app, client, db):
+    from sqlalchemy import event
+
+    city = make_city(db, "36044", name="Ville d'Issoudun")
+    user, _ = make_member(db, city, Role.admin)
+    other = make_city(db, "36063", name="Commune de La Châtre")
+    services.add_membership(db, user, other, Role.viewer)
+    db.commit()
+    sign_in_through_the_form(client, user)
+    seen: list[str] = []
+
+    def one(conn, cursor, statement, *_):
+        seen.append(statement)
+
+    engine = app.extensions["passerelle"].engine
+    event.listen(engine, "before_cursor_execute", one)
+    try:
+        page = client.get("/espace/")
+    finally:
+        event.remove(engine, "before_cursor_execute", one)
+    assert page.status_code == 200
+    identity = [s for s in seen if "user_sessions" in s or "memberships" in s]
+    assert len(identity) == 1 and "memberships" in identity[0] and "user_sessions" in identity[0]
+    # The tenant switcher lists both, by name; the page speaks for the first (no choice made yet).
+    text = page.get_data(as_text=True)
+    assert text.index("Commune de La Châtre") < text.index("Ville d&#39;Issoudun")
+
