@@ -12,11 +12,13 @@ weights each page by its share of the requests (``bench/load_pages.py``); it is 
 worker spends per request of the mix, less gunicorn's own ≈ 1 ms (a connection per request).
 Contribution = share × CPU: the pages to work on first. The process sets its garbage collector as
 a gunicorn worker does (``marketplace.core.collector``: frozen once the app is built, refreshed
-between requests) and prints the collector's CPU per request, over every request it served.
-The last line is ``pages=… mean_cpu_ms=… mean_queries=… gc_ms=… costliest_page=…``.
+between requests) and prints, over every request it served (warm-up included), their mean CPU and
+the collector's part of it. The last line is
+``pages=… mean_cpu_ms=… mean_queries=… served_cpu_ms=… gc_ms=… costliest_page=…``.
 
 Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
 regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once),
+PAGES_GC (``defaults``: keep Python's collector settings, to compare with the workers' own),
 PAGES_PROFILE (a file: profiles the measured requests with cProfile, weighted as the mix weights
 them, writes the stats there and prints the functions that cost most, by own time and in all).
 """
@@ -55,21 +57,23 @@ class Statements:
             self.shown.append(" ".join(statement.split())[:200])
 
 
-class CollectorTime:
-    """CPU spent in Python's garbage collector (every generation) and requests served."""
+class Served:
+    """Every request the process served (warm-up and sign-ins included): their CPU, and the part
+    of it spent in Python's garbage collector (every generation)."""
 
     def __init__(self):
-        self.seconds, self.requests, self._started = 0.0, 0, 0.0
-        gc.callbacks.append(self._one)
+        self.requests, self.cpu_seconds, self.gc_seconds, self._gc_started = 0, 0.0, 0.0, 0.0
+        gc.callbacks.append(self._collection)
 
-    def _one(self, phase, info):
+    def _collection(self, phase, info):
         if phase == "start":
-            self._started = time.process_time()
+            self._gc_started = time.process_time()
         else:
-            self.seconds += time.process_time() - self._started
+            self.gc_seconds += time.process_time() - self._gc_started
 
-    def per_request_ms(self) -> float:
-        return self.seconds * 1000 / max(1, self.requests)
+    def per_request_ms(self) -> tuple[float, float]:
+        n = max(1, self.requests)
+        return self.cpu_seconds * 1000 / n, self.gc_seconds * 1000 / n
 
 
 def signed_in_client(app, email: str | None):
@@ -87,9 +91,15 @@ def signed_in_client(app, email: str | None):
     return client
 
 
+def _largest_share() -> float:
+    return max(persona.share * w / sum(x for x, _, _ in persona.pages)
+               for persona in load_pages.PERSONAS for w, _, _ in persona.pages)
+
+
 def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False, profiler=None) -> list[dict]:
     statements = Statements()
     rows = []
+    largest = _largest_share()
     for persona in load_pages.PERSONAS:
         account = load_pages.MANIFEST[persona.accounts][0] if persona.accounts else None
         person = SimpleNamespace(account=account)
@@ -109,8 +119,8 @@ def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False, pr
                 client.get(path(person))
                 print(f"{persona.name} {name} :", *statements.shown, sep="\n    ")
                 statements.shown = None
-            # The profile sees each page in proportion to its part of the mix (the largest, 9 %, n times).
-            profiled = max(1, round(n * persona.share * weight / weights / 0.09)) if profiler else 0
+            # The profile sees each page in proportion to its part of the mix (the largest n times).
+            profiled = max(1, round(n * persona.share * weight / weights / largest)) if profiler else 0
             for i in range(n):
                 url = path(person)
                 if i < profiled:
@@ -134,7 +144,7 @@ def measure(app, n: int, warm: int, only: str | None, show_sql: bool = False, pr
     return sorted(rows, key=lambda r: -r["contribution_ms"])
 
 
-def report(rows: list[dict], gc_ms: float = 0.0) -> str:
+def report(rows: list[dict], served_ms: float = 0.0, gc_ms: float = 0.0) -> str:
     print(f"{'personne':10} {'page':44} {'part':>6} {'CPU p50':>8} {'p95':>7} {'requêtes SQL':>13} {'taille':>8} {'apport':>8}")
     for r in rows:
         print(f"{r['persona']:10} {r['page']:44} {r['share'] * 100:5.1f}% {r['cpu_ms']:7.1f}  {r['cpu_p95_ms']:6.1f} "
@@ -144,8 +154,10 @@ def report(rows: list[dict], gc_ms: float = 0.0) -> str:
     print(f"(CPU du processus web en ms, médiane et p95 ; « apport » : part × CPU, leur somme est le CPU moyen "
           f"d'une requête du mélange : {mean:.2f} ms, {queries:.1f} requêtes SQL)")
     costliest = rows[0]["page"] if rows else ""
-    print(f"(ramasse-miettes de Python : {gc_ms:.2f} ms de CPU par requête servie, mise en route comprise)")
-    return (f"pages={len(rows)} mean_cpu_ms={mean:.2f} mean_queries={queries:.1f} gc_ms={gc_ms:.2f} "
+    print(f"(toutes les requêtes servies, mise en route comprise : {served_ms:.2f} ms de CPU en moyenne, dont "
+          f"{gc_ms:.2f} ms au ramasse-miettes de Python)")
+    return (f"pages={len(rows)} mean_cpu_ms={mean:.2f} mean_queries={queries:.1f} served_cpu_ms={served_ms:.2f} "
+            f"gc_ms={gc_ms:.2f} "
             f"costliest_page={costliest.replace(' ', '_')}")
 
 
@@ -153,18 +165,25 @@ def main() -> int:
     from marketplace.core import collector
     from wsgi import app  # the stack's settings come from the environment bench/load.py gives
 
-    # As a gunicorn worker: the heap frozen once the app is built, refreshed between requests.
-    collector.settle()
-    kept, spent, serve = collector.Collector(), CollectorTime(), app.wsgi_app
+    # As a gunicorn worker (marketplace/gunicorn_conf.py): the heap frozen once the app is built,
+    # refreshed between requests; PAGES_GC=defaults keeps Python's defaults, to compare.
+    kept = None
+    if os.environ.get("PAGES_GC") != "defaults":
+        collector.settle()
+        kept = collector.Collector()
+    served, serve = Served(), app.wsgi_app
 
-    def served(environ, start_response):
+    def counted(environ, start_response):
+        started = time.process_time()
         try:
             return serve(environ, start_response)
         finally:
-            spent.requests += 1
-            kept.after_request()
+            served.requests += 1
+            served.cpu_seconds += time.process_time() - started
+            if kept is not None:
+                kept.after_request()
 
-    app.wsgi_app = served
+    app.wsgi_app = counted
 
     profile_to = os.environ.get("PAGES_PROFILE")
     profiler = cProfile.Profile() if profile_to else None
@@ -174,7 +193,7 @@ def main() -> int:
         profiler.dump_stats(profile_to)
         for order in ("tottime", "cumulative"):
             pstats.Stats(profile_to).sort_stats(order).print_stats(40)
-    print(report(rows, spent.per_request_ms()))
+    print(report(rows, *served.per_request_ms()))
     return 0
 
 

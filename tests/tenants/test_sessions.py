@@ -80,7 +80,7 @@ def test_a_signed_in_request_reads_its_session_person_and_memberships_in_one_sta
 
     city = make_city(db, "36044", name="Ville d'Issoudun")
     user, _ = make_member(db, city, Role.admin)
-    other = make_city(db, "36063", name="Commune de La Châtre")
+    other = make_city(db, "36046", name="Commune de La Châtre")
     services.add_membership(db, user, other, Role.viewer)
     db.commit()
     sign_in_through_the_form(client, user)
