@@ -486,7 +486,7 @@ def summarise(samples: dict) -> tuple[list[dict], dict]:
         rows.append(dict(page=name, requests=len(ms), rate=round(len(ms) / window, 1), total_ms=sum(ms),
                          p50_ms=round(percentile(ms, 50), 1), p95_ms=round(percentile(ms, 95), 1),
                          p99_ms=round(percentile(ms, 99), 1), max_ms=round(ms[-1], 1) if ms else 0.0,
-                         errors=page["errors"], error_samples=page["error_samples"]))
+                         errors=page["errors"], error_samples=page["error_samples"], kept=page.get("kept", 0)))
     every.sort()
     # Each page's part of the time spent answering: where a fix gains most (below saturation, where the
     # times are the servers' work and not a queue).
@@ -544,6 +544,13 @@ def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dic
               "surtout l'attente (un délai de 30 s est une erreur).")
     if overall["late"]:
         print(f"Requêtes parties en retard sur leur horaire : {overall['late']} (au plus {overall['late_max_s']:.2f} s)")
+    kept = [r for r in rows if r["kept"]]
+    if kept:
+        total_kept = sum(r["kept"] for r in kept)
+        print(f"Servies depuis les pages gardées pour les visiteurs : {total_kept} requêtes, "
+              f"{100 * total_kept / max(1, overall['requests']):.1f} % du mélange ("
+              + ", ".join(f"{r['page']} {100 * r['kept'] / r['requests']:.0f} %" for r in sorted(kept, key=lambda r: -r["kept"]))
+              + ")")
     for r in rows:
         for message, count in r["error_samples"].items():
             print(f"Erreur {r['page']} ×{count} : {message}")
@@ -562,6 +569,20 @@ def report(rows: list[dict], overall: dict, samples: dict, work: Path, meta: dic
     print(f"Tableau : {work.relative_to(REPO)}/pages.csv et results.json")
     return (f"rate={overall['rate']} p95_ms={overall['p95_ms']} p99_ms={overall['p99_ms']} "
             f"errors={overall['errors']} slowest_page={slowest.replace(' ', '_')} worker_deaths={len(deaths)}")
+
+
+def kept_pages(redis_url: str) -> tuple[int, int]:
+    """The public content version and the number of pages kept for visitors, in the stack's Redis."""
+    from redis import Redis
+
+    from marketplace.web.pagecache import PAGE_PREFIX, VERSION_KEY
+
+    conn = Redis.from_url(redis_url)
+    try:
+        version = int(conn.get(VERSION_KEY) or 0)
+        return version, sum(1 for _ in conn.scan_iter(PAGE_PREFIX + "*", count=1000))
+    finally:
+        conn.close()
 
 
 # gunicorn replaces a worker that dies (a crash, the OOM killer) and says so only in its log.
@@ -635,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
             measure_pages(env, cache / "manifest.json", args.pages)
         if args.duration > 0:
             counting = reset_statements(database_url)
+            kept_before = kept_pages(redis_url)
             samples = run_locust(stack, port, cache / "manifest.json", args.rate, args.duration, args.warmup, users)
             rows, overall = summarise(samples)
             meta = dict(rate=args.rate, duration=args.duration, warmup=args.warmup, scale=args.scale, users=users,
@@ -644,6 +666,11 @@ def main(argv: list[str] | None = None) -> int:
             log("Charge de la machine pendant la mesure (load average 1/5/15 min) : "
                 + " / ".join(f"{x:.1f}" for x in meta["load_average"]) + f" sur {os.cpu_count()} cœurs")
             summary = report(rows, overall, samples, work, meta)
+            kept_after = kept_pages(redis_url)
+            changes = kept_after[0] - kept_before[0]
+            log(f"Pages gardées pour les visiteurs (marketplace.web.pagecache) : {kept_after[1]} en Redis à la fin, "
+                f"{changes} changement(s) de contenu public pendant la mesure")
+            summary += f" kept_pages={kept_after[1]} content_changes={changes}"
             if counting:
                 report_statements(top_statements(database_url), work)
             if overall["errors"]:

@@ -55,6 +55,7 @@ class Samples:
         self.ms: dict[str, list[float]] = defaultdict(list)
         self.at: dict[str, list[float]] = defaultdict(list)  # start, seconds into the measured window
         self.errors: Counter = Counter()
+        self.kept: Counter = Counter()  # answered from the pages kept for visitors (X-Cache: HIT)
         self.error_samples: dict[str, Counter] = defaultdict(Counter)
         self.late = 0
         self.late_max = 0.0
@@ -76,6 +77,7 @@ class Samples:
     def dump(self) -> dict:
         def page(name):
             return {"ms": self.ms.get(name, []), "at": self.at.get(name, []), "errors": self.errors.get(name, 0),
+                    "kept": self.kept.get(name, 0),
                     "error_samples": dict(self.error_samples.get(name, {}))}
 
         window = self.window or (time.time(), time.time())
@@ -188,6 +190,8 @@ class Person(FastHttpUser):
                 r.failure(f"HTTP {r.status_code}" + (f" → {where}" if where else ""))
             else:
                 r.success()
+                if r.headers.get("X-Cache") == "HIT" and SAMPLES.in_window(time.time() - r.elapsed.total_seconds()):
+                    SAMPLES.kept[name] += 1
 
     def sign_in_as(self, email: str) -> None:
         r = self.client.get("/connexion", name="/connexion (page)")

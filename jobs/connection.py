@@ -15,13 +15,14 @@ from marketplace.core.settings import Settings
 EMBEDDED_URL_ENV = "PASSERELLE_EMBEDDED_REDIS_URL"
 
 
+def running_redis_url(settings: Settings) -> str | None:
+    """The Redis this process can reach without starting one: the configured server, or the
+    embedded one the launcher started for its children; None for a lone command by hand."""
+    return settings.redis_url or os.environ.get(EMBEDDED_URL_ENV)
+
+
 def redis_url(settings: Settings) -> str:
-    if settings.redis_url:
-        return settings.redis_url
-    url = os.environ.get(EMBEDDED_URL_ENV)
-    if url:
-        return url
-    return start_embedded_redis(settings)
+    return running_redis_url(settings) or start_embedded_redis(settings)
 
 
 @lru_cache(maxsize=8)

@@ -10,12 +10,14 @@ from markupsafe import Markup, escape
 from marketplace.core.settings import MailBackend, Mode
 from marketplace.mail.delivery import outbox
 from marketplace.web import settings
+from marketplace.web.pagecache import for_visitors
 from tenants.web import current_actor
 
 bp = Blueprint("home", __name__)
 
 
 @bp.route("/")
+@for_visitors
 def index():
     return render_template("home.html")
 

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from marketplace.core.schemas import BaseSchema
 from marketplace.web import get_db, settings
+from marketplace.web.pagecache import for_visitors
 from search.facets import FACETS, filters_from_args
 from search.query import SORTS, SearchRequest
 from search.service import run_search
@@ -77,6 +78,7 @@ class SearchResultSchema(BaseSchema):
 
 
 @blp.route("")
+@for_visitors
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SearchResultSchema)
 def search(args):

@@ -144,6 +144,16 @@ def latest_generation(path: Path) -> int:
     return max((int(m.group(1)) for name in os.listdir(path) if (m := _TOC.match(name))), default=-1)
 
 
+def generation_key(root: Path) -> str:
+    """The index a search answers from at this moment ("none" without one): a page that ranks
+    with it is kept under this name, and renewed when the follower commits."""
+    try:
+        path = current_dir(root)
+        return f"{path.name}:{latest_generation(path)}" if path is not None else "none"
+    except OSError:
+        return "none"
+
+
 def unusable(path: Path) -> str:
     """Why this index directory cannot be followed, in French ("" when it can): unreadable, or
     built for another schema (another field, another analysis): then it is rebuilt."""

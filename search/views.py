@@ -7,16 +7,21 @@ from flask import Blueprint, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from marketplace.web import get_db, page_arg, settings
+from marketplace.web.pagecache import for_visitors, key_part
+from search import index
 from search.facets import FACETS, filters_from_args, label
 from search.query import SORTS, SearchRequest
 from search.service import run_search
 from search.tasks import rebuild_soon
 
 bp = Blueprint("search", __name__)
+# The pages kept for visitors (home, lists, searches) are renewed when the index changes.
+key_part("search", lambda: index.generation_key(settings().search_dir))
 QUERY_SAFE = "!$'()*,/:;?@"  # what werkzeug's router leaves as is in a query string
 
 
 @bp.route("/recherche")
+@for_visitors
 def results():
     q = request.args.get("q", "")[:200]
     sort = request.args.get("tri", "pertinence")

@@ -14,6 +14,7 @@ from marketplace.catalog.schemas import (
 )
 from marketplace.core.errors import NotFound
 from marketplace.web import get_db, settings
+from marketplace.web.pagecache import for_visitors
 from search.pipeline import has_words, object_ids, rank_documents
 from search.tasks import rebuild_soon
 from tenants.access import Actor
@@ -25,6 +26,7 @@ blp = Blueprint("solutions", __name__, url_prefix="/solutions",
 
 
 @blp.route("")
+@for_visitors
 @blp.arguments(SolutionQuerySchema, location="query")
 @blp.response(200, SolutionPageSchema)
 def solutions(args):

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     success_fee_bp: int = Field(default=200, ge=0, le=10_000)  # 2 % of the awarded amount
     payment_grace_days: int = Field(default=7, ge=0, le=60)
 
+    # The public pages a visitor who is not signed in gets, kept in Redis for every web process and
+    # renewed by any change to what they show (marketplace.web.pagecache); this long at most if
+    # the change came from outside Passerelle. 0 (the default until the load bench shows its gain):
+    # every page is rendered for each request.
+    page_cache_seconds: int = Field(default=0, ge=0, le=86_400)
+
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)
     # Request rates (Flask-Limiter syntax), counted in Redis: sign-in forms per address, password

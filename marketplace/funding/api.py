@@ -19,6 +19,7 @@ from marketplace.funding.schemas import (
 )
 from marketplace.funding.services import ProgrammeFilters
 from marketplace.web import get_db, settings
+from marketplace.web.pagecache import for_visitors
 from search.pipeline import has_words, object_ids, rank_documents
 from search.tasks import rebuild_soon
 from tenants.access import Actor
@@ -35,6 +36,7 @@ def _unknown(field: str, message: str):
 
 
 @blp.route("")
+@for_visitors
 @blp.arguments(ProgrammeQuerySchema, location="query")
 @blp.response(200, ProgrammePageSchema)
 def programmes(args):

@@ -48,6 +48,7 @@ from marketplace.funding.schemas import (
 from marketplace.funding.services import ProgrammeFilters
 from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from marketplace.web.pagecache import for_visitors
 from search.pipeline import has_words, object_ids, rank_documents
 from search.tasks import rebuild_soon
 from tenants.access import Actor
@@ -123,6 +124,7 @@ def _territory_arg(*, communes_only: bool = False) -> territories.TerritoryChoic
 # Public pages ----------------------------------------------------------------------------------
 
 @bp.route("/financements")
+@for_visitors
 def index():
     """Published programmes, with filters; for a territory, the ones it can use and why."""
     db = get_db()

@@ -17,6 +17,7 @@ from marketplace.purchasing.schemas import (
     PurchaseQuerySchema,
 )
 from marketplace.web import get_db
+from marketplace.web.pagecache import for_visitors
 from tenants.access import Actor
 from tenants.models import Role, TenantKind
 from tenants.web import require_token, token_of
@@ -65,6 +66,7 @@ def _known_purchase(view):
 
 
 @blp.route("")
+@for_visitors
 @blp.arguments(PurchaseQuerySchema, location="query")
 @blp.response(200, PurchasePageSchema)
 def purchases(args):

@@ -26,6 +26,7 @@ from marketplace.purchasing.schemas import (
 from marketplace.purchasing.tasks import page_url
 from marketplace.web import get_db, on_refusal, page_arg
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from marketplace.web.pagecache import for_visitors
 from tenants.models import Role, TenantKind
 from tenants.web import current_actor, current_membership, require_membership
 
@@ -73,6 +74,7 @@ def _population(tenant) -> int | None:
 # Public ------------------------------------------------------------------------------------------------
 
 @bp.route("/")
+@for_visitors
 def index():
     db = get_db()
     status = request.args.get("etat", "open")

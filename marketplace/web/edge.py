@@ -8,7 +8,6 @@ HTML — and ``NotFound`` answers 404; both are mapped here, so views neither co
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from flask import (
@@ -30,13 +29,13 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from jobs.connection import EMBEDDED_URL_ENV
+from jobs.connection import running_redis_url
 from marketplace.core import clock, money
 from marketplace.core.db import write_intent
 from marketplace.core.errors import NotFound, ServiceError
 from marketplace.core.rendering import render_markdown
 from marketplace.core.text import date_fr, format_int_fr
-from marketplace.web import csrf, get_db, limiter, safe_next, settings, wants_json
+from marketplace.web import csrf, get_db, limiter, pagecache, safe_next, settings, wants_json
 
 log = logging.getLogger("passerelle.web")
 
@@ -159,7 +158,7 @@ def _same_site_referrer() -> str | None:
 def _limits_storage(settings) -> str:
     """The app's Redis for the request-rate counters; a lone process without a queue (a command run
     by hand) counts in memory rather than start an embedded server for nothing."""
-    url = settings.redis_url or os.environ.get(EMBEDDED_URL_ENV)
+    url = running_redis_url(settings)
     if not url:
         return "memory://"
     return "redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else url
@@ -204,6 +203,7 @@ def init_app(app: Flask) -> None:
                       RATELIMIT_KEY_PREFIX="passerelle-limits",
                       RATELIMIT_SWALLOW_ERRORS=True)  # Redis down: requests are not refused for it
     limiter.init_app(app)
+    pagecache.init_app(app)  # after the limiter: a kept page is counted like any other
 
     @app.teardown_request
     def _close_session(exc):
