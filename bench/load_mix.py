@@ -190,7 +190,7 @@ class Person(FastHttpUser):
                 r.failure(f"HTTP {r.status_code}" + (f" → {where}" if where else ""))
             else:
                 r.success()
-                if r.headers.get("X-Cache") == "HIT" and SAMPLES.in_window(time.time() - r.elapsed.total_seconds()):
+                if r.headers.get("X-Cache") == "HIT" and SAMPLES.in_window(time.time()):  # answered in the window
                     SAMPLES.kept[name] += 1
 
     def sign_in_as(self, email: str) -> None:
