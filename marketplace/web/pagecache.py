@@ -225,6 +225,8 @@ def _written(session) -> set[str]:
 
 @event.listens_for(TenantSession, "after_flush")
 def _note_flushed(session, flush_context) -> None:
+    if not _by_engine:
+        return  # no app of this process keeps pages (the default): nothing to note on each flush
     written = _written(session)
     for obj in (*session.new, *session.deleted):
         written.update(table.name for table in inspect(obj).mapper.tables)
@@ -238,6 +240,8 @@ def _note_flushed(session, flush_context) -> None:
 
 @event.listens_for(TenantSession, "do_orm_execute")
 def _note_statement(state: ORMExecuteState) -> None:
+    if not _by_engine:
+        return
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         _written(state.session).add(getattr(table, "name", ANY_TABLE))
