@@ -45,6 +45,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 import secrets
@@ -575,12 +576,12 @@ def kept_pages(redis_url: str) -> tuple[int, int]:
     """The public content version and the number of pages kept for visitors, in the stack's Redis."""
     from redis import Redis
 
-    from marketplace.web.pagecache import PAGE_PREFIX, VERSION_KEY
+    from marketplace.web.pagecache import page_prefix, version_key
 
     conn = Redis.from_url(redis_url)
-    try:
-        version = int(conn.get(VERSION_KEY) or 0)
-        return version, sum(1 for _ in conn.scan_iter(PAGE_PREFIX + "*", count=1000))
+    try:  # the stack's Redis serves one site, whatever its name in the keys
+        version = sum(int(conn.get(k) or 0) for k in conn.scan_iter(version_key("*"), count=1000))
+        return version, sum(1 for _ in conn.scan_iter(page_prefix("*") + "*", count=1000))
     finally:
         conn.close()
 
@@ -644,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _raise_stopped)
     stack = Stack(work)
     summary, interrupted = None, False
+    yardstick_before = yardstick_ms()
     try:
         database_url, manifest = prepare_cluster(stack, cache, args.scale, args.reseed)
         redis_url = start_redis(stack)
@@ -692,8 +694,35 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if summary:
-        print(summary)
+        yardstick_after = yardstick_ms()
+        cpu = overall.get("cpu_ms_per_request")
+        print(f"Étalon de vitesse de la machine (le même travail Python, le meilleur de 5) : {yardstick_before:.1f} ms "
+              f"avant, {yardstick_after:.1f} ms après"
+              + (f" ; CPU par requête ÷ étalon : {cpu / ((yardstick_before + yardstick_after) / 2):.3f} "
+                 "(ce qui se compare d'un essai à l'autre)" if cpu else ""))
+        print(summary + f" yardstick_ms={(yardstick_before + yardstick_after) / 2:.1f}")
     return 130 if interrupted and not (args.keep and summary) else 0
+
+
+def yardstick_ms() -> float:
+    """The CPU a fixed piece of pure-Python work takes here now, the best of five: this shared
+    machine's speed moves by a third within a day, so two runs compare by their CPU per request
+    divided by this, not by their rates alone."""
+    def work() -> int:
+        counts: dict[str, int] = {}
+        words = []
+        for i in range(60_000):
+            key = f"k{i % 997}"
+            counts[key] = counts.get(key, 0) + i
+            words.append(str(i))
+        return len(",".join(words)) + len(counts)
+
+    best = math.inf
+    for _ in range(5):
+        started = time.process_time()
+        work()
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 def _commit() -> str:

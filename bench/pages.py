@@ -10,7 +10,9 @@ Each persona signs in once, as the manifest's first account of its kind, through
 ``time.process_time``: the web process's own CPU, without PostgreSQL's. The mean over the mix
 weights each page by its share of the requests (``bench/load_pages.py``); it is what one gunicorn
 worker spends per request of the mix, less gunicorn's own ≈ 1 ms (a connection per request).
-Contribution = share × CPU: the pages to work on first. The process sets its garbage collector as
+Contribution = share × CPU: the pages to work on first. Pages are rendered for every request
+(``PAGE_CACHE_SECONDS=0`` unless PAGES_KEPT is set): a visitor's page kept in Redis would hide what
+rendering it costs, which is what this measure is for. The process sets its garbage collector as
 a gunicorn worker does (``marketplace.core.collector``: frozen once the app is built, refreshed
 between requests) and prints, over every request it served (warm-up included), their mean CPU and
 the collector's part of it. The last line is
@@ -18,7 +20,8 @@ the collector's part of it. The last line is
 
 Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), PAGES_ONLY (a
 regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once),
-PAGES_GC (``defaults``: keep Python's collector settings, to compare with the workers' own),
+PAGES_KEPT (non-empty: visitors' pages kept as the stack keeps them), PAGES_GC (``defaults``: keep
+Python's collector settings, to compare with the workers' own),
 PAGES_PROFILE (a file: profiles the measured requests with cProfile, weighted as the mix weights
 them, writes the stats there and prints the functions that cost most, by own time and in all).
 """
@@ -163,6 +166,9 @@ def report(rows: list[dict], served_ms: float = 0.0, gc_ms: float = 0.0) -> str:
 
 def main() -> int:
     from marketplace.core import collector
+
+    if not os.environ.get("PAGES_KEPT"):
+        os.environ["PAGE_CACHE_SECONDS"] = "0"
     from wsgi import app  # the stack's settings come from the environment bench/load.py gives
 
     # As a gunicorn worker (marketplace/gunicorn_conf.py): the heap frozen once the app is built,

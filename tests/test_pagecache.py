@@ -8,6 +8,7 @@ import re
 import pytest
 from sqlalchemy import event, select, text, update
 
+from marketplace.core.clock import utcnow
 from marketplace.funding.models import Programme
 from marketplace.web import pagecache
 from search.service import rebuild
@@ -92,13 +93,13 @@ def test_a_rolled_back_change_or_a_sign_in_keeps_the_pages(app, client, db, stat
     db.commit()
     page(client.get("/achats-groupes/"))
     cache = pagecache._by_engine[db.get_bind().engine]
-    before = cache.redis.get(pagecache.VERSION_KEY)
+    before = cache.redis.get(cache.version_key)
     person = app.test_client()  # signing in writes a session, an attempt and the last sign-in: no page shows them
     response = person.post("/connexion", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/espace/"
     db.execute(update(Programme).values(title="jamais"))
     db.rollback()
-    assert cache.redis.get(pagecache.VERSION_KEY) == before
+    assert cache.redis.get(cache.version_key) == before
     statements.clear()
     page(app.test_client().get("/achats-groupes/"))
     assert statements == []
@@ -154,10 +155,11 @@ def test_the_day_is_part_of_a_kept_page(app, client, db, monkeypatch):
     make_programme(db, title="Aménagements cyclables", scope=NATIONAL)
     db.commit()
     client.get("/financements")
-    keys = {pagecache._by_engine[db.get_bind().engine].redis.keys(pagecache.PAGE_PREFIX + "*")[0]}
+    cache = pagecache._by_engine[db.get_bind().engine]
+    keys = {cache.redis.keys(cache.page_prefix + "*")[0]}
     monkeypatch.setattr(clock, "today", lambda: dt.date(2031, 1, 2))
     client.get("/financements")
-    assert len(set(pagecache._by_engine[db.get_bind().engine].redis.keys(pagecache.PAGE_PREFIX + "*")) | keys) == 2
+    assert len(set(cache.redis.keys(cache.page_prefix + "*")) | keys) == 2
 
 
 def test_pages_are_served_when_redis_is_gone(app, client, db, monkeypatch):
@@ -172,3 +174,43 @@ def test_pages_are_served_when_redis_is_gone(app, client, db, monkeypatch):
     make_programme(db, title="Rénovation des écoles", scope=NATIONAL)
     db.commit()  # the change is saved: the pages expire on their own
     assert db.scalar(select(Programme.id).where(Programme.title == "Rénovation des écoles"))
+
+
+def test_two_sites_sharing_a_redis_never_serve_each_others_pages(app, client, db):
+    make_programme(db, title="Aménagements cyclables", scope=NATIONAL)
+    db.commit()
+    page(client.get("/financements"))  # kept for this site
+    cache = pagecache._by_engine[db.get_bind().engine]
+    other = pagecache.PageCache(app, cache.redis_url, 120, cache.marker, site="une-autre-base")
+    before = cache.redis.get(cache.version_key)
+    other.content_changed()  # the other site's change leaves this one's pages
+    assert cache.redis.get(cache.version_key) == before
+    with app.test_request_context("/financements"):
+        key = cache.key_of()
+        assert cache.lookup(key)[1] is not None
+        assert other.lookup(key)[1] is None
+
+
+def test_a_visitor_gets_a_programme_a_solution_and_a_purchase_kept_and_a_draft_never(app, client, db, statements):
+    city = make_city(db, "36044")
+    programme = make_programme(db, title="Aménagements cyclables", scope=NATIONAL)
+    draft = make_programme(db, title="Pas encore publié", scope=NATIONAL, status="draft")
+    purchase = make_purchase(db, city)
+    db.commit()
+    pages = [f"/financements/{programme.id}", f"/solutions/{purchase.solution_id}", f"/achats-groupes/{purchase.id}",
+             f"/api/v1/programmes/{programme.id}", f"/api/v1/solutions/{purchase.solution_id}",
+             f"/api/v1/group-purchases/{purchase.id}"]
+    first = [client.get(url).get_data() for url in pages]
+    statements.clear()
+    visitor = app.test_client()
+    for url, body in zip(pages, first):
+        response = visitor.get(url)
+        assert response.status_code == 200 and response.headers["X-Cache"] == "HIT", url
+        if url.startswith("/api/"):  # a page differs by its form token only; an API answer is the same bytes
+            assert response.get_data() == body, url
+    assert statements == []
+    # A draft is not found, and that answer is not kept: published, it shows on the next visit.
+    assert client.get(f"/financements/{draft.id}").status_code == 404
+    db.execute(update(Programme).where(Programme.id == draft.id).values(status="published", published_at=utcnow()))
+    db.commit()
+    assert "Pas encore publié" in page(visitor.get(f"/financements/{draft.id}"))

@@ -43,6 +43,7 @@ def solutions(args):
 
 
 @blp.route("/<int:solution_id>")
+@for_visitors
 @blp.response(200, SolutionOutSchema)
 @blp.alt_response(404, description="Solution inconnue ou non publiée")
 def solution(solution_id):

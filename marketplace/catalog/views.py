@@ -25,6 +25,7 @@ from marketplace.core.db import after_rollback
 from marketplace.core.errors import ServiceError
 from marketplace.web import get_db, on_refusal, page_arg, safe_next, settings
 from marketplace.web.forms import FormResult, empty_form, parse_form
+from marketplace.web.pagecache import for_visitors
 from tenants.access import Actor
 from tenants.models import Role, TenantKind
 from tenants.territories import services as territories
@@ -84,6 +85,7 @@ def index():
 
 
 @bp.route("/solutions/<int:solution_id>")
+@for_visitors
 def solution(solution_id: int):
     db = get_db()
     actor = current_actor()

@@ -66,9 +66,9 @@ class Settings(BaseSettings):
 
     # The public pages a visitor who is not signed in gets, kept in Redis for every web process and
     # renewed by any change to what they show (marketplace.web.pagecache); this long at most if
-    # the change came from outside Passerelle. 0 (the default until the load bench shows its gain):
-    # every page is rendered for each request.
-    page_cache_seconds: int = Field(default=0, ge=0, le=86_400)
+    # the change came from outside Passerelle. 0: every page is rendered for each request (a kept
+    # list costs its web process 2–3 ms of CPU instead of 13–22 ms rendered, under bench/load.py).
+    page_cache_seconds: int = Field(default=120, ge=0, le=86_400)
 
     login_max_failures: int = Field(default=5, ge=1)
     login_window_minutes: int = Field(default=15, ge=1)

@@ -85,6 +85,7 @@ def _public(programme_id: int) -> Programme:
 
 
 @blp.route("/<int:programme_id>")
+@for_visitors
 @blp.response(200, ProgrammeOutSchema)
 @blp.alt_response(404, description="Programme inconnu ou non publié")
 def programme(programme_id):

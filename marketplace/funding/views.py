@@ -164,6 +164,7 @@ def _visible(programme_id: int):
 
 
 @bp.route("/financements/<int:programme_id>")
+@for_visitors
 def programme(programme_id: int):
     db = get_db()
     viewer = _viewer()

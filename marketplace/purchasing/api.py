@@ -78,6 +78,7 @@ def purchases(args):
 
 
 @blp.route("/<int:purchase_id>")
+@for_visitors
 @blp.response(200, PurchaseOutSchema)
 @blp.alt_response(404, description="Achat groupé inconnu ou pas encore ouvert")
 def purchase(purchase_id):

@@ -86,6 +86,7 @@ def index():
 
 
 @bp.route("/<int:purchase_id>")
+@for_visitors
 def show(purchase_id: int):
     purchase = services.get_visible(get_db(), purchase_id, current_actor())
     return render_template("purchasing/show.html", form=empty_form(), **_view(purchase))

@@ -44,8 +44,9 @@ from marketplace.core.db import TenantSession
 
 log = logging.getLogger("passerelle.pages")
 
-VERSION_KEY = "passerelle:pages:version"
-PAGE_PREFIX = "passerelle:pages:page:"
+# Every key names its site (the database it shows): several sites may share one Redis (a staging
+# and a production, the tests' processes) and none is served another's pages.
+KEY_ROOT = "passerelle:pages:"
 MAX_BODY = 512 * 1024
 MAX_QUERY = 512
 
@@ -83,8 +84,9 @@ def key_part(name: str, part: Callable[[], str]) -> None:
 class PageCache:
     """The kept pages of one app, in its Redis (opened and the build read on first use)."""
 
-    def __init__(self, app: Flask, redis_url: str, seconds: int, marker: str):
+    def __init__(self, app: Flask, redis_url: str, seconds: int, marker: str, site: str):
         self.app, self.redis_url, self.seconds, self.marker = app, redis_url, seconds, marker
+        self.version_key, self.page_prefix = version_key(site), page_prefix(site)
         self._marker_bytes = marker.encode()
         self._redis: Redis | None = None
         self._build: str | None = None
@@ -108,19 +110,32 @@ class PageCache:
     def lookup(self, key: str) -> tuple[str, bytes | None]:
         """The content version now, and the page kept under it for this key (None: not kept)."""
         _ = self.redis
-        version, kept = self._lookup(keys=[VERSION_KEY], args=[PAGE_PREFIX, key])
+        version, kept = self._lookup(keys=[self.version_key], args=[self.page_prefix, key])
         return version.decode(), kept
 
     def store(self, version: str, key: str, headers: list, body: bytes) -> None:
-        self.redis.set(f"{PAGE_PREFIX}{version}:{key}", json.dumps(headers).encode() + b"\0" + body, ex=self.seconds)
+        self.redis.set(f"{self.page_prefix}{version}:{key}", json.dumps(headers).encode() + b"\0" + body, ex=self.seconds)
 
     def content_changed(self) -> None:
-        self.redis.incr(VERSION_KEY)
+        self.redis.incr(self.version_key)
 
     def with_token(self, body: bytes) -> bytes:
         if self._marker_bytes not in body:
             return body
         return body.replace(self._marker_bytes, generate_csrf().encode())
+
+
+def site_of(engine: Engine) -> str:
+    """A site's name in the keys: its database, without the password."""
+    return hashlib.sha1(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
+
+
+def version_key(site: str) -> str:
+    return f"{KEY_ROOT}{site}:version"
+
+
+def page_prefix(site: str) -> str:
+    return f"{KEY_ROOT}{site}:page:"
 
 
 # The cache of each database's app, for the commits made outside a request (jobs, commands, tests).
@@ -164,7 +179,8 @@ def init_app(app: Flask) -> None:
     if not settings.page_cache_seconds or not url:
         return
     marker = "kept-page-token-" + hashlib.sha256(f"{app.config['SECRET_KEY']}:page-token".encode()).hexdigest()[:24]
-    cache = _by_engine[app.extensions["passerelle"].engine] = PageCache(app, url, settings.page_cache_seconds, marker)
+    engine = app.extensions["passerelle"].engine
+    cache = _by_engine[engine] = PageCache(app, url, settings.page_cache_seconds, marker, site_of(engine))
 
     @app.before_request
     def _kept_page():
