@@ -694,6 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if summary:
+        time.sleep(3)  # the stack's processes finish exiting
         yardstick_after = yardstick_ms()
         cpu = overall.get("cpu_ms_per_request")
         print(f"Étalon de vitesse de la machine (le même travail Python, le meilleur de 5) : {yardstick_before:.1f} ms "

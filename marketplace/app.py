@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 import jobs
+from jobs.connection import running_redis_url
 from marketplace import home
 from marketplace.billing import views as billing_views
 from marketplace.catalog import api as catalog_api
@@ -22,6 +23,7 @@ from marketplace.catalog import indexing as catalog_indexing
 from marketplace.catalog import views as catalog_views
 from marketplace.contracts import api as contracts_api
 from marketplace.contracts import views as contracts_views
+from marketplace.core import shared
 from marketplace.core.db import TenantSession, make_engine, make_session_factory
 from marketplace.core.settings import Settings, load_settings
 from marketplace.funding import api as funding_api
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.sqlalchemy_url)
     app.extensions["passerelle"] = Passerelle(settings, engine, make_session_factory(engine))
+    shared.register(engine, running_redis_url(settings))  # what one process computed, the others read
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic.runtime.plugins", "alembic.autogenerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -203,6 +203,11 @@ def app(settings, engine, session_factory, redis):
     app.extensions["passerelle"].session_factory = session_factory
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app
+    # The values shared between a site's processes live in Redis, flushed for each test that has an
+    # app: a test without one computes its own (the engine outlives this app).
+    from marketplace.core import shared
+
+    shared.register(engine, None)
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ from sqlalchemy import and_, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from marketplace.core import shared
 from marketplace.core.clock import utcnow
 from marketplace.core.db import database_of
 from marketplace.core.text import fold, format_int_fr
@@ -209,7 +210,7 @@ class ScopeIndex:
     # see ``tenant_offers``.
     tenant_offers: dict[tuple, tuple[float, tuple[Offer, ...]]] = field(default_factory=dict, compare=False)
     # A programme's count of eligible communes at this generation: see ``eligible_communes_count``.
-    commune_counts: dict[int, tuple[float, int]] = field(default_factory=dict, compare=False)
+    commune_counts: dict[tuple[int], tuple[float, int]] = field(default_factory=dict, compare=False)
 
     def included_by(self, keys: Iterable[Key]) -> dict[int, list[Key]]:
         """programme id → the places among these keys it includes (in the keys' order)."""
@@ -414,7 +415,7 @@ def _epci_offers(session: Session, epci: Epci) -> tuple[str, tuple[Offer, ...]]:
     token = rows[0][0] if rows else "initial"
     labels = sorted((insee, slug, name) for _, insee, slug, name in rows if slug is not None)
     index = scope_index(session, token)
-    return token, _kept(index.tenant_offers, ("epci", epci.siren, tuple(labels)),
+    return token, _kept(session, index, "tenant_offers", ("epci", epci.siren, tuple(labels)),
                         lambda: tuple(_epci_offers_in(index, epci, *_epci_members(session, epci, labels))))
 
 
@@ -471,19 +472,28 @@ def _commune_tenant_offers(session: Session, tenant: Tenant) -> tuple[str, tuple
     labels) when this generation already computed them."""
     token, labels = _token_and_labels(session, tenant.commune_insee)
     index = scope_index(session, token)
-    return token, _kept(index.tenant_offers, ("commune", tenant.commune_insee, tuple(labels)),
+    return token, _kept(session, index, "tenant_offers", ("commune", tenant.commune_insee, tuple(labels)),
                         lambda: tuple(_offers_in(index, tenant.commune, Places.of(session, tenant.commune, labels))))
 
 
-def _kept(store: dict, key, compute):
-    """``compute()``, kept in one of the index's per-generation stores for COMMUNE_FACTS_TTL_S."""
+def _kept(session: Session, index: ScopeIndex, store_name: str, key: tuple, compute):
+    """``compute()``, kept in one of the index's per-generation stores (``store_name``) for
+    COMMUNE_FACTS_TTL_S, and shared with the site's other processes (``marketplace.core.shared``):
+    the first worker to need it computes it, the others read it. The shared copy carries its
+    deadline, so that no process keeps a value longer than that after it was computed."""
+    store = getattr(index, store_name)
     kept = store.get(key)
     if kept is not None and kept[0] > time.monotonic():
         return kept[1]
-    value = compute()
+
+    def computed() -> tuple[float, object]:
+        return time.time() + COMMUNE_FACTS_TTL_S, compute()
+
+    deadline, value = shared.kept(session, f"eligibility.{store_name}", (index.token, key), computed,
+                                  COMMUNE_FACTS_TTL_S)
     if len(store) >= MAX_KEPT_PER_GENERATION:
         store.clear()
-    store[key] = (time.monotonic() + COMMUNE_FACTS_TTL_S, value)
+    store[key] = (time.monotonic() + min(COMMUNE_FACTS_TTL_S, deadline - time.time()), value)
     return value
 
 
@@ -620,7 +630,7 @@ def eligible_communes_count(session: Session, programme: Programme) -> int:
 
     if programme.id is None or any(s.level == "label" for s in programme.scope):
         return count()
-    return _kept(scope_index(session).commune_counts, programme.id, count)
+    return _kept(session, scope_index(session), "commune_counts", (programme.id,), count)
 
 
 def eligible_insee_codes(session: Session, programme: Programme) -> list[str]:

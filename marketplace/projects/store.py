@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, lazyload
 
 from marketplace.catalog.public import Solution
+from marketplace.core import shared
 from marketplace.core.clock import today, utcnow
 from marketplace.core.db import all_tenants
 from marketplace.funding.public import (
@@ -349,7 +350,8 @@ def _funded_index(session: Session):
         select(func.count()).select_from(FundedProject).scalar_subquery(),
         select(func.max(FundedProject.id)).scalar_subquery(),
         select(func.max(FundedProject.imported_at)).scalar_subquery())).one()
-    key = f"{session.get_bind().engine.url}:{count}:{last}:{when}"
+    generation = f"{count}:{last}:{when}"
+    key = f"{session.get_bind().engine.url}:{generation}"
     if key not in _funded_cache:
         rows = list(session.execute(select(FundedProject.id, FundedProject.title, FundedProject.departement)
                                     .order_by(FundedProject.id)))
@@ -359,7 +361,7 @@ def _funded_index(session: Session):
         matrix = vectorizer.fit_transform([r.title for r in rows])
         _funded_cache.clear()
         _funded_cache[key] = FundedIndex(vectorizer, matrix, [r.id for r in rows],
-                                         np.array([r.departement or "" for r in rows], dtype=object))
+                                         np.array([r.departement or "" for r in rows], dtype=object), generation)
     return _funded_cache[key]
 
 
@@ -369,24 +371,30 @@ class FundedIndex:
     matrix: object
     ids: list[int]
     departements: np.ndarray
+    generation: str  # the reference's count, last id and last import: what the index was built from
     # (project's words, its département, how many) → the closest ids and scores: a project page
     # asks on every visit, and its words seldom change.
     closest: OrderedDict = field(default_factory=OrderedDict)
 
 
 MAX_KEPT_CLOSEST = 2000
+CLOSEST_SHARED_SECONDS = 3600  # shared with the site's other processes, for one reference
 
 
-def _closest(index: FundedIndex, words: str, departement: str, limit: int) -> list[tuple[int, float]]:
+def _closest(session: Session, index: FundedIndex, words: str, departement: str, limit: int) -> list[tuple[int, float]]:
     key = (words, departement, limit)
     found = index.closest.get(key)
     if found is not None:
         index.closest.move_to_end(key)
         return found
-    scores = (index.matrix @ index.vectorizer.transform([words]).T).toarray().ravel()
-    if departement:
-        scores = scores + np.where(index.departements == departement, 0.05, 0.0)
-    found = [(index.ids[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0.2]
+
+    def compute() -> list[tuple[int, float]]:
+        scores = (index.matrix @ index.vectorizer.transform([words]).T).toarray().ravel()
+        if departement:
+            scores = scores + np.where(index.departements == departement, 0.05, 0.0)
+        return [(index.ids[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0.2]
+
+    found = shared.kept(session, "projects.closest", (index.generation, *key), compute, CLOSEST_SHARED_SECONDS)
     index.closest[key] = found
     if len(index.closest) > MAX_KEPT_CLOSEST:
         index.closest.popitem(last=False)
@@ -399,7 +407,7 @@ def similar_funded(session: Session, project: Project, limit: int = 5) -> list[t
     if index is None:
         return []
     departement = project.commune.departement_code if project.commune else ""
-    best = _closest(index, f"{project.title} {project.title} {project.description or ''}", departement, limit)
+    best = _closest(session, index, f"{project.title} {project.title} {project.description or ''}", departement, limit)
     by_id = {f.id: f for f in session.scalars(select(FundedProject).where(FundedProject.id.in_([i for i, _ in best])))}
     return [(by_id[i], score) for i, score in best if i in by_id]
 

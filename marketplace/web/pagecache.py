@@ -41,6 +41,7 @@ from sqlalchemy.sql.elements import TextClause
 from jobs.connection import connect, running_redis_url
 from marketplace.core import clock
 from marketplace.core.db import TenantSession
+from marketplace.core.shared import site_of
 
 log = logging.getLogger("passerelle.pages")
 
@@ -123,11 +124,6 @@ class PageCache:
         if self._marker_bytes not in body:
             return body
         return body.replace(self._marker_bytes, generate_csrf().encode())
-
-
-def site_of(engine: Engine) -> str:
-    """A site's name in the keys: its database, without the password."""
-    return hashlib.sha1(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
 
 
 def version_key(site: str) -> str:

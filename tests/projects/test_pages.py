@@ -353,3 +353,24 @@ def test_startups_page_through_published_needs_filtered_by_theme(client, db, mon
     assert "Éclairage 0" in second and "Éclairage 1" not in second
     assert all("Piste cyclable" not in page and "Éclairage privé" not in page for page in (first, second))
     assert "Piste cyclable" in text_of(client.get("/espace/besoins/?theme=mobilite-stationnement"))
+
+
+def test_a_second_process_reads_the_similar_funded_projects_the_first_found(app, db):
+    store._funded_cache.clear()
+    city, admin, _, _ = city_with_people(db)
+    project = make_project(db, city, actor=admin, title="Rénovation énergétique de l'école Jean-Zay")
+    db.add(FundedProject(key="test-1", source="Fonds vert 2023", commune_insee="18033", departement="18",
+                         measure="Rénovation énergétique des bâtiments publics locaux",
+                         title="Rénovation énergétique de l'école Jules-Ferry", beneficiary="Commune de Bourges",
+                         amount_cents=12_345_600))
+    db.commit()
+    first = [(f.key, score) for f, score in store.similar_funded(db, project)]
+    assert first and first[0][0] == "test-1"
+    store._funded_cache.clear()  # another worker: its own index of the reference, nothing found yet
+    index = store._funded_index(db)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("searched again")
+
+    index.vectorizer.transform = forbidden
+    assert [(f.key, score) for f, score in store.similar_funded(db, project)] == first
