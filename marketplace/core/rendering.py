@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 import re
+import threading
+from functools import lru_cache
 
 import markdown as _markdown
 import nh3
@@ -26,11 +28,27 @@ def _demote_headings(rendered: str) -> str:
     return _HEADING.sub(lambda m: f"<{m[1]}h{rank[int(m[2])]}{m[3]}", rendered)
 
 
+# Building a Markdown converter (its parser and extensions) cost more than converting a page's text
+# with it: each thread keeps one, reset before each text.
+_converters = threading.local()
+
+
+def _converter(name: str, **options) -> _markdown.Markdown:
+    converter = getattr(_converters, name, None)
+    if converter is None:
+        converter = _markdown.Markdown(**options)
+        setattr(_converters, name, converter)
+    return converter.reset()
+
+
+# A description is rendered on every visit of its page and changes seldom: the safe HTML of the
+# texts rendered last is kept (the function is pure: the same text always gives the same HTML).
+@lru_cache(maxsize=2048)
 def render_markdown(text: str | None) -> str:
     """Markdown → safe HTML (a string to mark safe in templates)."""
     if not text:
         return ""
-    rendered = _markdown.markdown(text, extensions=["sane_lists", "tables"], output_format="html")
+    rendered = _converter("page", extensions=["sane_lists", "tables"], output_format="html").convert(text)
     return nh3.clean(
         _demote_headings(rendered),
         tags=ALLOWED_TAGS,
@@ -44,5 +62,5 @@ def plain_text(text: str | None) -> str:
     """The words of a Markdown text, without markup (search index, CSV export)."""
     if not text:
         return ""
-    words = nh3.clean(_markdown.markdown(text), tags=set())
+    words = nh3.clean(_converter("plain").convert(text), tags=set())
     return re.sub(r"\s+", " ", html.unescape(words)).strip()

@@ -279,3 +279,17 @@ def test_a_long_moderation_queue_shows_its_oldest_and_states_are_paged(client, d
     shown = [s.name for s in waiting if s.name in first], [s.name for s in waiting if s.name in second]
     assert len(shown[0]) == 2 and len(shown[1]) == 1 and not set(shown[0]) & set(shown[1])
     assert "Page suivante" in first
+
+
+def test_a_text_rendered_after_another_knows_nothing_of_it():
+    """One converter serves every text of a thread: a link defined by reference in one text is not
+    resolved in the next, and a text gives the same HTML every time."""
+    from marketplace.core.rendering import plain_text, render_markdown
+
+    first = render_markdown("Voir [le guide][g].\n\n[g]: https://exemple.test/guide")
+    assert 'href="https://exemple.test/guide"' in first
+    second = render_markdown("Voir [le guide][g] aussi.")
+    assert "href" not in second and "[le guide][g]" in second
+    assert render_markdown("Voir [le guide][g].\n\n[g]: https://exemple.test/guide") == first
+    assert plain_text("Voir [le guide][g].\n\n[g]: https://exemple.test/guide") == "Voir le guide."
+    assert plain_text("Voir [le guide][g] aussi.") == "Voir [le guide][g] aussi."
