@@ -707,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def yardstick_ms() -> float:
     """The CPU a fixed piece of pure-Python work takes here now, the best of five: this shared
-    machine's speed moves by a third within a day, so two runs compare by their CPU per request
+    machine's speed moves by half within an hour, so two runs compare by their CPU per request
     divided by this, not by their rates alone."""
     def work() -> int:
         counts: dict[str, int] = {}

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 import jobs
-from jobs.connection import running_redis_url
+from jobs.connection import connect, running_redis_url
 from marketplace import home
 from marketplace.billing import views as billing_views
 from marketplace.catalog import api as catalog_api
@@ -115,7 +115,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.sqlalchemy_url)
     app.extensions["passerelle"] = Passerelle(settings, engine, make_session_factory(engine))
-    shared.register(engine, running_redis_url(settings))  # what one process computed, the others read
+    redis_url = running_redis_url(settings)  # what one process computed, the others read there
+    shared.register(engine, connect(redis_url) if redis_url else None)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic.runtime.plugins", "alembic.autogenerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -8,7 +8,8 @@ others read the stored value (a few milliseconds instead of tens).
 
 Values are keyed by what the caller says they depend on (a generation token among it) and by the
 site (its database, see :func:`site_of`), so sites sharing a Redis never read each other's. They
-are pickled (the Redis is the site's own, trusted as RQ trusts it with its jobs) and compressed.
+are pickled (the Redis is the site's own, trusted as RQ trusts it with its jobs) and compressed,
+under the code's version: during a deployment, old and new workers never read each other's objects.
 When Redis is down or the process has none, the value is computed where it is needed, as before.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pickle
 import weakref
 import zlib
 from collections.abc import Callable
-from functools import lru_cache
+from importlib import metadata
 from typing import TypeVar
 
 from redis import Redis, RedisError
@@ -37,21 +38,16 @@ def site_of(engine: Engine) -> str:
     return hashlib.sha1(engine.url.render_as_string(hide_password=True).encode()).hexdigest()[:12]
 
 
-@lru_cache(maxsize=8)
-def _connect(url: str) -> Redis:
-    return Redis.from_url(url)
-
-
 class SharedStore:
-    def __init__(self, redis_url: str, site: str):
-        self.redis_url, self.prefix = redis_url, f"{KEY_ROOT}{site}:"
+    def __init__(self, redis: Redis, site: str):
+        self.redis, self.prefix = redis, f"{KEY_ROOT}{site}:{metadata.version('passerelle')}:"
 
     def key(self, name: str, key: tuple) -> str:
         return self.prefix + name + ":" + hashlib.sha1(repr(key).encode()).hexdigest()
 
     def get(self, name: str, key: tuple) -> object | None:
         try:
-            stored = _connect(self.redis_url).get(self.key(name, key))
+            stored = self.redis.get(self.key(name, key))
         except RedisError as exc:
             log.warning("shared values unavailable: %s", exc)
             return None
@@ -65,8 +61,7 @@ class SharedStore:
 
     def put(self, name: str, key: tuple, value: object, seconds: float) -> None:
         try:
-            _connect(self.redis_url).set(self.key(name, key), zlib.compress(pickle.dumps(value, protocol=5), 1),
-                                         ex=max(1, int(seconds)))
+            self.redis.set(self.key(name, key), zlib.compress(pickle.dumps(value, protocol=5), 1), ex=max(1, int(seconds)))
         except RedisError as exc:
             log.warning("shared value %s not stored: %s", name, exc)
 
@@ -74,10 +69,10 @@ class SharedStore:
 _by_engine: weakref.WeakKeyDictionary[Engine, SharedStore] = weakref.WeakKeyDictionary()
 
 
-def register(engine: Engine, redis_url: str | None) -> None:
+def register(engine: Engine, redis: Redis | None) -> None:
     """The store of this database's processes (create_app); none without a Redis."""
-    if redis_url:
-        _by_engine[engine] = SharedStore(redis_url, site_of(engine))
+    if redis is not None:
+        _by_engine[engine] = SharedStore(redis, site_of(engine))
     else:
         _by_engine.pop(engine, None)
 

@@ -1,6 +1,6 @@
 """Public pages that every visitor sees alike, rendered once for all the web processes.
 
-A page or API list marked :func:`for_visitors` is kept in Redis when a visitor who is not signed in
+A page or API answer marked :func:`for_visitors` is kept in Redis when a visitor who is not signed in
 asks for it (no signed-in cookie, no API token, no message waiting to be shown), and the next
 visitor asking the same URL is answered from there without a query or a template. The kept page
 is keyed by everything it is made of:

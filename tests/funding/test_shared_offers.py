@@ -55,7 +55,7 @@ def test_a_new_generation_is_computed_again_and_another_site_reads_nothing(db, m
     # The same database under another site's name (another database sharing the Redis) reads nothing.
     engine = db.get_bind().engine
     ours = shared._by_engine[engine]
-    monkeypatch.setitem(shared._by_engine, engine, shared.SharedStore(ours.redis_url, "un-autre-site"))
+    monkeypatch.setitem(shared._by_engine, engine, shared.SharedStore(ours.redis, "un-autre-site"))
     another_process()
     computing_forbidden(monkeypatch)
     with pytest.raises(AssertionError, match="computed again"):
@@ -67,8 +67,7 @@ def test_offers_are_computed_where_needed_when_redis_is_gone(db, monkeypatch):
     city = make_city(db, GIEN)
     db.commit()
     engine = db.get_bind().engine
-    gone = shared.SharedStore("redis://127.0.0.1:1/0", "gone")
-    monkeypatch.setattr(shared, "_connect", lambda url: Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
+    gone = shared.SharedStore(Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), "gone")
     monkeypatch.setitem(shared._by_engine, engine, gone)
     assert programme.id in {o.programme_id for o in eligibility.tenant_offers(db, city)[1]}
     assert eligibility.eligible_communes_count(db, programme) > 1500
