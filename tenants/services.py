@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, lazyload
 
@@ -149,6 +150,20 @@ class WebIdentity(NamedTuple):
     memberships: list[Membership]
 
 
+@functools.cache
+def _identity_statement():
+    """Built once: the statement of every signed-in request, its token a parameter. Building it
+    again on each request (joins, comparisons, options) and computing its cache key cost more
+    than SQLAlchemy's execution of it."""
+    return (select(UserSession, User, Membership)
+            .join(User, User.id == UserSession.user_id)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
+            .where(UserSession.token_hash == bindparam("token_hash"))
+            .order_by(Tenant.name, Membership.id)
+            .options(contains_eager(Membership.tenant), *_LEAN_MEMBERSHIP))
+
+
 def identity_of_web_session(session: TenantSession, token: object, user_id: int) -> WebIdentity | None:
     """The session's person and memberships if the session is still open, recent and theirs; else
     None. One round trip on every signed-in request: the session, its person, their memberships
@@ -156,15 +171,7 @@ def identity_of_web_session(session: TenantSession, token: object, user_id: int)
     if not isinstance(token, str) or not token:
         return None
     with all_tenants(session, because="a person's own memberships (their tenant switcher)"):
-        rows = session.execute(
-            select(UserSession, User, Membership)
-            .join(User, User.id == UserSession.user_id)
-            .outerjoin(Membership, Membership.user_id == User.id)
-            .outerjoin(Tenant, Tenant.id == Membership.tenant_id)
-            .where(UserSession.token_hash == token_hash(token))
-            .order_by(Tenant.name, Membership.id)
-            .options(contains_eager(Membership.tenant), *_LEAN_MEMBERSHIP)
-        ).all()
+        rows = session.execute(_identity_statement(), {"token_hash": token_hash(token)}).all()
     if not rows:
         return None
     row, user, _ = rows[0]
