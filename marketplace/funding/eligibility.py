@@ -39,6 +39,7 @@ Performance (bench/eligibility.py, 5 000 programmes of varied rules × 34 969 co
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import threading
 import time
@@ -47,7 +48,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, false, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -246,14 +247,28 @@ def touch(session: Session) -> None:
                     .values(token=uuid.uuid4().hex, changed_at=utcnow()))
 
 
+# The statements read on every visit of a collectivité's pages, built once with their parameter
+# (building one and computing its cache key cost 0.3 ms for a commune's, 0.7 for an EPCI's).
+@functools.cache
+def _token_and_labels_statement():
+    return (select(EligibilityGeneration.token, Label.slug, Label.name).select_from(EligibilityGeneration)
+            .outerjoin(LabelCommune, LabelCommune.commune_insee == bindparam("insee"))
+            .outerjoin(Label, Label.id == LabelCommune.label_id)
+            .where(EligibilityGeneration.id == 1))
+
+
+@functools.cache
+def _epci_token_and_labels_statement():
+    labelled = _member_labels(bindparam("siren")).subquery()
+    return (select(EligibilityGeneration.token, labelled.c.commune_insee, labelled.c.slug, labelled.c.name)
+            .select_from(EligibilityGeneration).outerjoin(labelled, true())
+            .where(EligibilityGeneration.id == 1))
+
+
 def _token_and_labels(session: Session, insee: str) -> tuple[str, list[tuple[str, str]]]:
     """The index token and the commune's labels in one round trip (the lookup's only two reads:
     on PostgreSQL under load, each round trip cost more than the whole in-memory lookup)."""
-    rows = session.execute(
-        select(EligibilityGeneration.token, Label.slug, Label.name).select_from(EligibilityGeneration)
-        .outerjoin(LabelCommune, LabelCommune.commune_insee == insee)
-        .outerjoin(Label, Label.id == LabelCommune.label_id)
-        .where(EligibilityGeneration.id == 1)).all()
+    rows = session.execute(_token_and_labels_statement(), {"insee": insee}).all()
     token = rows[0][0] if rows else "initial"
     return token, [(slug, name) for _, slug, name in rows if slug is not None]
 
@@ -407,11 +422,7 @@ def offers_for_epci(session: Session, epci: Epci) -> list[Offer]:
 def _epci_offers(session: Session, epci: Epci) -> tuple[str, tuple[Offer, ...]]:
     """An EPCI's offers, kept with the index of their generation like a commune's (key: the EPCI and
     its members' labels, read with the token in one round trip)."""
-    labelled = _member_labels(epci.siren).subquery()
-    rows = session.execute(
-        select(EligibilityGeneration.token, labelled.c.commune_insee, labelled.c.slug, labelled.c.name)
-        .select_from(EligibilityGeneration).outerjoin(labelled, true())
-        .where(EligibilityGeneration.id == 1)).all()
+    rows = session.execute(_epci_token_and_labels_statement(), {"siren": epci.siren}).all()
     token = rows[0][0] if rows else "initial"
     labels = sorted((insee, slug, name) for _, insee, slug, name in rows if slug is not None)
     index = scope_index(session, token)
