@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Row, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.core.db import database_of
@@ -102,10 +102,11 @@ def _folded(title: str, source: str | None) -> str:
     return fold(f"{title} {source or ''}")
 
 
-def funders(session: Session) -> list[Tenant]:
-    """The organisations that own programmes, for the curators' filter."""
-    return list(session.scalars(select(Tenant).where(Tenant.id.in_(select(Programme.owner_tenant_id)))
-                                .order_by(Tenant.name)))
+def funders(session: Session) -> list[Row]:
+    """The organisations that own programmes, for the curators' filter: (id, name) rows, not mapped
+    tenants (the desk shows them on every visit)."""
+    return list(session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(select(Programme.owner_tenant_id)))
+                                .order_by(Tenant.name, Tenant.id)))
 
 
 @dataclass
