@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.funding import eligibility
@@ -85,19 +85,21 @@ def published_titles(session: Session, on: dt.date, programme_ids: list[int]) ->
     (the targets ``published_targets`` would give), read as columns: a project page lists a dozen."""
     if not programme_ids:
         return {}
-    programmes, out = {}, {}
-    for pid, title, closes_on in session.execute(
-            select(Programme.id, Programme.title, Programme.closes_on)
-            .where(Programme.id.in_(programme_ids), Programme.status == ProgrammeStatus.published)):
-        programmes[pid] = title
+    # One statement: each published programme with its published calls still open (one row per call,
+    # or one row with no call).
+    open_call = and_(ProgrammeCall.programme_id == Programme.id, ProgrammeCall.status == CallStatus.published,
+                     or_(ProgrammeCall.closes_on.is_(None), ProgrammeCall.closes_on >= on))
+    out = {}
+    for pid, title, closes_on, cid, call_title in session.execute(
+            select(Programme.id, Programme.title, Programme.closes_on, ProgrammeCall.id, ProgrammeCall.title)
+            .outerjoin(ProgrammeCall, open_call)
+            .where(Programme.id.in_(programme_ids), Programme.status == ProgrammeStatus.published)
+            .order_by(Programme.id, ProgrammeCall.id)):
         if closes_on is None or closes_on >= on:
-            out[f"programme:{pid}"] = TargetTitle(f"programme:{pid}", None, title, title, PROGRAMME_PATH.format(id=pid))
-    if programmes:
-        for cid, pid, title in session.execute(
-                select(ProgrammeCall.id, ProgrammeCall.programme_id, ProgrammeCall.title)
-                .where(ProgrammeCall.programme_id.in_(list(programmes)), ProgrammeCall.status == CallStatus.published,
-                       or_(ProgrammeCall.closes_on.is_(None), ProgrammeCall.closes_on >= on))):
-            out[f"call:{cid}"] = TargetTitle(f"call:{cid}", cid, title, programmes[pid],
+            out.setdefault(f"programme:{pid}", TargetTitle(f"programme:{pid}", None, title, title,
+                                                           PROGRAMME_PATH.format(id=pid)))
+        if cid is not None:
+            out[f"call:{cid}"] = TargetTitle(f"call:{cid}", cid, call_title, title,
                                              CALL_PATH.format(programme_id=pid, id=cid))
     return out
 

@@ -233,7 +233,7 @@ def _project_page(project: Project, need_form: FormResult | None = None, status:
     return render_template("projects/show.html", project=project, funding=_funding(db, project),
                            suggestions=store.suggested_solutions(db, project), answers=answers,
                            similar=similar, need_form=need_form,
-                           communes=territories.communes_by_insee(db, (f.commune_insee for f, _ in similar)),
+                           commune_names=territories.commune_names(db, (f.commune_insee for f, _ in similar)),
                            themes=[taxonomy.DOMAINS.get(t, t) for t in project.themes or []]), status
 
 

@@ -24,12 +24,14 @@ def get_commune(session: Session, insee: str) -> Commune | None:
     return session.get(Commune, insee)
 
 
-def communes_by_insee(session: Session, codes: Iterable[str | None]) -> dict[str, Commune]:
-    """INSEE code → commune, for many codes in one query (unknown codes are left out)."""
+def commune_names(session: Session, codes: Iterable[str | None]) -> dict[str, str]:
+    """INSEE code → commune name, for many codes in one query (unknown codes are left out): columns,
+    not communes loaded with their département and région, for a page that only names them."""
     wanted = sorted({c for c in codes if c})
     if not wanted:
         return {}
-    return {c.insee: c for c in session.scalars(select(Commune).where(Commune.insee.in_(wanted)))}
+    return {insee: name for insee, name in session.execute(select(Commune.insee, Commune.name)
+                                                           .where(Commune.insee.in_(wanted)))}
 
 
 def get_epci(session: Session, siren: str) -> Epci | None:
