@@ -22,8 +22,9 @@ Environment: LOAD_MANIFEST (the seed's manifest), PAGES_N (20), PAGES_WARM (5), 
 regular expression on the pages' names), PAGES_SQL (non-empty: print each page's statements once),
 PAGES_KEPT (non-empty: visitors' pages kept as the stack keeps them), PAGES_GC (``defaults``: keep
 Python's collector settings, to compare with the workers' own),
-PAGES_PROFILE (a file: profiles the measured requests with cProfile on the CPU clock, weighted as the mix weights
-them, writes the stats there and prints the functions that cost most, by own time and in all).
+PAGES_PROFILE (a file: profiles the measured requests with cProfile on the CPU clock, weighted as
+the mix weights them, writes the stats there and prints the functions that cost most, by own time
+and in all).
 """
 from __future__ import annotations
 

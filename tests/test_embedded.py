@@ -244,8 +244,8 @@ def test_passerelle_run_serves_works_and_stops_cleanly(tmp_path):
 
         settings = load_settings(passerelle_home=home)
         # The embedded worker sends the mails one job at a time (a forked work horse each): 0.12–0.57 s
-        # a mail when this shared machine is at its slowest, 31 of 50 after 60 s. The bound is for a
-        # lost mail, not a speed: the loop ends as soon as all 50 are there.
+        # a mail on a slow machine, 31 of 50 after 60 s. The bound is for a lost mail, not a speed: the
+        # loop ends as soon as all 50 are there.
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             mails = [m for m in outbox(settings, limit=1000) if "Réinitialisation" in m.subject]

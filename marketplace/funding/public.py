@@ -95,9 +95,9 @@ def published_titles(session: Session, on: dt.date, programme_ids: list[int]) ->
             .outerjoin(ProgrammeCall, open_call)
             .where(Programme.id.in_(programme_ids), Programme.status == ProgrammeStatus.published)
             .order_by(Programme.id, ProgrammeCall.id)):
-        if closes_on is None or closes_on >= on:
-            out.setdefault(f"programme:{pid}", TargetTitle(f"programme:{pid}", None, title, title,
-                                                           PROGRAMME_PATH.format(id=pid)))
+        key = f"programme:{pid}"
+        if key not in out and (closes_on is None or closes_on >= on):
+            out[key] = TargetTitle(key, None, title, title, PROGRAMME_PATH.format(id=pid))
         if cid is not None:
             out[f"call:{cid}"] = TargetTitle(f"call:{cid}", cid, call_title, title,
                                              CALL_PATH.format(programme_id=pid, id=cid))

@@ -7,9 +7,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.core.text import fold, format_int_fr
@@ -46,20 +45,14 @@ def get_departement(session: Session, code: str) -> Departement | None:
     return session.get(Departement, code)
 
 
-# The lists of the forms' <select>s: (code, name) rows, not mapped objects (each département with its
-# région joined): the operators' desk shows both on every visit (p50 55.5 → 52.2 ms of CPU with rows).
-class Place(NamedTuple):
-    code: str
-    name: str
+# The lists of the forms' <select>s, as (code, name) rows rather than mapped objects (each département
+# came with its région joined): the operators' desk shows both on every visit (p50 55.5 → 52.2 ms of CPU).
+def regions(session: Session) -> list[Row]:
+    return list(session.execute(select(Region.code, Region.name).order_by(Region.name)))
 
 
-def regions(session: Session) -> list[Place]:
-    return [Place(*row) for row in session.execute(select(Region.code, Region.name).order_by(Region.name))]
-
-
-def departements(session: Session) -> list[Place]:
-    return [Place(*row) for row in session.execute(select(Departement.code, Departement.name)
-                                                   .order_by(Departement.code))]
+def departements(session: Session) -> list[Row]:
+    return list(session.execute(select(Departement.code, Departement.name).order_by(Departement.code)))
 
 
 def search_communes(session: Session, query: str, limit: int = 10) -> list[Commune]:
